@@ -1,0 +1,265 @@
+/**
+ * The checkpoint-store contract: where a run records each index's outcome,
+ * timing, memory, worker, outputs and logs, and finds on restart what is
+ * already done. `layerMemory` is a complete in-memory store for tests; the
+ * SQL store (`@curator/sql`) and SQLite files (`@curator/node`) persist.
+ */
+import { Context, type Effect, Layer, type Option, Schema, type Scope } from "effect"
+import * as MemoryStore from "./internal/memoryStore.js"
+
+/** Why a checkpoint database could not be used; every message says what to do. */
+export class CheckpointError extends Schema.TaggedError<CheckpointError>()("CheckpointError", {
+  reason: Schema.Literal(
+    /** The file is not a SQLite database. */
+    "NotADatabase",
+    /** The database belongs to something else, or its tables differ from Curator's. */
+    "ForeignSchema",
+    /** The database was written by a newer version of Curator. */
+    "NewerSchema",
+    /** The database or its directory cannot be written. */
+    "ReadOnly",
+    /** No database (or no run in it) where one was expected. */
+    "NotFound",
+    /** Several runs match and the caller must say which. */
+    "Ambiguous",
+    /** Reading or writing failed for another reason (I/O, lock held too long). */
+    "StorageFailure"
+  ),
+  location: Schema.String,
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {}
+
+/** What a run asks the store to open: the records of one pipeline configuration. */
+export interface OpenRequest {
+  readonly configHash: string
+  /** The canonical configuration document, stored for provenance. */
+  readonly configJson: string
+  readonly totalIndices: number
+  /** Reuse the stable database of this configuration (true) or start a fresh one (false). */
+  readonly resume: boolean
+  /** An exact database file; wins over `dbDir`. */
+  readonly dbFile?: string | undefined
+  /** The directory of the database; wins over the environment's cache directory. */
+  readonly dbDir?: string | undefined
+  /** The working directory of the run, recorded in `pipeline_runs.run_dir`. */
+  readonly runDir: string
+}
+
+/** The time spent in one stage of one index. */
+export interface StageTiming {
+  /** 0 for the source, 1..N for the filters, N + 1 for the sink. */
+  readonly order: number
+  readonly name: string
+  readonly wallTimeNs: number
+}
+
+/** A file that a filter reported writing. */
+export interface Artifact {
+  readonly path: string
+  readonly index: number
+  readonly filterName: string
+  /** The filter's position in the pipeline (1 for the first filter). */
+  readonly filterOrder: number
+}
+
+/** A worker joining a run. */
+export interface WorkerRegistration {
+  readonly workerId: string
+  readonly pid: number
+  readonly hostname: string
+  readonly startedAt: string
+  /** Shared by every worker of one run call. */
+  readonly invocationId: string
+}
+
+/** An index whose sink finished. */
+export interface SuccessRecord {
+  readonly index: number
+  readonly workerId: string
+  readonly completedAt: string
+  readonly paths: ReadonlyArray<string>
+  readonly wallTimeNs: number
+  readonly peakMemoryBytes: number | null
+  readonly gpuMemoryBytes: number | null
+  readonly stages: ReadonlyArray<StageTiming>
+  readonly artifacts: ReadonlyArray<Omit<Artifact, "index">>
+}
+
+/** An index that failed. */
+export interface FailureRecord {
+  readonly index: number
+  readonly workerId: string
+  readonly completedAt: string
+  /** `"<ErrorTag or name>: <message>"`. */
+  readonly error: string
+  readonly wallTimeNs: number
+  readonly peakMemoryBytes: number | null
+}
+
+/** One structured log line, as stored in `logs`. */
+export interface LogEntry {
+  readonly timestamp: string
+  /** DEBUG 10, INFO 20, WARNING 30, ERROR 40, CRITICAL 50. */
+  readonly level: number
+  readonly levelName: string
+  readonly loggerName: string
+  readonly message: string
+  readonly workerId: string | null
+  readonly index: number | null
+}
+
+/** A stored log line. */
+export interface LogRow extends LogEntry {
+  readonly id: number
+}
+
+/** Which log lines to read. */
+export interface LogQuery {
+  readonly minLevel?: number | undefined
+  readonly index?: number | undefined
+  readonly workerId?: string | undefined
+  /** Only lines with an id greater than this, for following a live run. */
+  readonly sinceId?: number | undefined
+  readonly limit?: number | undefined
+}
+
+/** A row of `workers`. */
+export interface WorkerRow extends WorkerRegistration {
+  readonly lastHeartbeat: string
+  readonly currentIndex: number | null
+  readonly completedCount: number
+}
+
+/** The recorded metrics of one index. */
+export interface IndexMetrics {
+  readonly index: number
+  readonly status: "completed" | "error"
+  readonly completedAt: string
+  readonly wallTimeNs: number | null
+  readonly peakMemoryBytes: number | null
+  readonly gpuMemoryBytes: number | null
+  readonly workerId: string | null
+  readonly error: string | null
+  readonly stages: ReadonlyArray<StageTiming>
+}
+
+/** The progress of a run, with the reference's keys. */
+export interface Summary {
+  readonly total: number
+  readonly completed: number
+  readonly failed: number
+  readonly remaining: number
+  /** The number of failed indices, as the reference reports it. */
+  readonly errors: number
+  /** Mean wall time of completed indices, in milliseconds. */
+  readonly avg_time_ms: number
+  /** Sum of the wall times of completed indices, in seconds. */
+  readonly total_elapsed_s: number
+  /** Wall-clock time of the latest run call, in seconds. */
+  readonly elapsed_s: number
+  /** Workers registered by the latest run call. */
+  readonly workers: number
+  readonly config_hash: string
+  readonly db_path: string
+}
+
+/** The records of one pipeline configuration: queries and, when writable, the writer. */
+export interface Checkpoint {
+  /** The database's path (or a memory name). */
+  readonly location: string
+  readonly configHash: string
+
+  /** Completed indices with their recorded output paths: what a run skips. */
+  readonly completedOutputs: Effect.Effect<ReadonlyMap<number, ReadonlyArray<string>>, CheckpointError>
+  /** Indices recorded as completed. */
+  readonly completedIndices: Effect.Effect<ReadonlySet<number>, CheckpointError>
+  /** Failed indices with their error messages. */
+  readonly failedIndices: Effect.Effect<ReadonlyMap<number, string>, CheckpointError>
+  /** Indices neither completed nor failed, sorted. */
+  readonly remainingIndices: Effect.Effect<ReadonlyArray<number>, CheckpointError>
+  readonly summary: Effect.Effect<Summary, CheckpointError>
+  /** Per-index and per-stage metrics, by index. */
+  readonly metrics: Effect.Effect<ReadonlyArray<IndexMetrics>, CheckpointError>
+  /** Workers registered for this configuration, oldest first. */
+  readonly workers: Effect.Effect<ReadonlyArray<WorkerRow>, CheckpointError>
+  /** The recorded outputs of a completed index. */
+  readonly outputsOf: (index: number) => Effect.Effect<Option.Option<ReadonlyArray<string>>, CheckpointError>
+  /** The index whose sink wrote `path`. */
+  readonly indexOfOutput: (path: string) => Effect.Effect<Option.Option<number>, CheckpointError>
+  /** Files reported by filters, optionally of one filter only. */
+  readonly artifacts: (filterName?: string) => Effect.Effect<ReadonlyArray<Artifact>, CheckpointError>
+  /** Log lines, oldest first. */
+  readonly logs: (query?: LogQuery) => Effect.Effect<ReadonlyArray<LogRow>, CheckpointError>
+
+  /** Clears every record of this configuration and starts a new run id. */
+  readonly reset: Effect.Effect<void, CheckpointError>
+  /** Forgets one index so that the next run computes it. */
+  readonly resetIndex: (index: number) => Effect.Effect<void, CheckpointError>
+
+  readonly registerWorker: (worker: WorkerRegistration) => Effect.Effect<void, CheckpointError>
+  /** A worker took an index: heartbeat and `current_index`. */
+  readonly indexStarted: (workerId: string, index: number, at: string) => Effect.Effect<void, CheckpointError>
+  /** Records a success (replacing an earlier failure) and frees the worker. */
+  readonly recordSuccess: (record: SuccessRecord) => Effect.Effect<void, CheckpointError>
+  /** Records a failure and frees the worker. */
+  readonly recordFailure: (record: FailureRecord) => Effect.Effect<void, CheckpointError>
+  readonly appendLogs: (entries: ReadonlyArray<LogEntry>) => Effect.Effect<void, CheckpointError>
+  /** Makes every record accepted so far durable. Queries flush first. */
+  readonly flush: Effect.Effect<void, CheckpointError>
+}
+
+/** The service a run records through. */
+export class CheckpointStore extends Context.Tag("@curator/core/CheckpointStore")<CheckpointStore, {
+  /** Opens the records of one configuration; pending records are flushed when the scope closes. */
+  readonly open: (request: OpenRequest) => Effect.Effect<Checkpoint, CheckpointError, Scope.Scope>
+}>() {}
+
+/**
+ * The database file name of a configuration, as SPEC.md has it: the first 16
+ * hex digits of the hash, alone with `resume` (stable across runs), else
+ * followed by the epoch time in microseconds (fresh for every run).
+ */
+export const databaseFileName = (configHash: string, resume: boolean, epochMicros: bigint): string =>
+  resume ? `${configHash.slice(0, 16)}.db` : `${configHash.slice(0, 16)}_${epochMicros}.db`
+
+/**
+ * A complete, correct store kept in memory: resume, failures, workers, logs
+ * and every query behave as with a database, for the life of the layer.
+ */
+export const layerMemory: Layer.Layer<CheckpointStore> = Layer.sync(CheckpointStore, MemoryStore.make)
+
+/** The facts a summary is computed from, as any store can count them. */
+export interface SummaryCounts {
+  readonly total: number
+  readonly completed: number
+  readonly failed: number
+  /** Sum of the wall times of completed indices, in nanoseconds. */
+  readonly completedWallTimeNs: number
+  /** The latest run call: its earliest worker start and latest heartbeat, and its worker count. */
+  readonly latestInvocation: { readonly startedAt: string; readonly lastHeartbeat: string; readonly workers: number } | undefined
+  readonly configHash: string
+  readonly location: string
+}
+
+/** Computes a {@link Summary} from counts, so that every store reports alike. */
+export const makeSummary = (counts: SummaryCounts): Summary => {
+  const invocation = counts.latestInvocation
+  return {
+    total: counts.total,
+    completed: counts.completed,
+    failed: counts.failed,
+    remaining: Math.max(0, counts.total - counts.completed - counts.failed),
+    errors: counts.failed,
+    avg_time_ms: counts.completed === 0 ? 0 : round(counts.completedWallTimeNs / counts.completed / 1e6, 3),
+    total_elapsed_s: round(counts.completedWallTimeNs / 1e9, 6),
+    elapsed_s: invocation === undefined
+      ? 0
+      : round(Math.max(0, Date.parse(invocation.lastHeartbeat) - Date.parse(invocation.startedAt)) / 1e3, 3),
+    workers: invocation?.workers ?? 0,
+    config_hash: counts.configHash,
+    db_path: counts.location
+  }
+}
+
+const round = (value: number, digits: number) => Number(value.toFixed(digits))

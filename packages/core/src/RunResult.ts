@@ -1,0 +1,78 @@
+/**
+ * What a run returns: for each requested index, in the requested order, its
+ * output paths or its failure.
+ */
+import { Cause, Data } from "effect"
+
+/** An index whose sink finished: its paths, and whether they came from the checkpoint. */
+export interface Completed {
+  readonly _tag: "Completed"
+  readonly index: number
+  readonly paths: ReadonlyArray<string>
+  /** True when the index was found completed in the checkpoint and no stage ran. */
+  readonly cached: boolean
+}
+
+/** An index that failed in some stage; it is recorded as failed and left not completed. */
+export interface Failed<E> {
+  readonly _tag: "Failed"
+  readonly index: number
+  /** The recorded message, `"<ErrorTag or name>: <message>"`. */
+  readonly message: string
+  readonly cause: Cause.Cause<E>
+}
+
+/** The outcome of one index. */
+export type Outcome<E> = Completed | Failed<E>
+
+/** The result of `Pipeline.run`. */
+export interface RunResult<E> {
+  /** One outcome per requested index, in the requested order. */
+  readonly outcomes: ReadonlyArray<Outcome<E>>
+  /** The database the run recorded into, or undefined when metrics are off. */
+  readonly location: string | undefined
+  /** The SHA-256 of the pipeline's configuration. */
+  readonly configHash: string
+}
+
+/** With `failFast`, the run fails with this at the first failed index. */
+export class IndexFailed extends Data.TaggedError("IndexFailed")<{
+  readonly index: number
+  readonly message: string
+  readonly cause: Cause.Cause<unknown>
+}> {}
+
+export const completed = (index: number, paths: ReadonlyArray<string>, cached: boolean): Completed => ({
+  _tag: "Completed",
+  index,
+  paths,
+  cached
+})
+
+export const failed = <E>(index: number, message: string, cause: Cause.Cause<E>): Failed<E> => ({
+  _tag: "Failed",
+  index,
+  message,
+  cause
+})
+
+export const isCompleted = <E>(outcome: Outcome<E>): outcome is Completed => outcome._tag === "Completed"
+
+export const isFailed = <E>(outcome: Outcome<E>): outcome is Failed<E> => outcome._tag === "Failed"
+
+/** The output paths per requested index (undefined for failed ones), as the reference's `run_pipeline` returns. */
+export const paths = <E>(result: RunResult<E>): ReadonlyArray<ReadonlyArray<string> | undefined> =>
+  result.outcomes.map((outcome) => (outcome._tag === "Completed" ? outcome.paths : undefined))
+
+/** How many outcomes are computed now, taken from the checkpoint, and failed. */
+export const counts = <E>(result: RunResult<E>): { computed: number; cached: number; failed: number } => {
+  let computed = 0
+  let cached = 0
+  let failedCount = 0
+  for (const outcome of result.outcomes) {
+    if (outcome._tag === "Failed") failedCount++
+    else if (outcome.cached) cached++
+    else computed++
+  }
+  return { computed, cached, failed: failedCount }
+}

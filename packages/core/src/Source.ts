@@ -1,0 +1,80 @@
+/**
+ * A source: where a pipeline's items come from. It has a length and, for each
+ * index `0..length-1`, a stream of one or more items.
+ */
+import { Effect, type Pipeable, Stream } from "effect"
+import { hasTypeId, makeComponent } from "./internal/component.js"
+import type { Params } from "./Provenance.js"
+
+export const TypeId: unique symbol = Symbol.for("@curator/core/Source")
+export type TypeId = typeof TypeId
+
+/** A source of items of type `A`, failing with `E`, needing `R`. */
+export interface Source<out A, out E = never, out R = never> extends Pipeable.Pipeable {
+  readonly [TypeId]: TypeId
+  /** The component's name, recorded in the configuration and in logs. */
+  readonly name: string
+  /** The parameters that identify this source's data (part of the config hash). */
+  readonly params: Params
+  /** How many indices the source has; an Effect because finding out may need I/O. */
+  readonly length: Effect.Effect<number, E, R>
+  /** The items of one index, read lazily. */
+  readonly read: (index: number) => Stream.Stream<A, E, R>
+  /**
+   * The items of one index all at once, when the source was built from
+   * `items`: lets a pipeline of item-wise filters and an items sink run the
+   * index without stream machinery (the same results, much less overhead).
+   */
+  readonly items: ((index: number) => Effect.Effect<ReadonlyArray<A>, E, R>) | undefined
+}
+
+/** Any source, whatever it yields. */
+export type Any = Source<any, any, any>
+
+/**
+ * Builds a source from `read` (a lazy stream per index, for large or
+ * unbounded items) or `items` (all the items of an index at once, for small
+ * ones). Throws `InvalidParams` if `params` is not plain JSON.
+ *
+ * @example
+ * const shards = Source.make({
+ *   name: "Shards",
+ *   params: { dir: "/data" },
+ *   length: 80,
+ *   read: (index) => Stream.make(`/data/shard-${index}.jsonl`)
+ * })
+ */
+export const make = <A, E = never, R = never, E2 = never, R2 = never>(
+  options: {
+    readonly name: string
+    readonly params?: Params | undefined
+    readonly length: number | Effect.Effect<number, E2, R2>
+  } & (
+    | { readonly read: (index: number) => Stream.Stream<A, E, R>; readonly items?: undefined }
+    | { readonly items: (index: number) => Effect.Effect<ReadonlyArray<A>, E, R>; readonly read?: undefined }
+  )
+): Source<A, E | E2, R | R2> => {
+  const items = options.items
+  return makeComponent(TypeId, options.name, options.params, {
+    length: typeof options.length === "number" ? Effect.succeed(options.length) : options.length,
+    read: items === undefined
+      ? options.read!
+      : (index: number) => Stream.flatMap(Stream.fromEffect(items(index)), Stream.fromIterable),
+    items
+  })
+}
+
+/**
+ * A source over an in-memory array: index `i` yields the single item `items[i]`.
+ * Handy for tests and small lists of work (file names, ids).
+ */
+export const fromArray = <A>(name: string, items: ReadonlyArray<A>, params?: Params): Source<A> =>
+  make({
+    name,
+    params: params ?? { length: items.length },
+    length: items.length,
+    items: (index) => Effect.succeed([items[index] as A])
+  })
+
+/** Tells whether a value is a source. */
+export const isSource = (u: unknown): u is Any => hasTypeId(TypeId, u)

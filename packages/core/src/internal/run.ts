@@ -1,0 +1,173 @@
+import { Effect, LogLevel } from "effect"
+import { hostname } from "node:os"
+import { Backend, type Lane } from "../Backend.js"
+import { type Checkpoint, type CheckpointError, CheckpointStore, type LogEntry } from "../CheckpointStore.js"
+import * as LogCapture from "../LogCapture.js"
+import type { Pipeline } from "../Pipeline.js"
+import { canonicalJson } from "../Provenance.js"
+import { type InvalidRunOptions, resolveConcurrency, resolveIndices, type RunOptions } from "../RunOptions.js"
+import { completed, failed, IndexFailed, type Outcome, type RunResult } from "../RunResult.js"
+import * as Timestamp from "../Timestamp.js"
+import { computeIndex, stagesOf } from "./computeIndex.js"
+import { CurrentIndex, type Stage } from "./context.js"
+import { traceCachedIndex, traceIndex, tracingEnabled } from "./tracing.js"
+
+/** A random UUID4 without dashes: 32 hex digits, as the reference's `uuid4().hex`. */
+export const uuidHex = (): string => crypto.randomUUID().replaceAll("-", "")
+
+const openCheckpoint = <E, R>(pipeline: Pipeline<E, R>, totalIndices: number) =>
+  Effect.flatMap(CheckpointStore, (store) =>
+    store.open({
+      configHash: pipeline.configHash,
+      configJson: canonicalJson(pipeline.config),
+      totalIndices,
+      resume: pipeline.options.resume,
+      dbFile: pipeline.options.dbFile,
+      dbDir: pipeline.options.dbDir,
+      runDir: process.cwd()
+    }))
+
+export const run = <E, R>(
+  pipeline: Pipeline<E, R>,
+  options: RunOptions = {}
+): Effect.Effect<
+  RunResult<E>,
+  E | InvalidRunOptions | CheckpointError | IndexFailed,
+  R | Backend | CheckpointStore
+> =>
+  Effect.suspend(() => {
+    // Log lines gathered by the capture logger, appended to the checkpoint
+    // after each index, at the end, and when the run stops for any reason.
+    const logs: Array<LogEntry> = []
+    const minimumLevel = LogLevel.fromLiteral(options.logLevel ?? "Info")
+    const body = runWithLogs(pipeline, options, logs)
+    return (pipeline.options.trackMetrics
+      ? LogCapture.withLogger(LogCapture.makeLogger(logs, minimumLevel), minimumLevel)(body)
+      : body).pipe(
+        Effect.withSpan("curator.run", { attributes: { "curator.config_hash": pipeline.configHash } })
+      )
+  })
+
+const runWithLogs = <E, R>(pipeline: Pipeline<E, R>, options: RunOptions, logs: Array<LogEntry>) =>
+  Effect.gen(function*() {
+    const concurrency = yield* resolveConcurrency(options.concurrency)
+    const length = yield* pipeline.source.length
+    const indices = yield* resolveIndices(options.indices, length)
+    const backend = yield* Backend
+    const checkpoint: Checkpoint | undefined = pipeline.options.trackMetrics
+      ? yield* openCheckpoint(pipeline, length)
+      : undefined
+    yield* Effect.annotateCurrentSpan({
+      "curator.backend": backend.name,
+      "curator.concurrency": concurrency,
+      "curator.indices": indices.length,
+      "curator.db_path": checkpoint?.location ?? ""
+    })
+
+    const tracing = yield* tracingEnabled
+    const done = checkpoint !== undefined && pipeline.options.resume
+      ? yield* checkpoint.completedOutputs
+      : new Map<number, ReadonlyArray<string>>()
+    const outcomes: Array<Outcome<E>> = new Array(indices.length)
+    const positionOf = new Map<number, number>()
+    const pending: Array<number> = []
+    for (let position = 0; position < indices.length; position++) {
+      const index = indices[position]!
+      const paths = done.get(index)
+      if (paths !== undefined) {
+        outcomes[position] = completed(index, paths, true)
+        if (tracing) yield* traceCachedIndex(index)
+      } else {
+        positionOf.set(index, position)
+        pending.push(index)
+      }
+    }
+
+    const appendLogs = Effect.suspend(() =>
+      checkpoint === undefined || logs.length === 0 ? Effect.void : checkpoint.appendLogs(logs.splice(0))
+    )
+    yield* Effect.addFinalizer(() => Effect.ignore(appendLogs))
+
+    yield* LogCapture.asFramework(Effect.logInfo(`run started: ${pending.length} to compute, ${indices.length - pending.length} from the checkpoint`)).pipe(
+      Effect.annotateLogs({ config_hash: pipeline.configHash, backend: backend.name, concurrency })
+    )
+
+    const invocationId = uuidHex()
+    const openLane: Effect.Effect<Lane, CheckpointError> = Effect.suspend(() => {
+      const lane: Lane = { workerId: uuidHex() }
+      if (checkpoint === undefined) return Effect.succeed(lane)
+      return Timestamp.now.pipe(
+        Effect.flatMap((startedAt) =>
+          checkpoint.registerWorker({ workerId: lane.workerId, pid: process.pid, hostname: hostname(), startedAt, invocationId })
+        ),
+        Effect.as(lane)
+      )
+    })
+
+    const stages: ReadonlyArray<Stage> = stagesOf(pipeline)
+
+    const compute = (current: CurrentIndex["Type"]) =>
+      tracing ? traceIndex(computeIndex(pipeline, stages, current), current) : computeIndex(pipeline, stages, current)
+
+    const process_ = (index: number, lane: Lane) =>
+      Effect.suspend(() => {
+        const current: CurrentIndex["Type"] = { index, workerId: lane.workerId, stage: stages[0]!, artifacts: [] }
+        return Effect.provideService(processIndex(current, lane), CurrentIndex, current)
+      })
+
+    const processIndex = (current: CurrentIndex["Type"], lane: Lane) =>
+      Effect.gen(function*() {
+        const index = current.index
+        if (checkpoint !== undefined) yield* checkpoint.indexStarted(lane.workerId, index, yield* Timestamp.now)
+        const computed = yield* compute(current)
+        const position = positionOf.get(index)!
+        if (computed._tag === "Success") {
+          if (checkpoint !== undefined) {
+            yield* checkpoint.recordSuccess({
+              index,
+              workerId: lane.workerId,
+              completedAt: yield* Timestamp.now,
+              paths: computed.paths,
+              wallTimeNs: computed.wallTimeNs,
+              peakMemoryBytes: computed.peakMemoryBytes,
+              gpuMemoryBytes: null,
+              stages: computed.stages,
+              artifacts: computed.artifacts
+            })
+            yield* appendLogs
+          }
+          outcomes[position] = completed(index, computed.paths, false)
+          return
+        }
+        yield* LogCapture.asFramework(Effect.logError(`index ${index} failed: ${computed.message}`))
+        if (checkpoint !== undefined) {
+          yield* checkpoint.recordFailure({
+            index,
+            workerId: lane.workerId,
+            completedAt: yield* Timestamp.now,
+            error: computed.message,
+            wallTimeNs: computed.wallTimeNs,
+            peakMemoryBytes: computed.peakMemoryBytes
+          })
+          yield* appendLogs
+        }
+        outcomes[position] = failed(index, computed.message, computed.cause)
+        if (options.failFast === true) {
+          return yield* new IndexFailed({ index, message: computed.message, cause: computed.cause })
+        }
+      })
+
+    yield* backend.execute({ indices: pending, concurrency, openLane, process: process_ })
+
+    const failures = outcomes.filter((outcome) => outcome._tag === "Failed").length
+    yield* LogCapture.asFramework(Effect.logInfo(
+      `run finished: ${outcomes.length - failures} completed (${indices.length - pending.length} from the checkpoint), ${failures} failed`
+    ))
+    yield* appendLogs
+    if (checkpoint !== undefined) yield* checkpoint.flush
+    return {
+      outcomes,
+      location: checkpoint?.location,
+      configHash: pipeline.configHash
+    } satisfies RunResult<E>
+  }).pipe(Effect.scoped)

@@ -1,0 +1,143 @@
+/**
+ * Helpers of the core tests: the layers a run needs, a tagged stage failure,
+ * a pipeline whose stages count their calls, a gauge of how many indices are
+ * in flight, and reading a run's records back through the memory store.
+ */
+import { Backend, CheckpointStore, Filter, Pipeline, Provenance, type RunResult, Sink, Source } from "@curator/core"
+import { Data, Effect, Layer, Logger } from "effect"
+
+/** The fibers backend and a fresh memory store, without console logging. */
+export const Live = Layer.mergeAll(Backend.layerFibers, CheckpointStore.layerMemory, Logger.remove(Logger.defaultLogger))
+
+/** The sequential backend and a fresh memory store, without console logging. */
+export const Sequential = Layer.mergeAll(
+  Backend.layerSequential,
+  CheckpointStore.layerMemory,
+  Logger.remove(Logger.defaultLogger)
+)
+
+/** A stage failure with a tag and a message, as user code raises them. */
+export class Boom extends Data.TaggedError("Boom")<{ readonly message: string }> {}
+
+/** A 32-hex-digit UUID4 without dashes, as workers and invocations are named. */
+export const hex32 = /^[0-9a-f]{32}$/
+
+/** `from, from + 1, ..., to - 1`. */
+export const range = (from: number, to: number): ReadonlyArray<number> => Array.from({ length: to - from }, (_, i) => from + i)
+
+/** Sorts numbers ascending, for comparing sets of indices. */
+export const sorted = (values: Iterable<number>): ReadonlyArray<number> => [...values].sort((a, b) => a - b)
+
+/** The outcomes of a run as plain data that `toEqual` compares well. */
+export const outcomesOf = <E>(result: RunResult.RunResult<E>) =>
+  result.outcomes.map((outcome) =>
+    outcome._tag === "Completed"
+      ? { index: outcome.index, cached: outcome.cached, paths: outcome.paths }
+      : { index: outcome.index, failed: outcome.message }
+  )
+
+/** How many times each stage ran, across every run of a probe. */
+export interface Counts {
+  source: number
+  filter: number
+  sink: number
+}
+
+/** A pipeline of `length` indices whose stages count their calls and whose filter fails on the indices in `failing`. */
+export interface Probe {
+  readonly pipeline: Pipeline.Pipeline<Boom>
+  readonly counts: Counts
+  /** Indices whose filter fails with `Boom`; change it between runs to "fix" them. */
+  readonly failing: Set<number>
+  /** The paths the sink returns for an index. */
+  readonly pathsOf: (index: number) => ReadonlyArray<string>
+}
+
+/** Builds a {@link Probe}; `resume` is its pipeline option (default true). */
+export const makeProbe = (options: {
+  readonly length: number
+  readonly failing?: Iterable<number> | undefined
+  readonly resume?: boolean | undefined
+}): Probe => {
+  const counts: Counts = { source: 0, filter: 0, sink: 0 }
+  const failing = new Set(options.failing ?? [])
+  const pathsOf = (index: number) => [`/out/${index}.json`, `/out/${index}.idx`]
+  const pipeline = Pipeline.from(Source.make({
+    name: "Numbers",
+    params: { length: options.length },
+    length: options.length,
+    items: (index) =>
+      Effect.sync(() => {
+        counts.source++
+        return [index]
+      })
+  })).pipe(
+    Pipeline.filter(Filter.mapEffect({
+      name: "Square",
+      f: (n: number) =>
+        Effect.suspend(() => {
+          counts.filter++
+          return failing.has(n) ? Effect.fail(new Boom({ message: `index ${n} is bad` })) : Effect.succeed(n * n)
+        })
+    })),
+    Pipeline.write(Sink.fromItems({
+      name: "Collect",
+      params: { dir: "/out" },
+      write: (_: ReadonlyArray<number>, index) =>
+        Effect.sync(() => {
+          counts.sink++
+          return pathsOf(index)
+        })
+    }), { resume: options.resume ?? true })
+  )
+  return { pipeline, counts, failing, pathsOf }
+}
+
+/** Counts the effects running at once, and the most ever seen. */
+export interface Gauge {
+  readonly max: () => number
+  readonly current: () => number
+  /** Runs `effect` counted as in flight. */
+  readonly track: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+}
+
+export const makeGauge = (): Gauge => {
+  let current = 0
+  let max = 0
+  return {
+    max: () => max,
+    current: () => current,
+    track: (effect) =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => {
+          current++
+          max = Math.max(max, current)
+        }),
+        () => effect,
+        () => Effect.sync(() => current--)
+      )
+  }
+}
+
+/**
+ * Opens the stable (resume) checkpoint of `pipeline` through the store in
+ * context, as a resumed run would, and applies `f` to it in a scope of its
+ * own. With the memory store, only the layer instance that ran the pipeline
+ * holds its records.
+ */
+export const readCheckpoint = <A, E>(
+  pipeline: Pipeline.Any,
+  f: (checkpoint: CheckpointStore.Checkpoint) => Effect.Effect<A, E>
+): Effect.Effect<A, E | CheckpointStore.CheckpointError, CheckpointStore.CheckpointStore> =>
+  Effect.gen(function*() {
+    const store = yield* CheckpointStore.CheckpointStore
+    const totalIndices = yield* (pipeline.source.length as Effect.Effect<number>)
+    const checkpoint = yield* store.open({
+      configHash: pipeline.configHash,
+      configJson: Provenance.canonicalJson(pipeline.config),
+      totalIndices,
+      resume: true,
+      runDir: process.cwd()
+    })
+    return yield* f(checkpoint)
+  }).pipe(Effect.scoped)

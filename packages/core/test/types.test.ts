@@ -1,0 +1,63 @@
+/**
+ * Type-level tests, checked by `tsc -p packages/core/tsconfig.json`: a
+ * filter or sink whose input type does not match the items flowing so far
+ * does not compile; matching stages do, and the pipeline's type carries the
+ * errors and requirements of every stage.
+ */
+import { type Backend, type CheckpointStore, Filter, Pipeline, type RunOptions, type RunResult, Sink, Source } from "@curator/core"
+import { describe, expect, expectTypeOf, it } from "@effect/vitest"
+import { Context, Data, Effect, Stream } from "effect"
+
+class ParseError extends Data.TaggedError("ParseError")<{ readonly message: string }> {}
+class WriteError extends Data.TaggedError("WriteError")<{ readonly message: string }> {}
+class Disk extends Context.Tag("test/Disk")<Disk, { readonly write: (path: string) => Effect.Effect<void> }>() {}
+
+const numbers: Source.Source<number> = Source.fromArray("Numbers", [1, 2, 3])
+const parseText = Filter.mapEffect({
+  name: "ParseText",
+  f: (text: string) => Effect.try({ try: () => Number(text), catch: () => new ParseError({ message: text }) })
+})
+const show = Filter.map({ name: "Show", f: (n: number) => `${n}` })
+const textSink = Sink.make({
+  name: "Text",
+  write: (items: Stream.Stream<string>, index) =>
+    Effect.flatMap(Disk, (disk) =>
+      Effect.zipRight(
+        Stream.runDrain(items),
+        Effect.as(Effect.zipRight(disk.write(`/out/${index}`), Effect.fail(new WriteError({ message: "" }))), [])
+      ))
+})
+const numberSink = Sink.drain<number>({ name: "Numbers", pathOf: () => [] })
+
+describe("types", () => {
+  it("mismatched stages are compile errors; matching stages compile", () => {
+    // A Filter<string, ...> cannot follow a Source<number>.
+    // @ts-expect-error number items do not fit a filter of strings
+    Pipeline.from(numbers).pipe(Pipeline.filter(parseText))
+    // @ts-expect-error the same, data-first
+    Pipeline.filter(Pipeline.from(numbers), parseText)
+
+    // A sink of strings cannot end a stream of numbers, nor a sink of numbers a stream of strings.
+    // @ts-expect-error number items do not fit a sink of strings
+    Pipeline.from(numbers).pipe(Pipeline.write(textSink))
+    // @ts-expect-error string items do not fit a sink of numbers
+    Pipeline.from(numbers).pipe(Pipeline.filter(show), Pipeline.write(numberSink))
+
+    // Matching stages compile, and the pipeline's type gathers their errors and requirements.
+    const pipeline = Pipeline.from(numbers).pipe(
+      Pipeline.filter(show),
+      Pipeline.filter(parseText),
+      Pipeline.filter(show),
+      Pipeline.write(textSink)
+    )
+    expectTypeOf(pipeline).toEqualTypeOf<Pipeline.Pipeline<ParseError | WriteError, Disk>>()
+    const run = Pipeline.run(pipeline)
+    expectTypeOf<Effect.Effect.Error<typeof run>>().toEqualTypeOf<
+      ParseError | WriteError | RunOptions.InvalidRunOptions | CheckpointStore.CheckpointError | RunResult.IndexFailed
+    >()
+    expectTypeOf<Effect.Effect.Context<typeof run>>().toEqualTypeOf<
+      Disk | Backend.Backend | CheckpointStore.CheckpointStore
+    >()
+    expect(pipeline.filters.map((f) => f.name)).toEqual(["Show", "ParseText", "Show"])
+  })
+})
