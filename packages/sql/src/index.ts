@@ -1,0 +1,2 @@
+export * as CheckpointSchema from "./CheckpointSchema.js"
+export * as SqlCheckpoint from "./SqlCheckpoint.js"

@@ -1,0 +1,268 @@
+import type { CheckpointStore } from "@curator/core"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Duration, Effect } from "effect"
+import { retryBusy } from "./busy.js"
+
+type Row = Record<string, string | number | null>
+
+/** Records accepted but not yet written, keyed so that a later record of the same thing replaces an earlier one. */
+interface Pending {
+  readonly workers: Array<Row>
+  readonly results: Map<string, { readonly row: Row; readonly children: Children }>
+  readonly workerState: Map<string, { lastHeartbeat: string; currentIndex: number | null; completed: number }>
+  readonly logs: Array<Row>
+  count: number
+}
+
+interface Children {
+  readonly stages: ReadonlyArray<Row>
+  readonly outputs: ReadonlyArray<Row>
+  readonly artifacts: ReadonlyArray<Row>
+}
+
+const emptyPending = (): Pending => ({ workers: [], results: new Map(), workerState: new Map(), logs: [], count: 0 })
+
+/**
+ * Rows per INSERT statement. A fixed size keeps the statement text the same
+ * from batch to batch, so prepared statements are reused; 256 rows of the
+ * widest table stay far below SQLite's 32,766 bound parameters.
+ */
+const rowsPerStatement = 256
+
+const chunksOf = <A>(rows: ReadonlyArray<A>, size: number): ReadonlyArray<ReadonlyArray<A>> => {
+  const chunks: Array<ReadonlyArray<A>> = []
+  for (let i = 0; i < rows.length; i += size) chunks.push(rows.slice(i, i + size))
+  return chunks
+}
+
+export interface WriterOptions {
+  /** Records are written at least this often while a run goes on. */
+  readonly flushInterval: Duration.DurationInput
+  /** A recording fiber writes the batch itself once this many records wait (backpressure). */
+  readonly maxBatch: number
+}
+
+/**
+ * The single writer of a checkpoint: records are buffered in memory and
+ * written in one transaction per batch with multi-row inserts (group
+ * commit). A batch is written when it is full, every `flushInterval`, on
+ * `flush`, and when the scope closes (normal end, failure or interruption).
+ * A crash loses at most the records not yet written; their indices simply
+ * run again, and none is ever recorded as completed before its sink ended.
+ */
+export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
+  /**
+   * Whether the run's tables may already hold stage, output or artifact rows
+   * of indices recorded again now; when not (a fresh database), replacing
+   * them needs no deletes.
+   */
+  readonly mayReplace: boolean
+}) =>
+  Effect.gen(function*() {
+    const mayReplace = options.mayReplace
+    let pending = emptyPending()
+    const lock = yield* Effect.makeSemaphore(1)
+
+    const insert = (table: string, rows: ReadonlyArray<Row>, onConflict: string) =>
+      Effect.forEach(
+        chunksOf(rows, rowsPerStatement),
+        (chunk) => sql`INSERT INTO ${sql(table)} ${sql.insert(chunk as Array<Row>)} ${sql.literal(onConflict)}`,
+        { discard: true }
+      )
+
+    const deleteChildren = (runId: number, indices: ReadonlyArray<number>) =>
+      Effect.forEach(chunksOf(indices, 900), (chunk) =>
+        Effect.all([
+          sql`DELETE FROM stage_metrics WHERE run_id = ${runId} AND idx IN ${sql.in(chunk)}`,
+          sql`DELETE FROM output_files WHERE run_id = ${runId} AND idx IN ${sql.in(chunk)}`,
+          sql`DELETE FROM filter_artifacts WHERE run_id = ${runId} AND idx IN ${sql.in(chunk)}`
+        ]), { discard: true })
+
+    const write = (batch: Pending) =>
+      Effect.gen(function*() {
+        if (batch.workers.length > 0) yield* insert("workers", batch.workers, "ON CONFLICT (worker_id) DO NOTHING")
+        const results = [...batch.results.values()]
+        if (results.length > 0) {
+          yield* insert(
+            "index_results",
+            results.map((r) => r.row),
+            `ON CONFLICT (idx, run_id) DO UPDATE SET status = excluded.status, output_paths = excluded.output_paths,
+             completed_at = excluded.completed_at, wall_time_ns = excluded.wall_time_ns,
+             peak_memory_bytes = excluded.peak_memory_bytes, gpu_memory_bytes = excluded.gpu_memory_bytes,
+             error = excluded.error, worker_id = excluded.worker_id`
+          )
+          const byRun = new Map<number, Array<number>>()
+          for (const { row } of results) {
+            const runId = row.run_id as number
+            byRun.set(runId, [...(byRun.get(runId) ?? []), row.idx as number])
+          }
+          if (mayReplace) for (const [runId, indices] of byRun) yield* deleteChildren(runId, indices)
+          const stages = results.flatMap((r) => r.children.stages)
+          const outputs = results.flatMap((r) => r.children.outputs)
+          const artifacts = results.flatMap((r) => r.children.artifacts)
+          if (stages.length > 0) {
+            yield* insert(
+              "stage_metrics",
+              stages,
+              "ON CONFLICT (idx, run_id, stage_order) DO UPDATE SET stage_name = excluded.stage_name, wall_time_ns = excluded.wall_time_ns"
+            )
+          }
+          if (outputs.length > 0) {
+            yield* insert("output_files", outputs, "ON CONFLICT (path, run_id) DO UPDATE SET idx = excluded.idx, seq = excluded.seq")
+          }
+          if (artifacts.length > 0) yield* insert("filter_artifacts", artifacts, "ON CONFLICT (path, idx, run_id) DO NOTHING")
+        }
+        if (batch.logs.length > 0) yield* insert("logs", batch.logs, "")
+        for (const [workerId, state] of batch.workerState) {
+          yield* sql`UPDATE workers SET last_heartbeat = ${state.lastHeartbeat}, current_index = ${state.currentIndex},
+            completed_count = completed_count + ${state.completed} WHERE worker_id = ${workerId}`
+        }
+      })
+
+    /** Puts a batch that could not be written back in front of what came since. */
+    const restore = (batch: Pending) => {
+      const since = pending
+      pending = batch
+      pending.workers.push(...since.workers)
+      for (const [key, value] of since.results) pending.results.set(key, value)
+      for (const [workerId, state] of since.workerState) {
+        const before = pending.workerState.get(workerId)
+        pending.workerState.set(workerId, { ...state, completed: state.completed + (before?.completed ?? 0) })
+      }
+      pending.logs.push(...since.logs)
+      pending.count += since.count
+    }
+
+    const flush: Effect.Effect<void, SqlError> = lock.withPermits(1)(
+      Effect.suspend(() => {
+        if (pending.count === 0 && pending.workerState.size === 0) return Effect.void
+        const batch = pending
+        pending = emptyPending()
+        return retryBusy(sql.withTransaction(write(batch))).pipe(
+          Effect.tapError(() => Effect.sync(() => restore(batch)))
+        )
+      })
+    )
+
+    const added = (count: number) =>
+      Effect.suspend(() => {
+        pending.count += count
+        return pending.count >= options.maxBatch ? flush : Effect.void
+      })
+
+    const touchWorker = (workerId: string, at: string, currentIndex: number | null, completed: number) => {
+      const state = pending.workerState.get(workerId)
+      pending.workerState.set(workerId, {
+        lastHeartbeat: at,
+        currentIndex,
+        completed: (state?.completed ?? 0) + completed
+      })
+    }
+
+    yield* Effect.forkScoped(
+      Effect.forever(Effect.zipRight(Effect.sleep(options.flushInterval), Effect.ignoreLogged(flush)))
+    )
+    yield* Effect.addFinalizer(() => Effect.ignoreLogged(flush))
+
+    return {
+      flush,
+
+      registerWorker: (runId: number, worker: CheckpointStore.WorkerRegistration) =>
+        Effect.suspend(() => {
+          pending.workers.push({
+            worker_id: worker.workerId,
+            run_id: runId,
+            pid: worker.pid,
+            hostname: worker.hostname,
+            started_at: worker.startedAt,
+            last_heartbeat: worker.startedAt,
+            current_index: null,
+            completed_count: 0,
+            invocation_id: worker.invocationId
+          })
+          return added(1)
+        }),
+      indexStarted: (workerId: string, index: number, at: string) =>
+        Effect.sync(() => touchWorker(workerId, at, index, 0)),
+      recordSuccess: (runId: number, record: CheckpointStore.SuccessRecord) =>
+        Effect.suspend(() => {
+          pending.results.set(`${runId}:${record.index}`, {
+            row: {
+              idx: record.index,
+              run_id: runId,
+              status: "completed",
+              output_paths: JSON.stringify(record.paths),
+              completed_at: record.completedAt,
+              wall_time_ns: record.wallTimeNs,
+              peak_memory_bytes: record.peakMemoryBytes,
+              gpu_memory_bytes: record.gpuMemoryBytes,
+              error: null,
+              worker_id: record.workerId
+            },
+            children: {
+              stages: record.stages.map((stage) => ({
+                idx: record.index,
+                run_id: runId,
+                stage_order: stage.order,
+                stage_name: stage.name,
+                wall_time_ns: stage.wallTimeNs
+              })),
+              outputs: uniquePaths(record.paths).map((path, seq) => ({ path, idx: record.index, run_id: runId, seq })),
+              artifacts: record.artifacts.map((artifact) => ({
+                path: artifact.path,
+                idx: record.index,
+                run_id: runId,
+                filter_name: artifact.filterName,
+                filter_order: artifact.filterOrder
+              }))
+            }
+          })
+          touchWorker(record.workerId, record.completedAt, null, 1)
+          return added(1)
+        }),
+      recordFailure: (runId: number, record: CheckpointStore.FailureRecord) =>
+        Effect.suspend(() => {
+          pending.results.set(`${runId}:${record.index}`, {
+            row: {
+              idx: record.index,
+              run_id: runId,
+              status: "error",
+              output_paths: null,
+              completed_at: record.completedAt,
+              wall_time_ns: record.wallTimeNs,
+              peak_memory_bytes: record.peakMemoryBytes,
+              gpu_memory_bytes: null,
+              error: record.error,
+              worker_id: record.workerId
+            },
+            children: { stages: [], outputs: [], artifacts: [] }
+          })
+          touchWorker(record.workerId, record.completedAt, null, 0)
+          return added(1)
+        }),
+      appendLogs: (runId: number, entries: ReadonlyArray<CheckpointStore.LogEntry>) =>
+        Effect.suspend(() => {
+          for (const entry of entries) {
+            pending.logs.push({
+              run_id: runId,
+              timestamp: entry.timestamp,
+              level: entry.level,
+              level_name: entry.levelName,
+              logger_name: entry.loggerName,
+              message: entry.message,
+              worker_id: entry.workerId,
+              idx: entry.index
+            })
+          }
+          return added(entries.length)
+        })
+    }
+  })
+
+/** A path listed twice by one sink is one file: `output_files` keys rows by path. */
+const uniquePaths = (paths: ReadonlyArray<string>): ReadonlyArray<string> => [...new Set(paths)]
+
+export type Writer = Effect.Effect.Success<ReturnType<typeof makeWriter>>
+
+export const defaultWriterOptions: WriterOptions = { flushInterval: Duration.millis(250), maxBatch: 2000 }
