@@ -1,0 +1,5 @@
+export * as DatabaseLocation from "./DatabaseLocation.js"
+export * as FileSink from "./FileSink.js"
+export * as NodeCurator from "./NodeCurator.js"
+export * as OtlpTracing from "./OtlpTracing.js"
+export * as SqliteCheckpointStore from "./SqliteCheckpointStore.js"

@@ -1,0 +1,697 @@
+/**
+ * The behaviour every `CheckpointStore` must show, as one shared suite: real
+ * pipelines run through the store, and their records are read back through
+ * the `Checkpoint` queries. `checkpointStoreContract` defines the suite for
+ * one implementation; `CheckpointStore.test.ts` runs it against each.
+ */
+import { Backend, CheckpointStore, Filter, Pipeline, Provenance, type RunResult, Sink, Source, Timestamp } from "@curator/core"
+import { describe, expect, it } from "@effect/vitest"
+import { Data, Effect, Layer, Logger, Option, type Scope, Stream } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+/** A 32-hex-digit UUID4 without dashes, as workers are named. */
+export const workerIdPattern = /^[0-9a-f]{32}$/
+
+/** An ISO-8601 UTC timestamp with microseconds, as Python's `isoformat()` writes it. */
+export const timestampPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$/
+
+/** A temporary directory for the scope, removed with everything in it when the scope closes. */
+export const tempDir = (prefix = "curator-test-"): Effect.Effect<string, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), prefix))),
+    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+  )
+
+/** A stage failure with a tag, as user code raises them. */
+export class Boom extends Data.TaggedError("Boom")<{ readonly message: string }> {}
+
+/** How many times each stage ran, across every run of a probe. */
+export interface Counts {
+  source: number
+  filter: number
+  sink: number
+}
+
+/** A pipeline whose stages count their calls, and which fails on the indices in `failing`. */
+export interface Probe {
+  readonly pipeline: Pipeline.Pipeline<Boom>
+  readonly counts: Counts
+  /** Indices whose filter fails with `Boom`; change it between runs to "fix" them. */
+  readonly failing: Set<number>
+  readonly length: number
+  /** The paths the sink returns for an index. */
+  readonly pathsOf: (index: number) => ReadonlyArray<string>
+}
+
+/**
+ * Builds a probe of `length` indices. `streamed` builds it from stream
+ * stages (the general path); otherwise from item-wise stages (the fast path).
+ */
+export const makeProbe = (options: {
+  readonly length: number
+  readonly failing?: Iterable<number> | undefined
+  readonly streamed?: boolean | undefined
+  readonly resume?: boolean | undefined
+  readonly label?: string | undefined
+}): Probe => {
+  const counts: Counts = { source: 0, filter: 0, sink: 0 }
+  const failing = new Set(options.failing ?? [])
+  const label = options.label ?? "probe"
+  const pathsOf = (index: number) => [`/out/${label}/${index}.json`, `/out/${label}/${index}.idx`]
+  const square = (n: number) =>
+    Effect.suspend(() => {
+      counts.filter++
+      return failing.has(n) ? Effect.fail(new Boom({ message: `index ${n} is bad` })) : Effect.succeed(n * n)
+    })
+  const write = (_: ReadonlyArray<number>, index: number) =>
+    Effect.sync(() => {
+      counts.sink++
+      return pathsOf(index)
+    })
+  const params = { length: options.length, label }
+  const pipeline = options.streamed === true
+    ? Pipeline.from(Source.make({
+      name: "Numbers",
+      params,
+      length: options.length,
+      read: (index) => Stream.suspend(() => {
+        counts.source++
+        return Stream.make(index)
+      })
+    })).pipe(
+      Pipeline.filter(Filter.make({ name: "Square", apply: (items: Stream.Stream<number>) => Stream.mapEffect(items, square) })),
+      Pipeline.write(Sink.make({
+        name: "Collect",
+        params: { dir: `/out/${label}` },
+        write: (items: Stream.Stream<number>, index) =>
+          Effect.flatMap(Stream.runCollect(items), (chunk) => write([...chunk], index))
+      }))
+    )
+    : Pipeline.from(Source.make({
+      name: "Numbers",
+      params,
+      length: options.length,
+      items: (index) =>
+        Effect.sync(() => {
+          counts.source++
+          return [index]
+        })
+    })).pipe(
+      Pipeline.filter(Filter.mapEffect({ name: "Square", f: square })),
+      Pipeline.write(Sink.fromItems({ name: "Collect", params: { dir: `/out/${label}` }, write }))
+    )
+  return {
+    pipeline: Pipeline.withOptions(pipeline, { resume: options.resume ?? true }),
+    counts,
+    failing,
+    length: options.length,
+    pathsOf
+  }
+}
+
+/** The outcomes of a run, as plain data that `toEqual` compares well. */
+export const outcomesOf = <E>(result: RunResult.RunResult<E>) =>
+  result.outcomes.map((outcome) =>
+    outcome._tag === "Completed"
+      ? { index: outcome.index, cached: outcome.cached, paths: outcome.paths }
+      : { index: outcome.index, failed: outcome.message }
+  )
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)
+
+/** How a test runs a probe: which indices, how wide, and pipeline options that do not change its hash. */
+export interface ProbeRun {
+  readonly indices?: ReadonlyArray<number>
+  readonly concurrency?: number
+  readonly resume?: boolean
+  readonly trackMemory?: boolean
+}
+
+/** What a test body may use: the store and backend in context, and its own database directory. */
+export type Env = CheckpointStore.CheckpointStore | Backend.Backend | Scope.Scope
+
+/**
+ * Defines the shared behavioural suite of a checkpoint store. Each test gets
+ * a fresh temporary `dbDir` (removed afterwards) and calls `makeLayer` with
+ * it once: that one store instance serves the whole test, its runs and the
+ * checkpoints it opens to read them. Runs pass `dbDir` to the pipeline, so
+ * no test touches the user's cache directory.
+ */
+export const checkpointStoreContract = (
+  name: string,
+  makeLayer: (dbDir: string) => Layer.Layer<CheckpointStore.CheckpointStore>
+): void => {
+  /** Runs a test body with a fresh database directory, a fresh store instance and the fibers backend. */
+  const withStore = <A, E>(body: (dbDir: string) => Effect.Effect<A, E, Env>) =>
+    Effect.gen(function*() {
+      const dbDir = yield* tempDir("curator-contract-")
+      // The store's layer is released (connections closed) before the directory is removed.
+      return yield* body(dbDir).pipe(
+        Effect.provide(Layer.mergeAll(makeLayer(dbDir), Backend.layerFibers, Logger.remove(Logger.defaultLogger)))
+      )
+    }).pipe(Effect.scoped)
+
+  /** Runs the probe's pipeline into `dbDir`. */
+  const run = (probe: Probe, dbDir: string, options: ProbeRun = {}) =>
+    Pipeline.run(
+      Pipeline.withOptions(probe.pipeline, {
+        dbDir,
+        ...(options.resume === undefined ? {} : { resume: options.resume }),
+        ...(options.trackMemory === undefined ? {} : { trackMemory: options.trackMemory })
+      }),
+      { indices: options.indices, concurrency: options.concurrency ?? 1 }
+    )
+
+  /**
+   * Opens the checkpoint of `pipeline` through the store in context, as a
+   * resumed run would (`dbDir`), or a given database (`dbFile`, e.g. a
+   * fresh run's `location`), and applies `f` to it in a scope of its own.
+   */
+  const withCheckpoint = <A, E>(
+    pipeline: Pipeline.Any,
+    where: { readonly dbDir: string } | { readonly dbFile: string },
+    f: (checkpoint: CheckpointStore.Checkpoint) => Effect.Effect<A, E>
+  ) =>
+    Effect.gen(function*() {
+      const store = yield* CheckpointStore.CheckpointStore
+      const length = yield* pipeline.source.length
+      const checkpoint = yield* store.open({
+        configHash: pipeline.configHash,
+        configJson: Provenance.canonicalJson(pipeline.config),
+        totalIndices: length,
+        resume: true,
+        ...where,
+        runDir: process.cwd()
+      })
+      return yield* f(checkpoint)
+    }).pipe(Effect.scoped)
+
+  describe(`CheckpointStore contract: ${name}`, () => {
+    for (const streamed of [false, true]) {
+      it.live(`a resumed run short-circuits completed indices (${streamed ? "streamed" : "item-wise"} stages)`, () =>
+        withStore((dbDir) =>
+          Effect.gen(function*() {
+            const probe = makeProbe({ length: 6, streamed })
+            const first = yield* run(probe, dbDir, { concurrency: 2 })
+            expect(outcomesOf(first)).toEqual(range(0, 6).map((index) => ({ index, cached: false, paths: probe.pathsOf(index) })))
+            expect(probe.counts).toEqual({ source: 6, filter: 6, sink: 6 })
+            expect(first.location).toContain(dbDir)
+            expect(path.basename(first.location!)).toBe(`${probe.pipeline.configHash.slice(0, 16)}.db`)
+
+            const second = yield* run(probe, dbDir, { concurrency: 2 })
+            expect(probe.counts).toEqual({ source: 6, filter: 6, sink: 6 })
+            expect(outcomesOf(second)).toEqual(range(0, 6).map((index) => ({ index, cached: true, paths: probe.pathsOf(index) })))
+            expect(second.location).toBe(first.location)
+
+            const completed = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) => c.completedIndices)
+            expect([...completed].sort((a, b) => a - b)).toEqual(range(0, 6))
+          })
+        ))
+    }
+
+    it.live("a resumed run computes only the indices not yet completed, in the requested order", () =>
+      withStore((dbDir) =>
+        Effect.gen(function*() {
+          const probe = makeProbe({ length: 8 })
+          yield* run(probe, dbDir, { indices: [5, 1, 3] })
+          expect(probe.counts.sink).toBe(3)
+          const result = yield* run(probe, dbDir, { indices: [7, 5, 6, 1, 0], concurrency: 3 })
+          expect(probe.counts).toEqual({ source: 6, filter: 6, sink: 6 })
+          expect(outcomesOf(result)).toEqual([
+            { index: 7, cached: false, paths: probe.pathsOf(7) },
+            { index: 5, cached: true, paths: probe.pathsOf(5) },
+            { index: 6, cached: false, paths: probe.pathsOf(6) },
+            { index: 1, cached: true, paths: probe.pathsOf(1) },
+            { index: 0, cached: false, paths: probe.pathsOf(0) }
+          ])
+        })
+      ))
+
+    it.live("resume: false recomputes everything, each run in a fresh database of its own", () =>
+      withStore((dbDir) =>
+        Effect.gen(function*() {
+          const probe = makeProbe({ length: 4 })
+          const first = yield* run(probe, dbDir, { resume: true })
+          const fresh1 = yield* run(probe, dbDir, { resume: false })
+          const fresh2 = yield* run(probe, dbDir, { resume: false })
+          expect(probe.counts).toEqual({ source: 12, filter: 12, sink: 12 })
+          for (const result of [fresh1, fresh2]) {
+            expect(outcomesOf(result)).toEqual(range(0, 4).map((index) => ({ index, cached: false, paths: probe.pathsOf(index) })))
+            expect(path.basename(result.location!)).toMatch(new RegExp(`^${probe.pipeline.configHash.slice(0, 16)}_\\d+\\.db$`))
+          }
+          expect(new Set([first.location, fresh1.location, fresh2.location]).size).toBe(3)
+          // Each fresh database holds the records of its own run.
+          for (const result of [fresh1, fresh2]) {
+            const [completed, workers] = yield* withCheckpoint(
+              probe.pipeline,
+              { dbFile: result.location! },
+              (c) => Effect.all([c.completedIndices, c.workers])
+            )
+            expect([...completed].sort()).toEqual(range(0, 4))
+            expect(workers).toHaveLength(1)
+          }
+          // The stable database was not touched by the fresh runs.
+          const stable = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) => c.workers)
+          expect(stable).toHaveLength(1)
+        })
+      ))
+
+    it.live("a failed index is recorded as failed, then retried by a resumed run and its failure replaced", () =>
+      withStore((dbDir) =>
+        Effect.gen(function*() {
+          const probe = makeProbe({ length: 8, failing: [2, 5] })
+          const first = yield* run(probe, dbDir, { concurrency: 2 })
+          expect(outcomesOf(first).filter((o) => "failed" in o)).toEqual([
+            { index: 2, failed: "Boom: index 2 is bad" },
+            { index: 5, failed: "Boom: index 5 is bad" }
+          ])
+          const before = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) =>
+            Effect.all({
+              completed: c.completedIndices,
+              failed: c.failedIndices,
+              remaining: c.remainingIndices,
+              metrics: c.metrics,
+              outputs: c.outputsOf(2)
+            }))
+          expect(before.failed).toEqual(new Map([[2, "Boom: index 2 is bad"], [5, "Boom: index 5 is bad"]]))
+          expect([...before.completed].sort()).toEqual([0, 1, 3, 4, 6, 7])
+          expect(before.remaining).toEqual([])
+          expect(Option.isNone(before.outputs)).toBe(true)
+          const failedRow = before.metrics.find((m) => m.index === 2)!
+          expect(failedRow).toMatchObject({ status: "error", error: "Boom: index 2 is bad" })
+          expect(failedRow.workerId).toMatch(workerIdPattern)
+
+          probe.failing.clear()
+          const second = yield* run(probe, dbDir, { concurrency: 2 })
+          expect(probe.counts.sink).toBe(8)
+          expect(probe.counts.filter).toBe(10)
+          expect(outcomesOf(second)).toEqual(
+            range(0, 8).map((index) => ({ index, cached: index !== 2 && index !== 5, paths: probe.pathsOf(index) }))
+          )
+          const after = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) =>
+            Effect.all({ completed: c.completedIndices, failed: c.failedIndices, metrics: c.metrics, summary: c.summary }))
+          expect(after.failed.size).toBe(0)
+          expect([...after.completed].sort()).toEqual(range(0, 8))
+          expect(after.metrics.find((m) => m.index === 2)).toMatchObject({ status: "completed", error: null })
+          expect(after.metrics.find((m) => m.index === 2)!.stages.map((s) => s.order)).toEqual([0, 1, 2])
+          expect(after.summary).toMatchObject({ completed: 8, failed: 0, errors: 0, remaining: 0 })
+        })
+      ))
+
+    it.live("a failure is recorded as \"<Tag or name>: <message>\", whichever stage raised it", () =>
+      withStore((dbDir) =>
+        Effect.gen(function*() {
+          class SourceMissing extends Data.TaggedError("SourceMissing")<{ readonly message: string }> {}
+          const pipeline = Pipeline.from(Source.make({
+            name: "Files",
+            length: 4,
+            items: (index) => index === 0 ? Effect.fail(new SourceMissing({ message: "no shard 0" })) : Effect.succeed([index])
+          })).pipe(
+            Pipeline.filter(Filter.mapEffect({
+              name: "Check",
+              f: (n: number) => n === 1 ? Effect.die(new TypeError("cannot read 'x' of undefined")) : Effect.succeed(n)
+            })),
+            Pipeline.write(Sink.fromItems({
+              name: "Out",
+              write: (_: ReadonlyArray<number>, index) =>
+                index === 2 ? Effect.fail(new RangeError("disk full")) : Effect.succeed([`/out/${index}`])
+            }), { resume: true, dbDir })
+          )
+          const result = yield* Pipeline.run(pipeline)
+          const expected = new Map([
+            [0, "SourceMissing: no shard 0"],
+            [1, "TypeError: cannot read 'x' of undefined"],
+            [2, "RangeError: disk full"]
+          ])
+          expect(new Map(result.outcomes.flatMap((o) => o._tag === "Failed" ? [[o.index, o.message] as const] : []))).toEqual(expected)
+          const failed = yield* withCheckpoint(pipeline, { dbDir }, (c) => c.failedIndices)
+          expect(failed).toEqual(expected)
+        })
+      ))
+
+    it.live("reset clears every record; the next run recomputes everything as new records", () =>
+      withStore((dbDir) =>
+        Effect.gen(function*() {
+          const probe = makeProbe({ length: 5, failing: [4] })
+          yield* run(probe, dbDir, { concurrency: 2 })
+          const oldWorkers = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) => c.workers)
+          const cleared = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) =>
+            Effect.zipRight(
+              c.reset,
+              Effect.all({
+                completed: c.completedIndices,
+                failed: c.failedIndices,
+                remaining: c.remainingIndices,
+                metrics: c.metrics,
+                workers: c.workers,
+                logs: c.logs(),
+                summary: c.summary,
+                outputs: c.outputsOf(0),
+                owner: c.indexOfOutput(probe.pathsOf(0)[0]!)
+              })
+            ))
+          expect(cleared.completed.size).toBe(0)
+          expect(cleared.failed.size).toBe(0)
+          expect(cleared.remaining).toEqual(range(0, 5))
+          expect(cleared.metrics).toEqual([])
+          expect(cleared.workers).toEqual([])
+          expect(cleared.logs).toEqual([])
+          expect(Option.isNone(cleared.outputs)).toBe(true)
+          expect(Option.isNone(cleared.owner)).toBe(true)
+          expect(cleared.summary).toMatchObject({ total: 5, completed: 0, failed: 0, remaining: 5, workers: 0 })
+
+          // A reset is seen by a later open, too.
+          const reopened = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) => c.completedIndices)
+          expect(reopened.size).toBe(0)
+
+          probe.failing.clear()
+          const again = yield* run(probe, dbDir, { concurrency: 2 })
+          expect(outcomesOf(again).every((o) => "cached" in o && !o.cached)).toBe(true)
+          expect(probe.counts.sink).toBe(4 + 5)
+          const workers = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) => c.workers)
+          expect(workers).toHaveLength(2)
+          const oldIds = new Set(oldWorkers.map((w) => w.workerId))
+          expect(workers.some((w) => oldIds.has(w.workerId))).toBe(false)
+        })
+      ))
+
+    it.live("resetIndex(i) forgets only index i, which the next run computes alone", () =>
+      withStore((dbDir) =>
+        Effect.gen(function*() {
+          const probe = makeProbe({ length: 6 })
+          yield* run(probe, dbDir)
+          const lane = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) => c.workers)
+          expect(lane.map((w) => w.completedCount)).toEqual([6])
+          const state = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) =>
+            Effect.zipRight(
+              c.resetIndex(3),
+              Effect.all({
+                completed: c.completedIndices,
+                remaining: c.remainingIndices,
+                outputs: c.outputsOf(3),
+                owner: c.indexOfOutput(probe.pathsOf(3)[0]!),
+                other: c.outputsOf(4),
+                metrics: c.metrics
+              })
+            ))
+          expect([...state.completed].sort()).toEqual([0, 1, 2, 4, 5])
+          expect(state.remaining).toEqual([3])
+          expect(Option.isNone(state.outputs)).toBe(true)
+          expect(Option.isNone(state.owner)).toBe(true)
+          expect(state.other).toEqual(Option.some(probe.pathsOf(4)))
+          expect(state.metrics.map((m) => m.index)).toEqual([0, 1, 2, 4, 5])
+
+          const result = yield* run(probe, dbDir)
+          expect(probe.counts).toEqual({ source: 7, filter: 7, sink: 7 })
+          expect(outcomesOf(result).filter((o) => "cached" in o && !o.cached).map((o) => o.index)).toEqual([3])
+          const after = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) =>
+            Effect.all({ completed: c.completedIndices, workers: c.workers }))
+          expect(after.completed.size).toBe(6)
+          // Each run's lane counts what it completed; the first lane keeps its count.
+          expect(after.workers.map((w) => w.completedCount)).toEqual([6, 1])
+        })
+      ))
+
+    it.live("summary counts the records and describes the latest run", () =>
+      withStore((dbDir) =>
+        Effect.gen(function*() {
+          const probe = makeProbe({ length: 10, failing: [4] })
+          const first = yield* run(probe, dbDir, { indices: [0, 1, 2, 3, 4], concurrency: 3 })
+          const summary1 = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) => c.summary)
+          expect(summary1).toMatchObject({
+            total: 10,
+            completed: 4,
+            failed: 1,
+            remaining: 5,
+            errors: 1,
+            workers: 3,
+            config_hash: probe.pipeline.configHash,
+            db_path: first.location
+          })
+
+          // Index 4 still fails; 5..9 are new: 6 to compute on 2 lanes.
+          yield* run(probe, dbDir, { concurrency: 2 })
+          const { metrics, summary } = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) =>
+            Effect.all({ summary: c.summary, metrics: c.metrics }))
+          const done = metrics.filter((m) => m.status === "completed")
+          const wall = done.reduce((sum, m) => sum + m.wallTimeNs!, 0)
+          expect(summary).toEqual({
+            total: 10,
+            completed: 9,
+            failed: 1,
+            remaining: 0,
+            errors: 1,
+            avg_time_ms: Number((wall / 9 / 1e6).toFixed(3)),
+            total_elapsed_s: Number((wall / 1e9).toFixed(6)),
+            elapsed_s: summary.elapsed_s,
+            workers: 2,
+            config_hash: probe.pipeline.configHash,
+            db_path: first.location
+          })
+          expect(summary.elapsed_s).toBeGreaterThanOrEqual(0)
+          expect(summary.elapsed_s).toBeLessThan(60)
+          expect(summary.avg_time_ms).toBeGreaterThan(0)
+        })
+      ))
+
+    it.live("remainingIndices lists, sorted, the indices neither completed nor failed", () =>
+      withStore((dbDir) =>
+        Effect.gen(function*() {
+          const probe = makeProbe({ length: 12, failing: [9] })
+          const untouched = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) => c.remainingIndices)
+          expect(untouched).toEqual(range(0, 12))
+          yield* run(probe, dbDir, { indices: [7, 2, 9, 11, 0], concurrency: 3 })
+          const remaining = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) => c.remainingIndices)
+          expect(remaining).toEqual([1, 3, 4, 5, 6, 8, 10])
+        })
+      ))
+
+    it.live("metrics give each index its status, times, memory, worker and one timing per stage", () =>
+      withStore((dbDir) =>
+        Effect.gen(function*() {
+          const pipeline = Pipeline.from(Source.fromArray("Words", ["a", "bb", "ccc", "dddd"])).pipe(
+            Pipeline.filter(Filter.map({ name: "Upper", f: (s: string) => s.toUpperCase() })),
+            Pipeline.filter(Filter.mapEffect({
+              name: "Measure",
+              f: (s: string) => s === "CCC" ? Effect.fail(new Boom({ message: "too long" })) : Effect.succeed(s.length)
+            })),
+            Pipeline.write(Sink.drain({ name: "Nowhere", pathOf: (i) => [`/dev/null/${i}`] }), { resume: true, dbDir })
+          )
+          yield* Pipeline.run(pipeline, { concurrency: 2 })
+          const metrics = yield* withCheckpoint(pipeline, { dbDir }, (c) => c.metrics)
+          expect(metrics.map((m) => [m.index, m.status])).toEqual([[0, "completed"], [1, "completed"], [2, "error"], [3, "completed"]])
+          for (const m of metrics) {
+            expect(m.completedAt).toMatch(timestampPattern)
+            expect(m.workerId).toMatch(workerIdPattern)
+            expect(Number.isInteger(m.wallTimeNs)).toBe(true)
+            expect(m.wallTimeNs).toBeGreaterThan(0)
+            expect(m.gpuMemoryBytes).toBeNull()
+            expect(m.peakMemoryBytes).toBeGreaterThanOrEqual(0)
+            if (m.status === "completed") {
+              expect(m.error).toBeNull()
+              expect(m.stages.map((s) => [s.order, s.name])).toEqual([[0, "Words"], [1, "Upper"], [2, "Measure"], [3, "Nowhere"]])
+              for (const stage of m.stages) {
+                expect(Number.isInteger(stage.wallTimeNs)).toBe(true)
+                expect(stage.wallTimeNs).toBeGreaterThanOrEqual(0)
+              }
+            } else {
+              expect(m.error).toBe("Boom: too long")
+              expect(m.stages).toEqual([])
+            }
+          }
+
+          // Without memory tracking, the peak is not recorded.
+          const untracked = Pipeline.withOptions(pipeline, { trackMemory: false })
+          yield* withCheckpoint(untracked, { dbDir }, (c) => c.resetIndex(0))
+          yield* Pipeline.run(untracked, { indices: [0] })
+          const row = yield* withCheckpoint(pipeline, { dbDir }, (c) => Effect.map(c.metrics, (ms) => ms.find((m) => m.index === 0)!))
+          expect(row.status).toBe("completed")
+          expect(row.peakMemoryBytes).toBeNull()
+        })
+      ))
+
+    it.live("workers: one row per lane, shared invocation per run, counts of completed indices, idle at the end", () =>
+      withStore((dbDir) =>
+        Effect.gen(function*() {
+          const probe = makeProbe({ length: 9 })
+          yield* run(probe, dbDir, { concurrency: 3 })
+          yield* withCheckpoint(probe.pipeline, { dbDir }, (c) => Effect.zipRight(c.resetIndex(0), c.resetIndex(1)))
+          yield* run(probe, dbDir, { concurrency: 3 })
+          const { metrics, workers } = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) =>
+            Effect.all({ workers: c.workers, metrics: c.metrics }))
+
+          expect(workers).toHaveLength(5)
+          expect(new Set(workers.map((w) => w.workerId)).size).toBe(5)
+          for (const w of workers) {
+            expect(w.workerId).toMatch(workerIdPattern)
+            expect(w.invocationId).toMatch(workerIdPattern)
+            expect(w.pid).toBe(process.pid)
+            expect(w.hostname).toBe(os.hostname())
+            expect(w.startedAt).toMatch(timestampPattern)
+            expect(w.lastHeartbeat).toMatch(timestampPattern)
+            expect(w.lastHeartbeat >= w.startedAt).toBe(true)
+            expect(w.currentIndex).toBeNull()
+          }
+          const invocations = new Map<string, Array<CheckpointStore.WorkerRow>>()
+          for (const w of workers) invocations.set(w.invocationId, [...(invocations.get(w.invocationId) ?? []), w])
+          const [firstRun, secondRun] = [...invocations.values()].sort((a, b) => b.length - a.length)
+          expect(invocations.size).toBe(2)
+          expect(firstRun).toHaveLength(3)
+          expect(secondRun).toHaveLength(2)
+          const completedBy = (ws: ReadonlyArray<CheckpointStore.WorkerRow>) => ws.reduce((sum, w) => sum + w.completedCount, 0)
+          expect(completedBy(firstRun!)).toBe(9)
+          expect(completedBy(secondRun!)).toBe(2)
+          // Each index's result names the worker that computed it.
+          for (const w of secondRun!) {
+            expect(metrics.filter((m) => m.workerId === w.workerId)).toHaveLength(w.completedCount)
+          }
+          expect(metrics.filter((m) => m.index <= 1).every((m) => secondRun!.some((w) => w.workerId === m.workerId))).toBe(true)
+        })
+      ))
+
+    it.live("outputsOf and indexOfOutput map indices to recorded paths and back", () =>
+      withStore((dbDir) =>
+        Effect.gen(function*() {
+          const probe = makeProbe({ length: 5, failing: [1] })
+          yield* run(probe, dbDir)
+          const found = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) =>
+            Effect.all({
+              of3: c.outputsOf(3),
+              of1: c.outputsOf(1),
+              of99: c.outputsOf(99),
+              first: c.indexOfOutput(probe.pathsOf(4)[0]!),
+              second: c.indexOfOutput(probe.pathsOf(4)[1]!),
+              failed: c.indexOfOutput(probe.pathsOf(1)[0]!),
+              unknown: c.indexOfOutput("/nowhere")
+            }))
+          expect(found.of3).toEqual(Option.some(probe.pathsOf(3)))
+          expect(Option.isNone(found.of1)).toBe(true)
+          expect(Option.isNone(found.of99)).toBe(true)
+          expect(found.first).toEqual(Option.some(4))
+          expect(found.second).toEqual(Option.some(4))
+          expect(Option.isNone(found.failed)).toBe(true)
+          expect(Option.isNone(found.unknown)).toBe(true)
+        })
+      ))
+
+    it.live("artifacts reported by filters are recorded with the filter's name and position", () =>
+      withStore((dbDir) =>
+        Effect.gen(function*() {
+          const pipeline = Pipeline.from(Source.fromArray("Meshes", ["m0", "m1", "m2"])).pipe(
+            Pipeline.filter(Filter.map({ name: "Clean", f: (s: string) => s.trim() })),
+            Pipeline.filter(Filter.mapEffect({
+              name: "Thumbnail",
+              f: (s: string) => Effect.as(Filter.recordArtifact(`/thumbs/${s}.png`), s)
+            })),
+            Pipeline.filter(Filter.make({
+              name: "Preview",
+              apply: (items: Stream.Stream<string>) => Stream.tap(items, (s) => Filter.recordArtifact(`/previews/${s}.gif`))
+            })),
+            Pipeline.write(Sink.make({
+              name: "Store",
+              // Sinks are not filters: what they report is not a filter artifact.
+              write: (items: Stream.Stream<string>, index) =>
+                Effect.as(Stream.runForEach(items, () => Filter.recordArtifact(`/sink/${index}`)), [`/store/${index}`])
+            }), { resume: true, dbDir })
+          )
+          yield* Pipeline.run(pipeline, { concurrency: 2 })
+          const byPath = (a: CheckpointStore.Artifact, b: CheckpointStore.Artifact) => a.path.localeCompare(b.path)
+          const { all, previews, thumbnails } = yield* withCheckpoint(pipeline, { dbDir }, (c) =>
+            Effect.all({ all: c.artifacts(), thumbnails: c.artifacts("Thumbnail"), previews: c.artifacts("Preview") }))
+          const expectedThumbnails = range(0, 3).map((i) => ({ path: `/thumbs/m${i}.png`, index: i, filterName: "Thumbnail", filterOrder: 2 }))
+          const expectedPreviews = range(0, 3).map((i) => ({ path: `/previews/m${i}.gif`, index: i, filterName: "Preview", filterOrder: 3 }))
+          expect([...thumbnails].sort(byPath)).toEqual(expectedThumbnails)
+          expect([...previews].sort(byPath)).toEqual(expectedPreviews)
+          expect([...all].sort(byPath)).toEqual([...expectedPreviews, ...expectedThumbnails])
+
+          const afterReset = yield* withCheckpoint(pipeline, { dbDir }, (c) => Effect.zipRight(c.resetIndex(1), c.artifacts()))
+          expect(afterReset.map((a) => a.index).sort()).toEqual([0, 0, 2, 2])
+        })
+      ))
+
+    it.live("logs of a run are captured, and appendLogs adds lines; logs() filters by level, index, worker and id", () =>
+      withStore((dbDir) =>
+        Effect.gen(function*() {
+          const pipeline = Pipeline.from(Source.fromArray("Items", [0, 1, 2, 3])).pipe(
+            Pipeline.filter(Filter.mapEffect({
+              name: "Chatty",
+              f: (n: number) =>
+                Effect.zipRight(
+                  Effect.zipRight(
+                    Effect.logInfo(`processing ${n}`),
+                    n % 2 === 0 ? Effect.logWarning(`${n} is even`) : Effect.logDebug(`${n} is odd`)
+                  ),
+                  Effect.succeed(n)
+                )
+            })),
+            Pipeline.write(Sink.drain({ name: "Drop", pathOf: (i) => [`/drop/${i}`] }), { resume: true, dbDir })
+          )
+          yield* Pipeline.run(pipeline, { concurrency: 2 })
+          const logs = yield* withCheckpoint(pipeline, { dbDir }, (c) => c.logs())
+          expect(logs.map((l) => l.id)).toEqual([...logs.map((l) => l.id)].sort((a, b) => a - b))
+          expect(new Set(logs.map((l) => l.id)).size).toBe(logs.length)
+          for (const line of logs) {
+            expect(line.timestamp).toMatch(timestampPattern)
+            expect([line.level, line.levelName]).toEqual(line.level === 20 ? [20, "INFO"] : [30, "WARNING"])
+          }
+          // Debug is below the default level: not recorded.
+          expect(logs.some((l) => l.message.includes("is odd"))).toBe(false)
+          const framework = logs.filter((l) => l.loggerName === "curator" && l.index === null)
+          expect(framework.map((l) => l.message.split(":")[0])).toEqual(["run started", "run finished"])
+          expect(framework.every((l) => l.workerId === null)).toBe(true)
+
+          const { byIndex, byLevel, byWorker, since } = yield* withCheckpoint(pipeline, { dbDir }, (c) =>
+            Effect.gen(function*() {
+              const byIndex = yield* c.logs({ index: 2 })
+              const workerId = byIndex[0]!.workerId!
+              return {
+                byIndex,
+                byLevel: yield* c.logs({ minLevel: 30 }),
+                byWorker: { workerId, rows: yield* c.logs({ workerId }) },
+                since: { after: logs[2]!.id, rows: yield* c.logs({ sinceId: logs[2]!.id }) }
+              }
+            }))
+          expect(byIndex.map((l) => [l.loggerName, l.level, l.message])).toEqual([
+            ["Chatty", 20, "processing 2"],
+            ["Chatty", 30, "2 is even"]
+          ])
+          expect(byIndex[0]!.workerId).toMatch(workerIdPattern)
+          expect(byLevel.map((l) => l.message).sort()).toEqual(["0 is even", "2 is even"])
+          expect(byWorker.rows.length).toBeGreaterThanOrEqual(2)
+          expect(byWorker.rows.every((l) => l.workerId === byWorker.workerId)).toBe(true)
+          expect(byWorker.rows).toEqual(logs.filter((l) => l.workerId === byWorker.workerId))
+          expect(since.rows).toEqual(logs.filter((l) => l.id > since.after))
+          expect(since.rows.length).toBe(logs.length - 3)
+
+          // Lines appended by hand come after the others, and filter the same way.
+          const written = yield* withCheckpoint(pipeline, { dbDir }, (c) =>
+            Effect.gen(function*() {
+              const timestamp = yield* Timestamp.now
+              yield* c.appendLogs([
+                { timestamp, level: 40, levelName: "ERROR", loggerName: "ops", message: "by hand", workerId: null, index: 3 },
+                { timestamp, level: 10, levelName: "DEBUG", loggerName: "ops", message: "quiet", workerId: "w1", index: null }
+              ])
+              const last = logs[logs.length - 1]!.id
+              return {
+                appended: yield* c.logs({ sinceId: last }),
+                errors: yield* c.logs({ minLevel: 40 }),
+                index3: yield* c.logs({ index: 3, minLevel: 40 }),
+                w1: yield* c.logs({ workerId: "w1" }),
+                limited: yield* c.logs({ limit: 2 })
+              }
+            }))
+          expect(written.appended.map((l) => [l.level, l.levelName, l.loggerName, l.message, l.workerId, l.index])).toEqual([
+            [40, "ERROR", "ops", "by hand", null, 3],
+            [10, "DEBUG", "ops", "quiet", "w1", null]
+          ])
+          expect(written.appended[0]!.id).toBeGreaterThan(logs[logs.length - 1]!.id)
+          expect(written.errors.map((l) => l.message)).toEqual(["by hand"])
+          expect(written.index3.map((l) => l.message)).toEqual(["by hand"])
+          expect(written.w1.map((l) => l.message)).toEqual(["quiet"])
+          expect(written.limited).toEqual(logs.slice(0, 2))
+        })
+      ))
+  })
+}
