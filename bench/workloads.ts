@@ -1,0 +1,165 @@
+/**
+ * The benchmark workloads. Each runs real pipelines on the real SQLite
+ * store in a temporary directory and returns one JSON-able record.
+ */
+import { Backend, type CheckpointStore, Filter, Pipeline, Sink, Source } from "@curator/core"
+import { FileSink, SqliteCheckpointStore } from "@curator/node"
+import { Effect, Layer, Stream } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+export interface Measurement {
+  readonly workload: string
+  readonly n: number
+  readonly backend: string
+  readonly seconds: number
+  readonly indices_per_s: number
+  readonly [extra: string]: string | number
+}
+
+const temporaryDirectory = (label: string) => fs.mkdtempSync(path.join(os.tmpdir(), `curator-bench-${label}-`))
+
+const fibers = (): Layer.Layer<Backend.Backend | CheckpointStore.CheckpointStore> =>
+  Layer.merge(Backend.layerFibers, SqliteCheckpointStore.layer())
+
+const timed = async <A>(effect: Effect.Effect<A, unknown>): Promise<number> => {
+  const started = performance.now()
+  await Effect.runPromise(effect)
+  return (performance.now() - started) / 1000
+}
+
+const round = (value: number, digits = 3) => Number(value.toFixed(digits))
+
+const concurrency = 4
+
+/** N indices, one item each, a pass-through filter, a sink that returns a path and writes nothing. */
+const overheadPipeline = (n: number, dbDir: string, shape: "items" | "streams") =>
+  Pipeline.from(
+    shape === "items"
+      ? Source.make({ name: "Numbers", params: { n }, length: n, items: (i) => Effect.succeed([i]) })
+      : Source.make({ name: "Numbers", params: { n }, length: n, read: (i) => Stream.make(i) })
+  ).pipe(
+    Pipeline.filter(Filter.map({ name: "PassThrough", f: (x: number) => x })),
+    Pipeline.write(
+      shape === "items"
+        ? Sink.drain<number>({ name: "NoWrite", pathOf: (i) => [`/dev/null/${i}`] })
+        : Sink.make({ name: "NoWrite", write: (items: Stream.Stream<number>, i) => Effect.as(Stream.runDrain(items), [`/dev/null/${i}`]) })
+    ),
+    Pipeline.withOptions({ dbDir })
+  )
+
+const runOn = (pipeline: Pipeline.Pipeline<unknown, never>, options: Partial<Pipeline.Options> = {}) =>
+  Pipeline.run(Pipeline.withOptions(pipeline, options), { concurrency }).pipe(
+    Effect.provide(fibers())
+  )
+
+const warmUp = async (dbDir: string) => {
+  await Effect.runPromise(runOn(overheadPipeline(3000, dbDir, "items")))
+  await Effect.runPromise(runOn(overheadPipeline(1000, dbDir, "streams")))
+}
+
+export const overhead = async (n: number): Promise<Measurement> => {
+  const dbDir = temporaryDirectory("overhead")
+  await warmUp(dbDir)
+  const tracked = await timed(runOn(overheadPipeline(n, dbDir, "items")))
+  const untracked = await timed(runOn(overheadPipeline(n, dbDir, "items"), { trackMetrics: false }))
+  const streaming = await timed(runOn(overheadPipeline(n, dbDir, "streams")))
+  const streamingUntracked = await timed(
+    runOn(overheadPipeline(n, dbDir, "streams"), { trackMetrics: false })
+  )
+  fs.rmSync(dbDir, { recursive: true, force: true })
+  return {
+    workload: "overhead",
+    n,
+    backend: "fibers",
+    concurrency,
+    seconds: round(tracked),
+    indices_per_s: Math.round(n / tracked),
+    untracked_seconds: round(untracked),
+    untracked_indices_per_s: Math.round(n / untracked),
+    streams_indices_per_s: Math.round(n / streaming),
+    streams_untracked_indices_per_s: Math.round(n / streamingUntracked)
+  }
+}
+
+/** N indices already completed, run again with resume: every one comes from the checkpoint. */
+export const resume = async (n: number): Promise<Measurement> => {
+  const dbDir = temporaryDirectory("resume")
+  const pipeline = Pipeline.withOptions(overheadPipeline(n, dbDir, "items"), { resume: true })
+  await Effect.runPromise(runOn(pipeline))
+  const seconds = await timed(
+    Effect.flatMap(runOn(pipeline), (result) =>
+      result.outcomes.every((o) => o._tag === "Completed" && o.cached)
+        ? Effect.void
+        : Effect.dieMessage("the resumed run computed some indices again"))
+  )
+  fs.rmSync(dbDir, { recursive: true, force: true })
+  return { workload: "resume", n, backend: "fibers", seconds: round(seconds), indices_per_s: Math.round(n / seconds) }
+}
+
+/** The sink writes one small JSON file per index. */
+export const files = async (n: number): Promise<Measurement> => {
+  const dbDir = temporaryDirectory("files")
+  const outDir = path.join(dbDir, "out")
+  const pipeline = Pipeline.from(
+    Source.make({ name: "Records", params: { n }, length: n, items: (i) => Effect.succeed([{ id: i, value: i * 0.5 }]) })
+  ).pipe(
+    Pipeline.filter(Filter.map({ name: "Label", f: (r: { id: number; value: number }) => ({ ...r, label: `r${r.id}` }) })),
+    Pipeline.write(FileSink.json({ dir: outDir })),
+    Pipeline.withOptions({ dbDir })
+  )
+  const seconds = await timed(runOn(pipeline))
+  const written = fs.readdirSync(outDir).length
+  fs.rmSync(dbDir, { recursive: true, force: true })
+  return { workload: "files", n, backend: "fibers", seconds: round(seconds), indices_per_s: Math.round(n / seconds), files_written: written }
+}
+
+/** One index whose source streams N items through a filter into a counting sink: memory must stay bounded. */
+export const stream = async (n: number): Promise<Measurement> => {
+  const dbDir = temporaryDirectory("stream")
+  let counted = 0
+  const pipeline = Pipeline.from(
+    Source.make({ name: "Range", params: { n }, length: 1, read: () => Stream.range(0, n - 1) })
+  ).pipe(
+    Pipeline.filter(Filter.map({ name: "Square", f: (x: number) => ({ x, square: x * x }) })),
+    Pipeline.write(
+      Sink.make({
+        name: "Count",
+        write: (items: Stream.Stream<{ x: number; square: number }>) =>
+          Effect.map(Stream.runFold(items, 0, (count) => count + 1), (count) => {
+            counted = count
+            return []
+          })
+      })
+    ),
+    Pipeline.withOptions({ dbDir })
+  )
+  globalThis.gc?.()
+  const baseline = process.memoryUsage.rss()
+  let peak = baseline
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss())
+  }, 10)
+  const seconds = await timed(runOn(pipeline))
+  clearInterval(sampler)
+  peak = Math.max(peak, process.memoryUsage.rss())
+  fs.rmSync(dbDir, { recursive: true, force: true })
+  if (counted !== n) throw new Error(`the sink counted ${counted} items, expected ${n}`)
+  return {
+    workload: "stream",
+    n,
+    backend: "fibers",
+    seconds: round(seconds),
+    indices_per_s: round(1 / seconds),
+    items_per_s: Math.round(n / seconds),
+    peak_rss_growth_mb: round((peak - baseline) / 2 ** 20, 1)
+  }
+}
+
+export const workloads = {
+  overhead: { run: overhead, defaultN: 50_000 },
+  resume: { run: resume, defaultN: 100_000 },
+  files: { run: files, defaultN: 5_000 },
+  stream: { run: stream, defaultN: 1_000_000 }
+} as const
