@@ -1,9 +1,11 @@
 /**
  * Backends: interchangeable concurrency layers that decide where each index
  * runs. The run loop hands a backend the indices to compute and what to do
- * for each; the backend provides lanes (fibers, threads, machines) to do it.
+ * with each; the backend provides lanes (fibers, threads, machines) to do it.
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, type LogLevel, Schema } from "effect"
+import type { IndexReport } from "./IndexReport.js"
+import type { Pipeline } from "./Pipeline.js"
 
 /** One lane of a backend: a worker that processes one index at a time. */
 export interface Lane {
@@ -13,49 +15,76 @@ export interface Lane {
 
 /** The work of one run, as handed to a backend. */
 export interface Work<E, R> {
-  /** The indices to compute, in order; completed ones were already taken from the checkpoint. */
-  readonly indices: ReadonlyArray<number>
+  /** The pipeline being run; out-of-process backends load the same one where they compute. */
+  readonly pipeline: Pipeline<unknown, unknown>
+  /**
+   * The indices to compute, in units: each unit goes to one lane, which
+   * processes its indices in order (a unit has one index unless the source
+   * or sink partitions them). Completed indices were already taken from the
+   * checkpoint.
+   */
+  readonly units: ReadonlyArray<ReadonlyArray<number>>
   /** The largest number of indices that may run at once. */
   readonly concurrency: number
+  /** The lowest level of logs to capture, for backends that capture them where they compute. */
+  readonly logLevel: LogLevel.Literal
   /** Opens a lane: registers a worker for this run. */
   readonly openLane: Effect.Effect<Lane, E, R>
-  /** Processes one index on a lane, recording its outcome. */
+  /** Computes one index in this process on a lane, and records its outcome. */
   readonly process: (index: number, lane: Lane) => Effect.Effect<void, E, R>
+  /** Records the outcome of an index that `report` computes elsewhere (another thread or machine). */
+  readonly processElsewhere: (
+    index: number,
+    lane: Lane,
+    report: Effect.Effect<IndexReport>
+  ) => Effect.Effect<void, E, R>
 }
+
+/**
+ * A backend could not run the work at all (its workers failed to start, or
+ * they load a different pipeline); raised before any index is processed.
+ */
+export class BackendError extends Schema.TaggedError<BackendError>()("BackendError", {
+  backend: Schema.String,
+  message: Schema.String
+}) {}
 
 /** The service through which a run executes its indices. */
 export class Backend extends Context.Tag("@curator/core/Backend")<Backend, {
-  /** The backend's name, recorded on the run's span. */
+  /** The backend's name, recorded on the run's span and shown by progress displays. */
   readonly name: string
-  /** Runs every index of `work`; fails as soon as `process` fails. */
-  readonly execute: <E, R>(work: Work<E, R>) => Effect.Effect<void, E, R>
+  /** Runs every index of `work`; fails as soon as processing an index fails (with `failFast`). */
+  readonly execute: <E, R>(work: Work<E, R>) => Effect.Effect<void, E | BackendError, R>
 }>() {}
 
 /**
- * Runs `work` on `lanes` fibers. Each lane registers once, then takes the
- * next index from a shared cursor until none is left, so a slow index never
+ * Runs `work` on up to `lanes` lanes. Each lane opens once, then takes the
+ * next unit from a shared cursor until none is left, so a slow unit never
  * holds up the others and at most `lanes` indices are in flight.
+ * `processUnitIndex` does one index on a lane (in process, or elsewhere).
  */
-const onFiberLanes = <E, R>(work: Work<E, R>, lanes: number): Effect.Effect<void, E, R> =>
+export const onLanes = <E, R, L extends Lane>(
+  work: Work<E, R>,
+  lanes: number,
+  openLane: Effect.Effect<L, E, R>,
+  processUnitIndex: (index: number, lane: L) => Effect.Effect<void, E, R>
+): Effect.Effect<void, E, R> =>
   Effect.suspend(() => {
     let cursor = 0
-    const lane = work.openLane.pipe(
-      Effect.flatMap((lane) =>
-        Effect.whileLoop({
-          while: () => cursor < work.indices.length,
-          body: () => work.process(work.indices[cursor++]!, lane),
-          step: () => {}
-        })
-      )
-    )
-    const count = Math.min(lanes, work.indices.length)
+    const lane = Effect.flatMap(openLane, (lane) =>
+      Effect.whileLoop({
+        while: () => cursor < work.units.length,
+        body: () => Effect.forEach(work.units[cursor++]!, (index) => processUnitIndex(index, lane), { discard: true }),
+        step: () => {}
+      }))
+    const count = Math.min(lanes, work.units.length)
     return Effect.all(Array.from({ length: count }, () => lane), { concurrency: "unbounded", discard: true })
   })
 
 /** One index after another on one fiber; `concurrency` is ignored. */
 export const layerSequential: Layer.Layer<Backend> = Layer.succeed(Backend, {
   name: "sequential",
-  execute: (work) => onFiberLanes(work, 1)
+  execute: (work) => onLanes(work, 1, work.openLane, work.process)
 })
 
 /**
@@ -64,5 +93,5 @@ export const layerSequential: Layer.Layer<Backend> = Layer.succeed(Backend, {
  */
 export const layerFibers: Layer.Layer<Backend> = Layer.succeed(Backend, {
   name: "fibers",
-  execute: (work) => onFiberLanes(work, work.concurrency)
+  execute: (work) => onLanes(work, work.concurrency, work.openLane, work.process)
 })

@@ -14,7 +14,7 @@
 import type { Effect, Pipeable } from "effect"
 import { dual } from "effect/Function"
 import { pipeArguments } from "effect/Pipeable"
-import type { Backend } from "./Backend.js"
+import type { Backend, BackendError } from "./Backend.js"
 import type { CheckpointError, CheckpointStore } from "./CheckpointStore.js"
 import type * as Filter from "./Filter.js"
 import { hasTypeId } from "./internal/component.js"
@@ -155,12 +155,12 @@ export const isPipeline = (u: unknown): u is Any => hasTypeId(TypeId, u)
 export const run: {
   (options?: RunOptions): <E, R>(self: Pipeline<E, R>) => Effect.Effect<
     RunResult<E>,
-    E | InvalidRunOptions | CheckpointError | IndexFailed,
+    E | InvalidRunOptions | CheckpointError | IndexFailed | BackendError,
     R | Backend | CheckpointStore
   >
   <E, R>(self: Pipeline<E, R>, options?: RunOptions): Effect.Effect<
     RunResult<E>,
-    E | InvalidRunOptions | CheckpointError | IndexFailed,
+    E | InvalidRunOptions | CheckpointError | IndexFailed | BackendError,
     R | Backend | CheckpointStore
   >
 } = dual((args) => isPipeline(args[0]), internalRun.run)

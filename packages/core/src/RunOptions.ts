@@ -4,6 +4,7 @@
  */
 import { Data, Either, type LogLevel } from "effect"
 import { availableParallelism } from "node:os"
+import type { ProgressHandler } from "./Progress.js"
 
 /** Options of `Pipeline.run`. */
 export interface RunOptions {
@@ -18,6 +19,8 @@ export interface RunOptions {
   readonly failFast?: boolean | undefined
   /** The lowest level of logs recorded in the `logs` table. Defaults to `"Info"`. */
   readonly logLevel?: LogLevel.Literal | undefined
+  /** Called synchronously as the run starts and as each index starts and finishes. */
+  readonly onProgress?: ProgressHandler | undefined
 }
 
 /** Run options that cannot be honoured; nothing has run when this is raised. */

@@ -5,6 +5,7 @@
 import { Chunk, Effect, type Pipeable, Stream } from "effect"
 import { hasTypeId, makeComponent } from "./internal/component.js"
 import type { Params } from "./Provenance.js"
+import type { Partition } from "./Source.js"
 
 export const TypeId: unique symbol = Symbol.for("@curator/core/Sink")
 export type TypeId = typeof TypeId
@@ -24,6 +25,12 @@ export interface Sink<in A, out E = never, out R = never> extends Pipeable.Pipea
   readonly write: (items: Stream.Stream<A>, index: number) => Effect.Effect<ReadonlyArray<string>, E, R>
   /** The same from all the items at once, for sinks built with `fromItems` or `drain`. */
   readonly writeItems: ((items: ReadonlyArray<A>, index: number) => Effect.Effect<ReadonlyArray<string>, E, R>) | undefined
+  /**
+   * Groups of indices that must be processed by the same worker, in order
+   * (e.g. a format that allows one open handle per process); undefined when
+   * any index may go anywhere.
+   */
+  readonly partition: Partition | undefined
 }
 
 /** Any sink. */
@@ -44,8 +51,14 @@ export const make = <A, E = never, R = never>(options: {
   readonly name: string
   readonly params?: Params | undefined
   readonly write: (items: Stream.Stream<A>, index: number) => Effect.Effect<ReadonlyArray<string>, E, R>
+  /** Groups of indices that must stay on one worker, in order (e.g. one open handle per process). */
+  readonly partition?: Partition | undefined
 }): Sink<A, E, R> =>
-  makeComponent(TypeId, options.name, options.params, { write: options.write, writeItems: undefined })
+  makeComponent(TypeId, options.name, options.params, {
+    write: options.write,
+    writeItems: undefined,
+    partition: options.partition
+  })
 
 /**
  * Builds a sink that needs all the items of an index at once (most file
@@ -63,11 +76,14 @@ export const fromItems = <A, E = never, R = never>(options: {
   readonly name: string
   readonly params?: Params | undefined
   readonly write: (items: ReadonlyArray<A>, index: number) => Effect.Effect<ReadonlyArray<string>, E, R>
+  /** Groups of indices that must stay on one worker, in order (e.g. one open handle per process). */
+  readonly partition?: Partition | undefined
 }): Sink<A, E, R> =>
   makeComponent(TypeId, options.name, options.params, {
     write: (items: Stream.Stream<A>, index: number) =>
       Effect.flatMap(Stream.runCollect(items), (chunk) => options.write(Chunk.toReadonlyArray(chunk), index)),
-    writeItems: options.write
+    writeItems: options.write,
+    partition: options.partition
   })
 
 /**
@@ -81,7 +97,8 @@ export const drain = <A>(options: {
 }): Sink<A> =>
   makeComponent(TypeId, options.name, options.params, {
     write: (items: Stream.Stream<A>, index: number) => Effect.as(Stream.runDrain(items), options.pathOf(index)),
-    writeItems: (_: ReadonlyArray<A>, index: number) => Effect.sync(() => options.pathOf(index))
+    writeItems: (_: ReadonlyArray<A>, index: number) => Effect.sync(() => options.pathOf(index)),
+    partition: undefined
   })
 
 /** Tells whether a value is a sink. */

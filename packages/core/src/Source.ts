@@ -26,7 +26,19 @@ export interface Source<out A, out E = never, out R = never> extends Pipeable.Pi
    * index without stream machinery (the same results, much less overhead).
    */
   readonly items: ((index: number) => Effect.Effect<ReadonlyArray<A>, E, R>) | undefined
+  /**
+   * Groups of indices that must be processed by the same worker, in order
+   * (e.g. a format that allows one open handle per process); undefined when
+   * any index may go anywhere.
+   */
+  readonly partition: Partition | undefined
 }
+
+/**
+ * Splits the indices a run will compute into groups, each processed by one
+ * worker in the order given. Every index must appear in exactly one group.
+ */
+export type Partition = (indices: ReadonlyArray<number>) => ReadonlyArray<ReadonlyArray<number>>
 
 /** Any source, whatever it yields. */
 export type Any = Source<any, any, any>
@@ -49,6 +61,8 @@ export const make = <A, E = never, R = never, E2 = never, R2 = never>(
     readonly name: string
     readonly params?: Params | undefined
     readonly length: number | Effect.Effect<number, E2, R2>
+    /** Groups of indices that must stay on one worker, in order. */
+    readonly partition?: Partition | undefined
   } & (
     | { readonly read: (index: number) => Stream.Stream<A, E, R>; readonly items?: undefined }
     | { readonly items: (index: number) => Effect.Effect<ReadonlyArray<A>, E, R>; readonly read?: undefined }
@@ -60,7 +74,8 @@ export const make = <A, E = never, R = never, E2 = never, R2 = never>(
     read: items === undefined
       ? options.read!
       : (index: number) => Stream.flatMap(Stream.fromEffect(items(index)), Stream.fromIterable),
-    items
+    items,
+    partition: options.partition
   })
 }
 

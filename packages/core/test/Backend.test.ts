@@ -38,9 +38,10 @@ const Reversed = Layer.succeed(Backend.Backend, {
   name: "reversed",
   execute: <E, R>(work: Backend.Work<E, R>) =>
     Effect.gen(function*() {
-      asked.push({ indices: work.indices, concurrency: work.concurrency })
+      const indices = work.units.flat()
+      asked.push({ indices, concurrency: work.concurrency })
       const lane = yield* work.openLane
-      for (const index of [...work.indices].reverse()) yield* work.process(index, lane)
+      for (const index of [...indices].reverse()) yield* work.process(index, lane)
     })
 })
 

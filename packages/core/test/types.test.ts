@@ -53,7 +53,12 @@ describe("types", () => {
     expectTypeOf(pipeline).toEqualTypeOf<Pipeline.Pipeline<ParseError | WriteError, Disk>>()
     const run = Pipeline.run(pipeline)
     expectTypeOf<Effect.Effect.Error<typeof run>>().toEqualTypeOf<
-      ParseError | WriteError | RunOptions.InvalidRunOptions | CheckpointStore.CheckpointError | RunResult.IndexFailed
+      | ParseError
+      | WriteError
+      | RunOptions.InvalidRunOptions
+      | CheckpointStore.CheckpointError
+      | RunResult.IndexFailed
+      | Backend.BackendError
     >()
     expectTypeOf<Effect.Effect.Context<typeof run>>().toEqualTypeOf<
       Disk | Backend.Backend | CheckpointStore.CheckpointStore

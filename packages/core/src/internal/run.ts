@@ -1,6 +1,6 @@
 import { Effect, LogLevel } from "effect"
 import { hostname } from "node:os"
-import { Backend, type Lane } from "../Backend.js"
+import { Backend, type BackendError, type Lane } from "../Backend.js"
 import { type Checkpoint, type CheckpointError, CheckpointStore, type LogEntry } from "../CheckpointStore.js"
 import * as LogCapture from "../LogCapture.js"
 import type { Pipeline } from "../Pipeline.js"
@@ -8,7 +8,9 @@ import { canonicalJson } from "../Provenance.js"
 import { type InvalidRunOptions, resolveConcurrency, resolveIndices, type RunOptions } from "../RunOptions.js"
 import { completed, failed, IndexFailed, type Outcome, type RunResult } from "../RunResult.js"
 import * as Timestamp from "../Timestamp.js"
-import { computeIndex, stagesOf } from "./computeIndex.js"
+import * as IndexReport from "../IndexReport.js"
+import { type Computed, computeIndex, stagesOf } from "./computeIndex.js"
+import { unitsOf } from "./units.js"
 import { CurrentIndex, type Stage } from "./context.js"
 import { traceCachedIndex, traceIndex, tracingEnabled } from "./tracing.js"
 
@@ -32,7 +34,7 @@ export const run = <E, R>(
   options: RunOptions = {}
 ): Effect.Effect<
   RunResult<E>,
-  E | InvalidRunOptions | CheckpointError | IndexFailed,
+  E | InvalidRunOptions | CheckpointError | IndexFailed | BackendError,
   R | Backend | CheckpointStore
 > =>
   Effect.suspend(() => {
@@ -92,6 +94,16 @@ const runWithLogs = <E, R>(pipeline: Pipeline<E, R>, options: RunOptions, logs: 
       Effect.annotateLogs({ config_hash: pipeline.configHash, backend: backend.name, concurrency })
     )
 
+    const progress = options.onProgress
+    progress?.({
+      _tag: "RunStarted",
+      total: indices.length,
+      cached: indices.length - pending.length,
+      backend: backend.name,
+      concurrency,
+      location: checkpoint?.location
+    })
+
     const invocationId = uuidHex()
     const openLane: Effect.Effect<Lane, CheckpointError> = Effect.suspend(() => {
       const lane: Lane = { workerId: uuidHex() }
@@ -106,20 +118,33 @@ const runWithLogs = <E, R>(pipeline: Pipeline<E, R>, options: RunOptions, logs: 
 
     const stages: ReadonlyArray<Stage> = stagesOf(pipeline)
 
-    const compute = (current: CurrentIndex["Type"]) =>
-      tracing ? traceIndex(computeIndex(pipeline, stages, current), current) : computeIndex(pipeline, stages, current)
+    const traced = (current: CurrentIndex["Type"], computation: Effect.Effect<Computed<E>, never, R>) =>
+      tracing ? traceIndex(computation, current) : computation
 
-    const process_ = (index: number, lane: Lane) =>
+    /** Records one index, computed by `compute` here or elsewhere, and reports its progress. */
+    const processIndex = (
+      index: number,
+      lane: Lane,
+      compute: (current: CurrentIndex["Type"]) => Effect.Effect<Computed<E>, never, R>
+    ) =>
       Effect.suspend(() => {
         const current: CurrentIndex["Type"] = { index, workerId: lane.workerId, stage: stages[0]!, artifacts: [] }
-        return Effect.provideService(processIndex(current, lane), CurrentIndex, current)
+        return Effect.provideService(recordIndex(current, lane, traced(current, compute(current))), CurrentIndex, current)
       })
 
-    const processIndex = (current: CurrentIndex["Type"], lane: Lane) =>
+    const recordIndex = (current: CurrentIndex["Type"], lane: Lane, computation: Effect.Effect<Computed<E>, never, R>) =>
       Effect.gen(function*() {
         const index = current.index
         if (checkpoint !== undefined) yield* checkpoint.indexStarted(lane.workerId, index, yield* Timestamp.now)
-        const computed = yield* compute(current)
+        progress?.({ _tag: "IndexStarted", index, workerId: lane.workerId })
+        const computed = yield* computation
+        progress?.({
+          _tag: "IndexFinished",
+          index,
+          workerId: lane.workerId,
+          status: computed._tag === "Success" ? "completed" : "failed",
+          wallTimeNs: computed.wallTimeNs
+        })
         const position = positionOf.get(index)!
         if (computed._tag === "Success") {
           if (checkpoint !== undefined) {
@@ -157,7 +182,21 @@ const runWithLogs = <E, R>(pipeline: Pipeline<E, R>, options: RunOptions, logs: 
         }
       })
 
-    yield* backend.execute({ indices: pending, concurrency, openLane, process: process_ })
+    yield* backend.execute({
+      pipeline,
+      units: yield* Effect.sync(() => unitsOf(pipeline, pending)),
+      concurrency,
+      logLevel: options.logLevel ?? "Info",
+      openLane,
+      process: (index, lane) => processIndex(index, lane, (current) => computeIndex(pipeline, stages, current)),
+      processElsewhere: (index, lane, report) =>
+        processIndex(index, lane, () =>
+          Effect.map(report, (report) => {
+            // Lines logged where the index ran join the run's own, in order.
+            logs.push(...report.logs)
+            return IndexReport.toComputed<E>(report)
+          }))
+    })
 
     const failures = outcomes.filter((outcome) => outcome._tag === "Failed").length
     yield* LogCapture.asFramework(Effect.logInfo(
