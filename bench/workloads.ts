@@ -3,7 +3,7 @@
  * store in a temporary directory and returns one JSON-able record.
  */
 import { Backend, type CheckpointStore, Filter, Pipeline, Sink, Source } from "@curator/core"
-import { FileSink, SqliteCheckpointStore } from "@curator/node"
+import { FileSink, SqliteCheckpointStore, WorkerBackend } from "@curator/node"
 import { Effect, Layer, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -157,7 +157,46 @@ export const stream = async (n: number): Promise<Measurement> => {
   }
 }
 
+/**
+ * N indices each burning ~25 ms of CPU: sequential, fibers and a pool of two
+ * worker threads. The pool's start (threads loading the module) is timed
+ * apart from the run; it is paid once per layer, not per run.
+ */
+export const cpu = async (n: number): Promise<Measurement> => {
+  process.env.CURATOR_BENCH_CPU_N = String(n)
+  const module = path.join(import.meta.dirname, "pipelines", "cpu.ts")
+  const { pipeline } = await import("./pipelines/cpu.js")
+  const dbDir = temporaryDirectory("cpu")
+  const run = (concurrency: number) =>
+    Pipeline.run(Pipeline.withOptions(pipeline, { dbDir }), { concurrency }).pipe(Effect.provide(SqliteCheckpointStore.layer()))
+  const sequential = await timed(Effect.provide(run(1), Backend.layerSequential))
+  const fibersTwo = await timed(Effect.provide(run(2), Backend.layerFibers))
+  const workers = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const started = performance.now()
+    const backend = yield* WorkerBackend.make({ module, threads: 2 })
+    const poolStart = (performance.now() - started) / 1000
+    const runStarted = performance.now()
+    yield* Effect.provideService(run(2), Backend.Backend, backend)
+    return { poolStart, run: (performance.now() - runStarted) / 1000 }
+  })))
+  fs.rmSync(dbDir, { recursive: true, force: true })
+  return {
+    workload: "cpu",
+    n,
+    backend: "workers",
+    seconds: round(workers.run),
+    indices_per_s: round(n / workers.run, 1),
+    sequential_seconds: round(sequential),
+    fibers_2_seconds: round(fibersTwo),
+    workers_2_seconds: round(workers.run),
+    workers_2_pool_start_seconds: round(workers.poolStart),
+    workers_speedup_over_sequential: round(sequential / workers.run, 2),
+    workers_speedup_including_pool_start: round(sequential / (workers.run + workers.poolStart), 2)
+  }
+}
+
 export const workloads = {
+  cpu: { run: cpu, defaultN: 40 },
   overhead: { run: overhead, defaultN: 50_000 },
   resume: { run: resume, defaultN: 100_000 },
   files: { run: files, defaultN: 5_000 },

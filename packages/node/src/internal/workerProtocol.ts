@@ -1,0 +1,28 @@
+import { IndexReport } from "@curator/core"
+import { Schema } from "effect"
+import { PipelineModuleError } from "../PipelineModule.js"
+
+/** Load the pipeline module; the parent checks its configuration hash against each run's. */
+export class Prepare extends Schema.TaggedRequest<Prepare>()("Prepare", {
+  failure: PipelineModuleError,
+  success: Schema.Struct({ configHash: Schema.String }),
+  payload: {
+    module: Schema.String,
+    exportName: Schema.optional(Schema.String)
+  }
+}) {}
+
+/** Compute one index; its failure, if any, is inside the report. */
+export class ComputeIndex extends Schema.TaggedRequest<ComputeIndex>()("ComputeIndex", {
+  failure: Schema.Never,
+  success: IndexReport.IndexReport,
+  payload: {
+    index: Schema.Number,
+    workerId: Schema.String,
+    logLevel: Schema.Literal("All", "Fatal", "Error", "Warning", "Info", "Debug", "Trace", "None")
+  }
+}) {}
+
+/** Everything a parent asks a worker thread. */
+export const WorkerRequest = Schema.Union(Prepare, ComputeIndex)
+export type WorkerRequest = typeof WorkerRequest.Type
