@@ -195,7 +195,37 @@ export const cpu = async (n: number): Promise<Measurement> => {
   }
 }
 
+/** The per-index overhead of the worker pool: the overhead pipeline on two threads, against fibers. */
+export const pool = async (n: number): Promise<Measurement> => {
+  process.env.CURATOR_BENCH_OVERHEAD_N = String(n)
+  const module = path.join(import.meta.dirname, "pipelines", "overhead.ts")
+  const { pipeline } = await import("./pipelines/overhead.js")
+  const dbDir = temporaryDirectory("pool")
+  const run = Pipeline.run(Pipeline.withOptions(pipeline, { dbDir }), { concurrency: 2 }).pipe(
+    Effect.provide(SqliteCheckpointStore.layer())
+  )
+  const fibersSeconds = await timed(Effect.provide(run, Backend.layerFibers))
+  const workersSeconds = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const backend = yield* WorkerBackend.make({ module, threads: 2 })
+    const started = performance.now()
+    yield* Effect.provideService(run, Backend.Backend, backend)
+    return (performance.now() - started) / 1000
+  })))
+  fs.rmSync(dbDir, { recursive: true, force: true })
+  return {
+    workload: "pool",
+    n,
+    backend: "workers",
+    seconds: round(workersSeconds),
+    indices_per_s: Math.round(n / workersSeconds),
+    per_index_us: round((workersSeconds / n) * 1e6, 1),
+    fibers_indices_per_s: Math.round(n / fibersSeconds),
+    fibers_per_index_us: round((fibersSeconds / n) * 1e6, 1)
+  }
+}
+
 export const workloads = {
+  pool: { run: pool, defaultN: 10_000 },
   cpu: { run: cpu, defaultN: 40 },
   overhead: { run: overhead, defaultN: 50_000 },
   resume: { run: resume, defaultN: 100_000 },

@@ -16,14 +16,14 @@
 import { Backend, IndexReport } from "@curator/core"
 import * as Worker from "@effect/platform/Worker"
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
-import { Effect, Exit, Layer, Queue, Scope } from "effect"
+import { Effect, Either, Exit, Layer, Queue, Scope, Stream } from "effect"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import { availableParallelism } from "node:os"
 import { dirname, join } from "node:path"
 import { pathToFileURL } from "node:url"
 import * as WT from "node:worker_threads"
-import { ComputeIndex, Prepare, type WorkerRequest } from "./internal/workerProtocol.js"
+import { ComputeIndices, Prepare, type WorkerRequest } from "./internal/workerProtocol.js"
 import * as PipelineModule from "./PipelineModule.js"
 
 /** Where the worker threads find the pipeline, how many there are, and how they are limited. */
@@ -58,6 +58,23 @@ const describeDeath = (index: number, error: unknown): string => {
   const cause = (error as { readonly cause?: unknown }).cause
   const detail = cause instanceof Error ? cause.message : String(cause ?? error)
   return `WorkerDied: the worker thread died while processing index ${index} (${detail}); it was replaced`
+}
+
+/**
+ * How many indices to send a thread at once: enough that one request covers
+ * about 5 ms of work (a round trip to a thread costs more than a tiny index),
+ * one at a time for slow indices, at most 64 so work stays evenly spread.
+ */
+class Pace {
+  private meanMs = Number.NaN
+  observe(wallTimeNs: number) {
+    const ms = wallTimeNs / 1e6
+    this.meanMs = Number.isNaN(this.meanMs) ? ms : 0.8 * this.meanMs + 0.2 * ms
+  }
+  batchSize() {
+    if (Number.isNaN(this.meanMs)) return 1
+    return Math.max(1, Math.min(64, Math.floor(5 / Math.max(this.meanMs, 0.001))))
+  }
 }
 
 /** A started thread with its pipeline loaded. */
@@ -123,6 +140,15 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
     const execute = <E, R>(work: Backend.Work<E, R>): Effect.Effect<void, E | Backend.BackendError, R> =>
       Effect.gen(function*() {
         let cursor = 0
+        /** The next indices for a lane: whole units, about `size` indices at most. */
+        const takeBatch = (size: number): Array<number> => {
+          const batch: Array<number> = []
+          while (cursor < work.units.length && (batch.length === 0 || batch.length + work.units[cursor]!.length <= size)) {
+            batch.push(...work.units[cursor++]!)
+          }
+          return batch
+        }
+
         /** One lane: a thread from the pool, registered as a worker of this run. */
         const runLane = Effect.gen(function*() {
           let thread: Thread | undefined = yield* Queue.take(idle)
@@ -139,38 +165,57 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
             )
           }
           let lane = yield* work.openLane
-          while (cursor < work.units.length) {
-            for (const index of work.units[cursor++]!) {
-              const { worker } = thread!
-              let died = false
-              const started = performance.now()
-              const report = worker.executeEffect(
-                new ComputeIndex({ index, workerId: lane.workerId, logLevel: work.logLevel })
-              ).pipe(
-                Effect.catchAll((error) => {
-                  died = true
-                  return Effect.succeed(
-                    new IndexReport.Failure({
-                      message: describeDeath(index, error),
-                      wallTimeNs: Math.round((performance.now() - started) * 1e6),
-                      peakMemoryBytes: null,
-                      logs: []
-                    })
-                  )
-                })
-              )
-              yield* work.processElsewhere(index, lane, report)
-              if (died) {
-                // The dead thread's replacement is a new worker of this run.
-                const dead = thread!
-                thread = undefined
-                yield* Scope.close(dead.scope, Exit.void)
-                thread = yield* startThread(options)
-                lane = yield* work.openLane
-              }
+          const pace = new Pace()
+          let batch = takeBatch(1)
+          while (batch.length > 0) {
+            const left = yield* runBatch(thread!, lane, batch, pace)
+            if (left === undefined) {
+              batch = takeBatch(pace.batchSize())
+              continue
             }
+            // The thread died: the index in flight is recorded as failed; the
+            // replacement (a new worker of this run) takes the rest of the batch.
+            const dead = thread!
+            thread = undefined
+            yield* Scope.close(dead.scope, Exit.void)
+            thread = yield* startThread(options)
+            lane = yield* work.openLane
+            batch = left
           }
         }).pipe(Effect.scoped)
+
+        /**
+         * Sends a batch to a thread and records each report as it arrives.
+         * Returns the indices not attempted if the thread died, else undefined.
+         */
+        const runBatch = (thread: Thread, lane: Backend.Lane, batch: ReadonlyArray<number>, pace: Pace) =>
+          Effect.gen(function*() {
+            // Reports in order, or the thread's death, which ends the batch.
+            const arrivals = yield* Queue.unbounded<Either.Either<IndexReport.IndexReport, unknown>>()
+            yield* thread.worker.execute(new ComputeIndices({ indices: batch, workerId: lane.workerId, logLevel: work.logLevel })).pipe(
+              Stream.runForEach((report) => Queue.offer(arrivals, Either.right(report))),
+              Effect.catchAll((error) => Queue.offer(arrivals, Either.left(error))),
+              Effect.forkScoped
+            )
+            for (let k = 0; k < batch.length; k++) {
+              const index = batch[k]!
+              const started = performance.now()
+              let died = false
+              const report = Effect.map(Queue.take(arrivals), (arrival) => {
+                if (Either.isRight(arrival)) return arrival.right
+                died = true
+                return new IndexReport.Failure({
+                  message: describeDeath(index, arrival.left),
+                  wallTimeNs: Math.round((performance.now() - started) * 1e6),
+                  peakMemoryBytes: null,
+                  logs: []
+                })
+              })
+              yield* work.processElsewhere(index, lane, Effect.tap(report, (r) => Effect.sync(() => pace.observe(r.wallTimeNs))))
+              if (died) return batch.slice(k + 1)
+            }
+            return undefined
+          }).pipe(Effect.scoped)
 
         const lanes = Math.min(work.concurrency, size, work.units.length)
         yield* Effect.all(Array.from({ length: lanes }, () => runLane), { concurrency: "unbounded", discard: true })

@@ -6,7 +6,7 @@ import { IndexReport, type Pipeline } from "@curator/core"
 import * as WorkerRunner from "@effect/platform/WorkerRunner"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeWorkerRunner from "@effect/platform-node/NodeWorkerRunner"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Stream } from "effect"
 import * as PipelineModule from "../PipelineModule.js"
 import { WorkerRequest } from "./workerProtocol.js"
 
@@ -20,10 +20,13 @@ const WorkerLive = WorkerRunner.layerSerialized(WorkerRequest, {
         return { configHash: pipeline.configHash }
       })
     ),
-  ComputeIndex: ({ index, logLevel, workerId }) =>
+  ComputeIndices: ({ indices, logLevel, workerId }) =>
     prepared === undefined
-      ? Effect.dieMessage("ComputeIndex before Prepare")
-      : (IndexReport.compute(prepared, index, workerId, logLevel) as Effect.Effect<IndexReport.IndexReport>)
+      ? Stream.dieMessage("ComputeIndices before Prepare")
+      : Stream.mapEffect(
+        Stream.fromIterable(indices),
+        (index) => IndexReport.compute(prepared!, index, workerId, logLevel) as Effect.Effect<IndexReport.IndexReport>
+      )
 }).pipe(Layer.provide(NodeWorkerRunner.layer))
 
 NodeRuntime.runMain(WorkerRunner.launch(WorkerLive))

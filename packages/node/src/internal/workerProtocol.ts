@@ -12,17 +12,20 @@ export class Prepare extends Schema.TaggedRequest<Prepare>()("Prepare", {
   }
 }) {}
 
-/** Compute one index; its failure, if any, is inside the report. */
-export class ComputeIndex extends Schema.TaggedRequest<ComputeIndex>()("ComputeIndex", {
+/**
+ * Compute indices in order, streaming one report per index as each finishes;
+ * an index's failure, if any, is inside its report.
+ */
+export class ComputeIndices extends Schema.TaggedRequest<ComputeIndices>()("ComputeIndices", {
   failure: Schema.Never,
   success: IndexReport.IndexReport,
   payload: {
-    index: Schema.Number,
+    indices: Schema.Array(Schema.Number),
     workerId: Schema.String,
     logLevel: Schema.Literal("All", "Fatal", "Error", "Warning", "Info", "Debug", "Trace", "None")
   }
 }) {}
 
 /** Everything a parent asks a worker thread. */
-export const WorkerRequest = Schema.Union(Prepare, ComputeIndex)
+export const WorkerRequest = Schema.Union(Prepare, ComputeIndices)
 export type WorkerRequest = typeof WorkerRequest.Type
