@@ -11,11 +11,11 @@
  * )
  * const result = yield* Pipeline.run(pipeline, { concurrency: 4 })
  */
-import type { Effect, Pipeable } from "effect"
+import { Effect, type Pipeable, type Scope } from "effect"
 import { dual } from "effect/Function"
 import { pipeArguments } from "effect/Pipeable"
 import type { Backend, BackendError } from "./Backend.js"
-import type { CheckpointError, CheckpointStore } from "./CheckpointStore.js"
+import type { Checkpoint, CheckpointError, CheckpointStore } from "./CheckpointStore.js"
 import type * as Filter from "./Filter.js"
 import { hasTypeId } from "./internal/component.js"
 import * as internalRun from "./internal/run.js"
@@ -144,6 +144,19 @@ export const withOptions: {
 
 /** Tells whether a value is a pipeline. */
 export const isPipeline = (u: unknown): u is Any => hasTypeId(TypeId, u)
+
+/**
+ * Opens the checkpoint a resumed run of this pipeline uses (its stable
+ * database), to query it or reset it from a program.
+ *
+ * @example
+ * const summary = yield* Effect.flatMap(Pipeline.checkpoint(pipeline), (c) => c.summary)
+ */
+export const checkpoint = <E, R>(
+  self: Pipeline<E, R>
+): Effect.Effect<Checkpoint, E | CheckpointError, R | CheckpointStore | Scope.Scope> =>
+  Effect.flatMap(self.source.length as Effect.Effect<number, E, R>, (length) =>
+    internalRun.openCheckpoint(withOptions(self, { resume: true }), length))
 
 /**
  * Runs the pipeline over every index (or `options.indices`) on the `Backend`

@@ -445,4 +445,19 @@ describe("Pipeline", () => {
         expect(maxAhead).toBeLessThanOrEqual(count / 10)
       }).pipe(Effect.provide(Live)))
   })
+
+  describe("checkpoint", () => {
+    it.effect("opens the stable checkpoint a resumed run records into", () =>
+      Effect.gen(function*() {
+        const pipeline = Pipeline.from(Source.fromArray("Letters", ["a", "b", "c"])).pipe(
+          Pipeline.write(Sink.drain<string>({ name: "Paths", pathOf: (i) => [`/out/${i}`] })),
+          Pipeline.withOptions({ resume: true })
+        )
+        yield* Pipeline.run(pipeline, { indices: [0, 2] })
+        const checkpoint = yield* Pipeline.checkpoint(pipeline)
+        expect(yield* checkpoint.completedIndices).toEqual(new Set([0, 2]))
+        expect(yield* checkpoint.remainingIndices).toEqual([1])
+        expect((yield* checkpoint.summary).total).toBe(3)
+      }).pipe(Effect.scoped, Effect.provide(Live)))
+  })
 })

@@ -17,7 +17,7 @@ import { traceCachedIndex, traceIndex, tracingEnabled } from "./tracing.js"
 /** A random UUID4 without dashes: 32 hex digits, as the reference's `uuid4().hex`. */
 export const uuidHex = (): string => crypto.randomUUID().replaceAll("-", "")
 
-const openCheckpoint = <E, R>(pipeline: Pipeline<E, R>, totalIndices: number) =>
+export const openCheckpoint = <E, R>(pipeline: Pipeline<E, R>, totalIndices: number) =>
   Effect.flatMap(CheckpointStore, (store) =>
     store.open({
       configHash: pipeline.configHash,
