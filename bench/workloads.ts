@@ -4,6 +4,13 @@
  */
 import { Backend, type CheckpointStore, Filter, Pipeline, Sink, Source } from "@curator/core"
 import { FileSink, SqliteCheckpointStore, WorkerBackend } from "@curator/node"
+import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
+import {
+  BatchSpanProcessor,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type SpanProcessor
+} from "@opentelemetry/sdk-trace-base"
 import { Effect, Layer, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -224,11 +231,62 @@ export const pool = async (n: number): Promise<Measurement> => {
   }
 }
 
+/**
+ * The cost of tracing on the overhead workload (item-wise, tracked, fibers,
+ * concurrency 4): no tracer; OpenTelemetry's Node SDK exporting each span
+ * to memory as it ends (SimpleSpanProcessor); and the SDK batching them
+ * (BatchSpanProcessor with its defaults, which drops spans once its queue
+ * of 2048 is full). Only the run is timed; the spans are counted after a
+ * flush, before the SDK shuts down (shutting down empties the exporter).
+ */
+export const tracing = async (n: number): Promise<Measurement> => {
+  const dbDir = temporaryDirectory("tracing")
+  await warmUp(dbDir)
+  const pipeline = overheadPipeline(n, dbDir, "items")
+  const untraced = await timed(runOn(pipeline))
+  const traced = (makeProcessor: (exporter: InMemorySpanExporter) => SpanProcessor) => {
+    const exporter = new InMemorySpanExporter()
+    const spanProcessor = makeProcessor(exporter)
+    return Effect.runPromise(Effect.gen(function*() {
+      const started = performance.now()
+      yield* runOn(pipeline)
+      const seconds = (performance.now() - started) / 1000
+      yield* Effect.promise(() => spanProcessor.forceFlush())
+      const spans = exporter.getFinishedSpans()
+      const curator = spans.filter((span) => span.name.startsWith("curator.")).length
+      const sql = spans.filter((span) => span.name.startsWith("sql.")).length
+      return { seconds, spans: spans.length, curator, sql }
+    }).pipe(Effect.provide(NodeSdk.layer(() => ({ resource: { serviceName: "curator-bench" }, spanProcessor })))))
+  }
+  const inMemory = await traced((exporter) => new SimpleSpanProcessor(exporter))
+  const batch = await traced((exporter) => new BatchSpanProcessor(exporter))
+  fs.rmSync(dbDir, { recursive: true, force: true })
+  return {
+    workload: "tracing",
+    n,
+    backend: "fibers",
+    concurrency,
+    seconds: round(untraced),
+    indices_per_s: Math.round(n / untraced),
+    in_memory_seconds: round(inMemory.seconds),
+    in_memory_indices_per_s: Math.round(n / inMemory.seconds),
+    in_memory_spans: inMemory.spans,
+    in_memory_curator_spans: inMemory.curator,
+    in_memory_sql_spans: inMemory.sql,
+    batch_seconds: round(batch.seconds),
+    batch_indices_per_s: Math.round(n / batch.seconds),
+    batch_spans_exported: batch.spans,
+    batch_curator_spans_exported: batch.curator,
+    batch_sql_spans_exported: batch.sql
+  }
+}
+
 export const workloads = {
   pool: { run: pool, defaultN: 10_000 },
   cpu: { run: cpu, defaultN: 40 },
   overhead: { run: overhead, defaultN: 50_000 },
   resume: { run: resume, defaultN: 100_000 },
   files: { run: files, defaultN: 5_000 },
-  stream: { run: stream, defaultN: 1_000_000 }
+  stream: { run: stream, defaultN: 1_000_000 },
+  tracing: { run: tracing, defaultN: 20_000 }
 } as const

@@ -52,12 +52,24 @@ const dropEmpty = Filter.keep({
 
 const collapse = (text: string) => text.trim().replace(/\s+/g, " ")
 
-const normalise = Filter.map({
+/**
+ * Cleans a kept document and logs one line about it: with metrics on, every
+ * Effect log call inside a stage lands in the checkpoint's `logs` table,
+ * under the stage's name, with the index and the worker.
+ */
+const normalise = Filter.mapEffect({
   name: "Normalise",
   params: { whitespace: "collapse", lang: "lowercase" },
-  f: (doc: RawDocument): CleanDocument => {
+  f: (doc: RawDocument) => {
     const body = collapse(doc.body)
-    return { id: doc.id, title: collapse(doc.title), lang: doc.lang.toLowerCase(), body, words: body.split(" ").length }
+    const clean: CleanDocument = {
+      id: doc.id,
+      title: collapse(doc.title),
+      lang: doc.lang.toLowerCase(),
+      body,
+      words: body.split(" ").length
+    }
+    return Effect.as(Effect.logInfo(`normalised ${clean.id}: ${clean.words} words`), clean)
   }
 })
 

@@ -54,6 +54,11 @@ export const levelOf = (level: LogLevel.LogLevel): { readonly level: number; rea
 
 const renderValue = (value: unknown): string => {
   if (typeof value === "string") return value
+  // JSON would drop an error's name and message (not own enumerable properties) and store "{}".
+  if (value instanceof Error) {
+    const tag = (value as { readonly _tag?: unknown })._tag
+    return `${typeof tag === "string" ? tag : value.name}: ${value.message}`
+  }
   try {
     return JSON.stringify(value) ?? String(value)
   } catch {

@@ -120,6 +120,8 @@ const throughStreams = (
         boundaryAfter(tracking, upstreamMs, i + 1)
       ) as Stream.Stream<unknown>
     })
+    // The sink holds control until it pulls: its own logs before then are its.
+    tracking.current.stage = tracking.stages[tracking.stages.length - 1]!
     return pipeline.sink.write(items, index).pipe(
       Effect.ensuring(Effect.sync(() => {
         const last = upstreamMs.length

@@ -1,4 +1,4 @@
-import { Cause, Clock, Effect, Exit, Option, type Tracer } from "effect"
+import { Cause, Effect, Exit, Option, type Tracer } from "effect"
 import type { StageTiming } from "../CheckpointStore.js"
 import type { Computed } from "./computeIndex.js"
 import type { CurrentIndex } from "./context.js"
@@ -18,19 +18,22 @@ export const tracingEnabled: Effect.Effect<boolean> = Effect.map(Effect.tracer, 
 const noStackTrace = { captureStackTrace: false } as const
 
 /**
- * Stage spans under the index span, laid end to end from the index's start
- * with each stage's measured time (streamed stages interleave, so their
- * times come from chain subtraction: the layout shows how long, not when).
+ * Stage spans under the index span, laid end to end from the index span's
+ * start with each stage's measured time (streamed stages interleave, so
+ * their times come from chain subtraction: the layout shows how long, not
+ * when).
  */
-const stageSpans = (stages: ReadonlyArray<StageTiming>, startedAt: bigint) =>
+const stageSpans = (stages: ReadonlyArray<StageTiming>) =>
   Effect.flatMap(Effect.currentSpan, (parent) =>
     Effect.tracerWith((tracer: Tracer.Tracer) =>
       Effect.sync(() => {
-        let at = startedAt
+        // The span's own start, so that the stages lie within it.
+        let at = parent.status.startTime
         for (const stage of stages) {
-          const span = tracer.span(`curator.stage ${stage.name}`, Option.some(parent), parent.context, [], at, "internal", {
-            attributes: { "curator.stage.name": stage.name, "curator.stage.order": stage.order }
-          })
+          const span = tracer.span(`curator.stage ${stage.name}`, Option.some(parent), parent.context, [], at, "internal")
+          // A tracer's `span` ignores `options.attributes` (Effect.withSpan sets them afterwards): set them here.
+          span.attribute("curator.stage.name", stage.name)
+          span.attribute("curator.stage.order", stage.order)
           at += BigInt(stage.wallTimeNs)
           span.end(at, Exit.void)
         }
@@ -47,14 +50,13 @@ export const traceIndex = <E, R>(
   current: CurrentIndex["Type"]
 ): Effect.Effect<Computed<E>, never, R> =>
   Effect.gen(function*() {
-    const startedAt = yield* Clock.currentTimeNanos
     let computed: Computed<E> | undefined
     const exit = yield* compute.pipe(
       Effect.flatMap((outcome) => {
         computed = outcome
         return Effect.zipRight(
           Effect.annotateCurrentSpan("curator.status", outcome._tag === "Success" ? "completed" : "error"),
-          outcome._tag === "Success" ? stageSpans(outcome.stages, startedAt) : Effect.failCause(outcome.cause)
+          outcome._tag === "Success" ? stageSpans(outcome.stages) : Effect.failCause(outcome.cause)
         )
       }),
       Effect.withSpan("curator.index", {
