@@ -25,13 +25,22 @@ export interface Settings {
   readonly disabled: boolean
 }
 
+/** Percent-decodes a value, keeping it as written when it is not valid percent-encoding. */
+const decode = (text: string): string => {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}
+
 /** Parses the `key=value,key=value` lists of the OTEL_* variables (values may be percent-encoded). */
 const keyValues = (text: string): Record<string, string> => {
   const pairs: Record<string, string> = {}
   for (const item of text.split(",")) {
     const at = item.indexOf("=")
     if (at <= 0) continue
-    pairs[decodeURIComponent(item.slice(0, at).trim())] = decodeURIComponent(item.slice(at + 1).trim())
+    pairs[decode(item.slice(0, at).trim())] = decode(item.slice(at + 1).trim())
   }
   return pairs
 }
@@ -46,7 +55,11 @@ export const settings: Config.Config<Settings> = Config.all({
   headers: Config.string("OTEL_EXPORTER_OTLP_HEADERS").pipe(Config.withDefault("")),
   tracesHeaders: Config.string("OTEL_EXPORTER_OTLP_TRACES_HEADERS").pipe(Config.withDefault("")),
   resourceAttributes: Config.string("OTEL_RESOURCE_ATTRIBUTES").pipe(Config.withDefault("")),
-  disabled: Config.boolean("OTEL_SDK_DISABLED").pipe(Config.withDefault(false))
+  // As the OpenTelemetry specification says: "true" in any case disables; any other value does not.
+  disabled: Config.string("OTEL_SDK_DISABLED").pipe(
+    Config.map((value) => value.trim().toLowerCase() === "true"),
+    Config.withDefault(false)
+  )
 }).pipe(Config.map((env): Settings => ({
   url: env.tracesEndpoint._tag === "Some"
     ? env.tracesEndpoint.value
