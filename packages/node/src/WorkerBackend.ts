@@ -16,7 +16,7 @@
 import { Backend, IndexReport } from "@curator/core"
 import * as Worker from "@effect/platform/Worker"
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
-import { Effect, Either, Exit, Layer, Queue, Scope, Stream } from "effect"
+import { Effect, Either, Exit, Layer, Option, ParseResult, Queue, Scope, Stream } from "effect"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import { availableParallelism } from "node:os"
@@ -55,8 +55,11 @@ const bootstrap = (): { readonly code: string; readonly execArgv: ReadonlyArray<
 
 /** Why a worker thread stopped answering, for the failed index's record. */
 const describeDeath = (index: number, error: unknown): string => {
-  const cause = (error as { readonly cause?: unknown }).cause
-  const detail = cause instanceof Error ? cause.message : String(cause ?? error)
+  // The thread's death arrives as a WorkerError that the serialized worker
+  // tried to decode as the request's failure (never), i.e. inside a ParseError.
+  const workerError = ParseResult.isParseError(error) ? error.issue.actual : error
+  const cause = (workerError as { readonly cause?: unknown } | undefined)?.cause
+  const detail = cause instanceof Error ? cause.message : String(cause ?? workerError)
   return `WorkerDied: the worker thread died while processing index ${index} (${detail}); it was replaced`
 }
 
@@ -92,33 +95,38 @@ const backendError = (message: string) => new Backend.BackendError({ backend: "w
  * failure or interruption).
  */
 const startThread = (options: Options): Effect.Effect<Thread, Backend.BackendError> =>
-  Effect.gen(function*() {
-    const { code, execArgv } = bootstrap()
-    const scope = yield* Scope.make()
-    let raw: WT.Worker | undefined
-    const spawn = () =>
-      (raw = new WT.Worker(code, {
-        eval: true,
-        execArgv: [...execArgv],
-        ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits })
-      }))
-    const worker = yield* Worker.makeSerialized<WorkerRequest>({}).pipe(
-      Effect.provide(NodeWorker.layer(spawn)),
-      Scope.extend(scope),
-      Effect.mapError((error) => backendError(`a worker thread failed to start: ${error.message}`))
-    )
-    // Runs before the graceful close registered above: on interruption or
-    // failure, a busy thread is stopped at once instead of asked to finish.
-    yield* Scope.addFinalizerExit(scope, (exit) =>
-      Exit.isFailure(exit) && raw !== undefined ? Effect.promise(() => raw!.terminate()) : Effect.void)
-    const loaded = yield* worker.executeEffect(
-      new Prepare({ module: PipelineModule.modulePath(options), exportName: options.exportName })
-    ).pipe(
-      Effect.mapError((error) => backendError(error.message)),
-      Effect.tapError(() => Scope.close(scope, Exit.void))
-    )
-    return { worker, configHash: loaded.configHash, scope }
-  })
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      const { code, execArgv } = bootstrap()
+      const scope = yield* Scope.make()
+      let raw: WT.Worker | undefined
+      const terminate = Effect.promise(() => raw?.terminate() ?? Promise.resolve(undefined))
+      const spawn = () =>
+        (raw = new WT.Worker(code, {
+          eval: true,
+          execArgv: [...execArgv],
+          ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits })
+        }))
+      return yield* restore(Effect.gen(function*() {
+        const worker = yield* Worker.makeSerialized<WorkerRequest>({}).pipe(
+          Effect.provide(NodeWorker.layer(spawn)),
+          Scope.extend(scope),
+          Effect.mapError((error) => backendError(`a worker thread failed to start: ${error.message}`))
+        )
+        // Runs before the graceful close registered above: on interruption or
+        // failure, a busy thread is stopped at once instead of asked to finish.
+        yield* Scope.addFinalizerExit(scope, (exit) => Exit.isFailure(exit) ? terminate : Effect.void)
+        const loaded = yield* worker.executeEffect(
+          new Prepare({ module: PipelineModule.modulePath(options), exportName: options.exportName })
+        ).pipe(Effect.mapError((error) => backendError(error.message)))
+        return { worker, configHash: loaded.configHash, scope }
+      })).pipe(
+        // A thread that failed to load, or whose start was interrupted (e.g.
+        // a sibling failed), is stopped at once rather than left running.
+        Effect.onError((cause) => Effect.zipRight(terminate, Scope.close(scope, Exit.failCause(cause))))
+      )
+    })
+  )
 
 /**
  * Builds the pool: starts its threads (in parallel) and loads the pipeline
@@ -130,11 +138,28 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
   Effect.gen(function*() {
     const size = options.threads ?? availableParallelism()
     const idle = yield* Queue.unbounded<Thread>()
-    const threads = yield* Effect.all(Array.from({ length: size }, () => startThread(options)), { concurrency: "unbounded" })
-    yield* Queue.offerAll(idle, threads)
-    // Threads are taken out and put back by runs; close whichever are idle at the end.
+    /** Threads stopped in the middle of a failed or interrupted run; started again when next needed. */
+    let missing = 0
+    // Threads are taken out and put back by runs; close whichever are idle at
+    // the end (also those already started if another one fails to start).
     yield* Effect.addFinalizer((exit) =>
       Effect.flatMap(Queue.takeAll(idle), (left) => Effect.forEach(left, (t) => Scope.close(t.scope, exit), { discard: true }))
+    )
+    yield* Effect.all(
+      Array.from({ length: size }, () => Effect.flatMap(startThread(options), (thread) => Queue.offer(idle, thread))),
+      { concurrency: "unbounded", discard: true }
+    )
+
+    /** Starts a thread in place of one that was stopped. */
+    const replacement = Effect.suspend(() => {
+      missing--
+      return Effect.onError(startThread(options), () => Effect.sync(() => missing++))
+    })
+
+    /** An idle thread, or a new one in place of a stopped thread, or the next thread put back. */
+    const takeThread = Effect.flatMap(
+      Queue.poll(idle),
+      Option.match({ onSome: Effect.succeed, onNone: () => (missing > 0 ? replacement : Queue.take(idle)) })
     )
 
     const execute = <E, R>(work: Backend.Work<E, R>): Effect.Effect<void, E | Backend.BackendError, R> =>
@@ -151,10 +176,18 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
 
         /** One lane: a thread from the pool, registered as a worker of this run. */
         const runLane = Effect.gen(function*() {
-          let thread: Thread | undefined = yield* Queue.take(idle)
-          yield* Effect.addFinalizer((exit) =>
-            thread === undefined ? Effect.void : Exit.isSuccess(exit) ? Queue.offer(idle, thread) : Scope.close(thread.scope, exit)
-          )
+          let thread: Thread | undefined = yield* takeThread
+          /** Whether the thread may still be computing indices of this lane. */
+          let busy = false
+          // A thread that finished its work goes back to the pool; one stopped
+          // mid-batch (a failed or interrupted run) is terminated, and replaced
+          // when a run next needs it.
+          yield* Effect.addFinalizer((exit) => {
+            if (thread === undefined) return Effect.void
+            if (Exit.isSuccess(exit) || !busy) return Queue.offer(idle, thread)
+            missing++
+            return Scope.close(thread.scope, exit)
+          })
           if (thread.configHash !== work.pipeline.configHash) {
             return yield* backendError(
               `the worker threads load a pipeline with configuration hash ${thread.configHash.slice(0, 16)} from ${
@@ -168,19 +201,23 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
           const pace = new Pace()
           let batch = takeBatch(1)
           while (batch.length > 0) {
+            busy = true
             const left = yield* runBatch(thread!, lane, batch, pace)
+            busy = false
             if (left === undefined) {
               batch = takeBatch(pace.batchSize())
               continue
             }
             // The thread died: the index in flight is recorded as failed; the
-            // replacement (a new worker of this run) takes the rest of the batch.
+            // replacement (a new worker of this run) takes the rest of the batch,
+            // or the next batch if the death ended it.
             const dead = thread!
             thread = undefined
+            missing++
             yield* Scope.close(dead.scope, Exit.void)
-            thread = yield* startThread(options)
+            thread = yield* replacement
             lane = yield* work.openLane
-            batch = left
+            batch = left.length > 0 ? left : takeBatch(pace.batchSize())
           }
         }).pipe(Effect.scoped)
 
