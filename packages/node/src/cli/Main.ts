@@ -1,0 +1,84 @@
+/**
+ * The `curator` command line: every command assembled under one root, run
+ * with Node's services, every outcome turned into an exit code (0 done,
+ * 1 some indices failed, 2 bad usage or target, 130 interrupted) and every
+ * error into one line on stderr (with the full cause under `--verbose`).
+ */
+import * as Command from "@effect/cli/Command"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { Cause, Effect, Exit, Layer, Logger } from "effect"
+import * as fs from "node:fs"
+import { ExitCode, fromCause } from "./CliError.js"
+import * as Cache from "./commands/Cache.js"
+import * as Failed from "./commands/Failed.js"
+import * as Logs from "./commands/Logs.js"
+import * as Metrics from "./commands/Metrics.js"
+import * as Outputs from "./commands/Outputs.js"
+import * as Reset from "./commands/Reset.js"
+import * as Run from "./commands/Run.js"
+import * as Status from "./commands/Status.js"
+import * as Which from "./commands/Which.js"
+import * as Workers from "./commands/Workers.js"
+
+/** The root command with every subcommand. */
+export const command = Command.make("curator").pipe(
+  Command.withDescription(
+    "Run checkpointing pipelines and inspect their databases. Add --verbose anywhere to print errors with their full cause."
+  ),
+  Command.withSubcommands([
+    Run.command,
+    Status.command,
+    Failed.command,
+    Workers.command,
+    Logs.command,
+    Metrics.command,
+    Outputs.command,
+    Which.command,
+    Reset.command,
+    Cache.command
+  ])
+)
+
+const version = (): string => {
+  try {
+    const manifest = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8"))
+    return String(manifest.version)
+  } catch {
+    return "0.0.0"
+  }
+}
+
+const cli = Command.run(command, { name: "curator", version: version() })
+
+/**
+ * Runs the command line on `argv` (as `process.argv`: the runtime and the
+ * script first) and returns the exit code. Errors are printed, never
+ * raised; only an interruption ends the effect otherwise.
+ */
+export const run = (argv: ReadonlyArray<string>): Effect.Effect<number> => {
+  const verbose = argv.includes("--verbose")
+  const args = argv.filter((arg, i) => i < 2 || arg !== "--verbose")
+  return cli(args).pipe(
+    Effect.as(ExitCode.Ok as number),
+    Effect.catchAllCause((cause) => {
+      // An interruption stays one: the process exits with 130.
+      if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+      const { code, message } = fromCause(cause)
+      return Effect.sync(() => {
+        if (message !== undefined) process.stderr.write(`curator: ${message}\n`)
+        if (verbose) process.stderr.write(Cause.pretty(cause, { renderErrorCause: true }) + "\n")
+        return code
+      })
+    }),
+    // Effect's own console logger would write over the progress display; runs record their logs in the database.
+    Effect.provide(Layer.merge(NodeContext.layer, Logger.remove(Logger.defaultLogger)))
+  )
+}
+
+/** The process's exit code for the outcome of {@link run}: its code, or 130 when interrupted. */
+export const exitCode = (exit: Exit.Exit<unknown, unknown>): number =>
+  Exit.isSuccess(exit)
+    ? typeof exit.value === "number" ? exit.value : ExitCode.Ok
+    : Cause.isInterruptedOnly(exit.cause)
+    ? ExitCode.Interrupted
+    : ExitCode.Failed

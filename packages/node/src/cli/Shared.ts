@@ -1,0 +1,18 @@
+/**
+ * Arguments and options that several commands share, with their help text.
+ */
+import * as Args from "@effect/cli/Args"
+import * as Options from "@effect/cli/Options"
+
+/** `<target>`: a database file, a cached database id (or unique prefix), or a pipeline module. */
+export const target = Args.text({ name: "target" }).pipe(
+  Args.withDescription(
+    "a database file (file.db#hash picks one configuration of several), the id (or a unique prefix) of a database in the cache directory, or a pipeline module (path.ts, or path.ts#exportName) whose configuration finds its {hash16}.db"
+  )
+)
+
+/** `--json`: print JSON instead of text. */
+export const json = Options.boolean("json").pipe(Options.withDescription("print JSON instead of text"))
+
+/** `--yes`: do not ask before changing anything. */
+export const yes = Options.boolean("yes").pipe(Options.withAlias("y"), Options.withDescription("do not ask for confirmation"))

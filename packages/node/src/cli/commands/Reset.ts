@@ -1,0 +1,38 @@
+/**
+ * `curator reset <target>`: forgets every record of the configuration (or
+ * one index), so that the next run computes it again. Asks first unless
+ * `--yes`.
+ */
+// CheckpointStore names the error type in the declaration of `command`.
+import type { CheckpointStore } from "@curator/core"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import { Console, Effect, Option } from "effect"
+import { confirm } from "../Confirm.js"
+import * as Shared from "../Shared.js"
+import * as Target from "../Target.js"
+
+export const command = Command.make(
+  "reset",
+  {
+    target: Shared.target,
+    index: Options.integer("index").pipe(Options.optional, Options.withDescription("forget only this index")),
+    yes: Shared.yes
+  },
+  (options) =>
+    Effect.gen(function*() {
+      const target = yield* Target.resolve(options.target)
+      const question = Option.isSome(options.index)
+        ? `Forget index ${options.index.value} in ${target.path} so that the next run computes it again?`
+        : `Clear every record in ${target.path} (completions, failures, metrics, workers, logs)?`
+      if (!options.yes && !(yield* confirm(question))) return yield* Console.error("nothing was changed")
+      const checkpoint = yield* Target.open(target, { writable: true })
+      if (Option.isSome(options.index)) {
+        yield* checkpoint.resetIndex(options.index.value)
+        yield* Console.log(`index ${options.index.value} forgotten in ${checkpoint.location}`)
+      } else {
+        yield* checkpoint.reset
+        yield* Console.log(`every record cleared in ${checkpoint.location}`)
+      }
+    }).pipe(Effect.scoped)
+).pipe(Command.withDescription("Clear a configuration's records (or one index's) so that they run again"))

@@ -1,0 +1,191 @@
+/**
+ * `curator run <module>`: loads a pipeline module, runs it on the chosen
+ * backend with SQLite checkpoints, shows its progress, and prints a summary.
+ * Exits 1 if some index failed.
+ */
+import { Backend, Pipeline, type RunResult, RunOptions } from "@curator/core"
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import { Console, Effect, Either, type Layer, Option } from "effect"
+import * as PipelineModule from "../../PipelineModule.js"
+import * as SqliteCheckpointStore from "../../SqliteCheckpointStore.js"
+import * as WorkerBackend from "../../WorkerBackend.js"
+import { type CliError, ExitCode, SilentExit, usage } from "../CliError.js"
+import * as Format from "../Format.js"
+import * as ProgressDisplay from "../ProgressDisplay.js"
+import * as Shared from "../Shared.js"
+
+/** Reads `--concurrency`: a positive integer or `all`. */
+export const parseConcurrency = (text: string): Either.Either<number | "all", CliError> => {
+  const trimmed = text.trim()
+  if (trimmed === "all") return Either.right("all")
+  if (/^\d+$/.test(trimmed) && Number(trimmed) > 0 && Number.isSafeInteger(Number(trimmed))) return Either.right(Number(trimmed))
+  return Either.left(usage(`--concurrency must be a positive integer or "all", got "${text}"`))
+}
+
+/** Reads `--indices`: indices and inclusive ranges, e.g. `0-9,15,-1`. */
+export const parseIndices = (text: string): Either.Either<ReadonlyArray<number>, CliError> =>
+  Either.mapLeft(RunOptions.parseIndices(text), (error) => usage(`--indices: ${error.message}`))
+
+/** The backends `--backend` offers. */
+export const backends = ["sequential", "fibers", "workers"] as const
+
+const backendLayer = (
+  name: typeof backends[number],
+  module: string,
+  exportName: string | undefined,
+  threads: number
+): Layer.Layer<Backend.Backend, Backend.BackendError> => {
+  switch (name) {
+    case "sequential":
+      return Backend.layerSequential
+    case "fibers":
+      return Backend.layerFibers
+    case "workers":
+      return WorkerBackend.layer({ module, exportName, threads })
+  }
+}
+
+/** What `run --json` prints. */
+export interface Summary {
+  readonly total: number
+  /** Completed indices, including those taken from the checkpoint. */
+  readonly completed: number
+  /** Completed indices computed in this run. */
+  readonly computed: number
+  /** Completed indices taken from the checkpoint. */
+  readonly cached: number
+  readonly failed: number
+  readonly failures: ReadonlyArray<{ readonly index: number; readonly error: string }>
+  readonly elapsed_s: number
+  readonly backend: string
+  readonly concurrency: number
+  readonly config_hash: string
+  readonly db_path: string | null
+}
+
+/** Summarises a run's result. */
+export const summarize = (
+  result: RunResult.RunResult<unknown>,
+  run: { readonly elapsedS: number; readonly backend: string; readonly concurrency: number }
+): Summary => {
+  let computed = 0
+  let cached = 0
+  const failures: Array<{ index: number; error: string }> = []
+  for (const outcome of result.outcomes) {
+    if (outcome._tag === "Failed") failures.push({ index: outcome.index, error: outcome.message })
+    else if (outcome.cached) cached++
+    else computed++
+  }
+  return {
+    total: result.outcomes.length,
+    completed: computed + cached,
+    computed,
+    cached,
+    failed: failures.length,
+    failures,
+    elapsed_s: Number(run.elapsedS.toFixed(3)),
+    backend: run.backend,
+    concurrency: run.concurrency,
+    config_hash: result.configHash,
+    db_path: result.location ?? null
+  }
+}
+
+/** The summary as text: one line of counts, the database, and the first failures. */
+export const formatSummary = (summary: Summary): string => {
+  const lines = [
+    `${summary.total} indices in ${Format.duration(summary.elapsed_s)} on ${summary.backend} (concurrency ${summary.concurrency}): ` +
+    `${summary.completed} completed (${summary.cached} from the checkpoint), ${summary.failed} failed`,
+    `database: ${summary.db_path ?? "none (--no-metrics)"}`
+  ]
+  if (summary.failures.length > 0) {
+    lines.push("failed:")
+    const shown = summary.failures.slice(0, 10)
+    const width = Math.max(...shown.map((f) => String(f.index).length))
+    for (const failure of shown) lines.push(`  ${String(failure.index).padStart(width)}  ${failure.error.split("\n")[0]}`)
+    if (summary.failures.length > shown.length) {
+      lines.push(`  … and ${summary.failures.length - shown.length} more; see curator failed ${summary.db_path ?? ""}`.trimEnd())
+    }
+  }
+  return lines.join("\n")
+}
+
+const optionalText = (name: string, description: string) =>
+  Options.text(name).pipe(Options.optional, Options.withDescription(description))
+
+export const command = Command.make(
+  "run",
+  {
+    module: Args.text({ name: "module" }).pipe(Args.withDescription("the pipeline module (.ts or .js)")),
+    exportName: optionalText("export", "the export holding the pipeline (default: pipeline, else the default export)").pipe(
+      Options.withPseudoName("NAME")
+    ),
+    backend: Options.choice("backend", backends).pipe(
+      Options.withDefault("fibers"),
+      Options.withDescription("where indices run: one after another, on fibers, or on worker threads")
+    ),
+    concurrency: Options.text("concurrency").pipe(
+      Options.withPseudoName("N|all"),
+      Options.withDefault("1"),
+      Options.withDescription("how many indices run at once: a positive integer, or all (one per CPU)")
+    ),
+    indices: optionalText("indices", "the indices to process, e.g. 0-9,15,-1 (negative counts from the end)").pipe(
+      Options.withPseudoName("LIST")
+    ),
+    resume: Options.boolean("resume").pipe(Options.withDescription("reuse {hash16}.db and skip the indices completed there")),
+    dbDir: optionalText("db-dir", "the directory of the database").pipe(Options.withPseudoName("DIR")),
+    dbFile: optionalText("db-file", "the exact database file (wins over --db-dir)").pipe(Options.withPseudoName("FILE")),
+    noMetrics: Options.boolean("no-metrics").pipe(Options.withDescription("record nothing: no database, checkpoints or metrics")),
+    failFast: Options.boolean("fail-fast").pipe(Options.withDescription("stop at the first failed index")),
+    quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("no progress display")),
+    json: Shared.json.pipe(Options.withDescription("print the summary as JSON"))
+  },
+  (options) =>
+    Effect.gen(function*() {
+      const concurrency = yield* parseConcurrency(options.concurrency)
+      const indices = Option.isSome(options.indices) ? yield* parseIndices(options.indices.value) : undefined
+      const exportName = Option.getOrUndefined(options.exportName)
+      const loaded = yield* PipelineModule.load({ module: options.module, exportName })
+      const overrides: Partial<Pipeline.Options> = {
+        ...(options.resume ? { resume: true } : {}),
+        ...(Option.isSome(options.dbDir) ? { dbDir: options.dbDir.value } : {}),
+        ...(Option.isSome(options.dbFile) ? { dbFile: options.dbFile.value } : {}),
+        ...(options.noMetrics ? { trackMetrics: false } : {})
+      }
+      // A module's pipeline must be runnable as it is: the command line has no services to give it.
+      const pipeline = Pipeline.withOptions(loaded, overrides) as Pipeline.Pipeline<unknown, never>
+      const threads = yield* Either.mapLeft(RunOptions.resolveConcurrency(concurrency), (error) => usage(error.message))
+
+      const state = ProgressDisplay.makeState()
+      const startedAt = performance.now()
+      const result = yield* Effect.gen(function*() {
+        const onProgress = yield* ProgressDisplay.start(state, {
+          stream: process.stderr,
+          mode: ProgressDisplay.modeFor(process.stderr, options.quiet)
+        })
+        return yield* Pipeline.run(pipeline, { concurrency, indices, failFast: options.failFast, onProgress })
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(backendLayer(options.backend, options.module, exportName, threads)),
+        Effect.provide(SqliteCheckpointStore.layer()),
+        Effect.onInterrupt(() =>
+          state.started && state.location !== undefined
+            ? Console.error(
+              pipeline.options.resume
+                ? `interrupted; what finished is recorded in ${state.location}; run the same command again to continue`
+                : `interrupted; what finished is recorded in ${state.location} (with --resume, a later run would continue where it stopped)`
+            )
+            : Effect.void
+        )
+      )
+      const summary = summarize(result, {
+        elapsedS: (performance.now() - startedAt) / 1000,
+        backend: state.backend === "" ? options.backend : state.backend,
+        concurrency: state.started ? state.concurrency : threads
+      })
+      yield* Console.log(options.json ? Format.json(summary) : formatSummary(summary))
+      if (summary.failed > 0) return yield* new SilentExit({ code: ExitCode.Failed })
+    })
+).pipe(Command.withDescription("Run a pipeline module with checkpoints, showing its progress"))
