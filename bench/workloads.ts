@@ -15,6 +15,7 @@ import { Effect, Layer, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { progress } from "./progress.js"
 
 export interface Measurement {
   readonly workload: string
@@ -288,5 +289,6 @@ export const workloads = {
   resume: { run: resume, defaultN: 100_000 },
   files: { run: files, defaultN: 5_000 },
   stream: { run: stream, defaultN: 1_000_000 },
-  tracing: { run: tracing, defaultN: 20_000 }
+  tracing: { run: tracing, defaultN: 20_000 },
+  progress: { run: progress, defaultN: 20_000 }
 } as const

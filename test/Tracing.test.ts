@@ -4,19 +4,19 @@
  * computed index its stages laid end to end; attributes, error status of a
  * failed index, cached indices; and runs without a tracer.
  */
-import { Backend, type CheckpointStore, Filter, Pipeline, Sink, Source } from "@curator/core"
-import { SqliteCheckpointStore } from "@curator/node"
+import { Backend, type CheckpointStore, Pipeline } from "@curator/core"
+import { SqliteCheckpointStore, WorkerBackend } from "@curator/node"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { describe, expect, it } from "@effect/vitest"
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Data, Effect, Layer, Logger, type Scope } from "effect"
+import { Effect, Layer, Logger, type Scope } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { makeSquares, squaresFailingOne } from "./fixtures/squares.js"
 
 const Live = Layer.mergeAll(SqliteCheckpointStore.layer(), Backend.layerFibers, Logger.remove(Logger.defaultLogger))
-
-class Boom extends Data.TaggedError("Boom")<{ readonly message: string }> {}
 
 /** A fresh database directory for the scope, removed with everything in it when the scope closes. */
 const dbDir: Effect.Effect<string, never, Scope.Scope> = Effect.acquireRelease(
@@ -53,17 +53,10 @@ const byIndex = (spans: ReadonlyArray<ReadableSpan>) =>
 
 /** Three stages; the filter fails on the indices in `failing`. */
 const makePipeline = (length: number, dir: string, options: { readonly failing?: ReadonlyArray<number>; readonly resume?: boolean } = {}) =>
-  Pipeline.from(Source.fromArray("Numbers", Array.from({ length }, (_, i) => i))).pipe(
-    Pipeline.filter(Filter.mapEffect({
-      name: "Square",
-      f: (n: number) =>
-        options.failing?.includes(n) ? Effect.fail(new Boom({ message: `index ${n} is bad` })) : Effect.succeed(n * n)
-    })),
-    Pipeline.write(Sink.drain({ name: "Collect", pathOf: (i) => [`/out/${i}.json`] }), {
-      dbDir: dir,
-      resume: options.resume ?? false
-    })
-  )
+  Pipeline.withOptions(makeSquares(length, options), { dbDir: dir, resume: options.resume ?? false })
+
+/** The fixture module worker threads load the pipeline from. */
+const squaresModule = fileURLToPath(new URL("./fixtures/squares.ts", import.meta.url))
 
 const workersOf = (location: string): Effect.Effect<ReadonlyArray<string>, CheckpointStore.CheckpointError> =>
   Effect.scoped(Effect.flatMap(SqliteCheckpointStore.openFile(location), (c) => c.workers)).pipe(
@@ -165,6 +158,35 @@ describe("tracing", () => {
         }
       }
     }).pipe(Effect.provide(Live)))
+
+  it.scopedLive("on worker threads the tree is the same: the stages computed in a thread lie under the parent's index span", () =>
+    Effect.gen(function*() {
+      const pipeline = Pipeline.withOptions(squaresFailingOne, { dbDir: yield* dbDir })
+      const { spans, value: result } = yield* withSpans(Pipeline.run(pipeline, { concurrency: 2 })).pipe(
+        Effect.provide(WorkerBackend.layer({ module: squaresModule, exportName: "squaresFailingOne", threads: 2 }))
+      )
+      expect(result.outcomes.map((o) => o._tag)).toEqual(["Completed", "Failed", "Completed", "Completed"])
+      const workers = yield* workersOf(result.location!)
+      expect(workers).toHaveLength(2)
+
+      const run = named(spans, "curator.run")[0]!
+      expect(run.attributes["curator.backend"]).toBe("workers")
+      const indices = byIndex(spans)
+      expect(indices.map((span) => span.attributes["curator.index"])).toEqual([0, 1, 2, 3])
+      for (const index of indices) {
+        expect(index.parentSpanContext?.spanId).toBe(idOf(run))
+        expect(workers).toContain(index.attributes["curator.worker_id"])
+        const stages = childrenOf(spans, index)
+        if (index.attributes["curator.index"] === 1) {
+          expect(index.status.code).toBe(2)
+          expect(index.status.message).toContain("index 1 is bad")
+          expect(stages).toEqual([])
+        } else {
+          expect(index.status.code).toBe(1)
+          expect(stages.map((span) => span.attributes["curator.stage.name"]).sort()).toEqual(["Collect", "Numbers", "Square"])
+        }
+      }
+    }).pipe(Effect.provide(Live)), 120_000)
 
   it.scopedLive("without a tracer a run works as usual", () =>
     Effect.gen(function*() {
