@@ -20,7 +20,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { threadId } from "node:worker_threads"
 import type { Shard } from "./fixtures/workerPipelines.js"
-import { tempDir, withRaw } from "./helpers.js"
+import { expectSpecColumns, tempDir, withRaw } from "./helpers.js"
 
 // The fixture's pipelines read these when the module loads, here and in every
 // worker thread (threads inherit the environment), so they are set first.
@@ -96,30 +96,8 @@ const readBack = (location: string) =>
     })
   })
 
-const sevenTables = ["pipeline_runs", "index_results", "stage_metrics", "workers", "output_files", "filter_artifacts", "logs"]
-
 /** Expects the file to hold SPEC.md's seven tables with their columns. */
-const expectSchema = (location: string) =>
-  withRaw(location, (db) => {
-    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>)
-      .map((row) => row.name)
-    expect(tables).toEqual(expect.arrayContaining(sevenTables))
-    const columns = (table: string) =>
-      (db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((column) => column.name)
-    expect(columns("index_results")).toEqual([
-      "idx",
-      "run_id",
-      "status",
-      "output_paths",
-      "completed_at",
-      "wall_time_ns",
-      "peak_memory_bytes",
-      "gpu_memory_bytes",
-      "error",
-      "worker_id"
-    ])
-    expect(columns("logs")).toEqual(["id", "run_id", "timestamp", "level", "level_name", "logger_name", "message", "worker_id", "idx"])
-  }, { readonly: true })
+const expectSchema = (location: string) => withRaw(location, expectSpecColumns, { readonly: true })
 
 /** Expects one worker row per lane, as every backend must record them; returns their ids. */
 const expectWorkers = (workers: ReadonlyArray<CheckpointStore.WorkerRow>, lanes: number) => {

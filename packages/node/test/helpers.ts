@@ -3,12 +3,95 @@
  * its calls, and raw access to database files with better-sqlite3.
  */
 import { Filter, Pipeline, Sink, Source } from "@curator/core"
+import { expect } from "@effect/vitest"
 import Database from "better-sqlite3"
 import { Effect, type Scope } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+
+/** `[name, declared type, NOT NULL, primary-key position]` of each column, in order, as SPEC.md defines them. */
+export const specColumns: Record<string, ReadonlyArray<readonly [string, string, 0 | 1, number]>> = {
+  pipeline_runs: [
+    ["run_id", "INTEGER", 0, 1],
+    ["config_hash", "TEXT", 1, 0],
+    ["config_json", "TEXT", 1, 0],
+    ["started_at", "TEXT", 1, 0],
+    ["run_dir", "TEXT", 0, 0],
+    ["total_indices", "INTEGER", 0, 0]
+  ],
+  index_results: [
+    ["idx", "INTEGER", 1, 1],
+    ["run_id", "INTEGER", 1, 2],
+    ["status", "TEXT", 1, 0],
+    ["output_paths", "TEXT", 0, 0],
+    ["completed_at", "TEXT", 1, 0],
+    ["wall_time_ns", "INTEGER", 0, 0],
+    ["peak_memory_bytes", "INTEGER", 0, 0],
+    ["gpu_memory_bytes", "INTEGER", 0, 0],
+    ["error", "TEXT", 0, 0],
+    ["worker_id", "TEXT", 0, 0]
+  ],
+  stage_metrics: [
+    ["idx", "INTEGER", 1, 1],
+    ["run_id", "INTEGER", 1, 2],
+    ["stage_order", "INTEGER", 1, 3],
+    ["stage_name", "TEXT", 1, 0],
+    ["wall_time_ns", "INTEGER", 1, 0]
+  ],
+  workers: [
+    ["worker_id", "TEXT", 0, 1],
+    ["run_id", "INTEGER", 1, 0],
+    ["pid", "INTEGER", 1, 0],
+    ["hostname", "TEXT", 1, 0],
+    ["started_at", "TEXT", 1, 0],
+    ["last_heartbeat", "TEXT", 1, 0],
+    ["current_index", "INTEGER", 0, 0],
+    ["completed_count", "INTEGER", 1, 0],
+    ["invocation_id", "TEXT", 0, 0]
+  ],
+  output_files: [
+    ["path", "TEXT", 1, 1],
+    ["idx", "INTEGER", 1, 0],
+    ["run_id", "INTEGER", 1, 2],
+    ["seq", "INTEGER", 1, 0]
+  ],
+  filter_artifacts: [
+    ["path", "TEXT", 1, 1],
+    ["idx", "INTEGER", 1, 2],
+    ["run_id", "INTEGER", 1, 3],
+    ["filter_name", "TEXT", 1, 0],
+    ["filter_order", "INTEGER", 1, 0]
+  ],
+  logs: [
+    ["id", "INTEGER", 0, 1],
+    ["run_id", "INTEGER", 1, 0],
+    ["timestamp", "TEXT", 1, 0],
+    ["level", "INTEGER", 1, 0],
+    ["level_name", "TEXT", 1, 0],
+    ["logger_name", "TEXT", 1, 0],
+    ["message", "TEXT", 1, 0],
+    ["worker_id", "TEXT", 0, 0],
+    ["idx", "INTEGER", 0, 0]
+  ]
+}
+
+export interface ColumnInfo {
+  readonly name: string
+  readonly type: string
+  readonly notnull: number
+  readonly pk: number
+  readonly dflt_value: string | null
+}
+
+/** Expects every table of SPEC.md with exactly its columns, types, NOT NULLs and primary keys. */
+export const expectSpecColumns = (db: Database) => {
+  for (const [table, columns] of Object.entries(specColumns)) {
+    const info = db.prepare(`PRAGMA table_info(${table})`).all() as Array<ColumnInfo>
+    expect(info.map((c) => [c.name, c.type, c.notnull, c.pk]), table).toEqual(columns)
+  }
+}
 
 /** A temporary directory for the scope, removed with everything in it when the scope closes. */
 export const tempDir = (prefix = "curator-node-"): Effect.Effect<string, never, Scope.Scope> =>

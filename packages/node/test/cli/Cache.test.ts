@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { withRaw } from "../helpers.js"
-import { curator, databases, fixture, limited, makeSandbox, type Result, type Sandbox, show } from "./curator.js"
+import { curator, databases, fixture, limited, makeSandbox, type Result, resultsOf, type Sandbox, show } from "./curator.js"
 
 let sandbox: Sandbox
 let hash16: string
@@ -56,17 +56,7 @@ beforeAll(async () => {
 
 afterAll(() => sandbox?.remove())
 
-const result = (key: string) => {
-  const found = results[key]
-  if (found === undefined) throw new Error(`no result for ${key}`)
-  return found
-}
-
-const ok = (key: string) => {
-  const found = result(key)
-  expect(found.code, show(found)).toBe(0)
-  return found.stdout
-}
+const { ok, result } = resultsOf(results)
 
 describe("curator cache", () => {
   it("path prints the cache directory ($PSNC_CACHE_DIR)", () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { snapshot, withRaw } from "../helpers.js"
-import { curator, fixture, limited, makeSandbox, type Result, type Sandbox, show, start } from "./curator.js"
+import { curator, fixture, limited, makeSandbox, type Result, resultsOf, type Sandbox, show, start } from "./curator.js"
 
 let sandbox: Sandbox
 let database: string
@@ -91,17 +91,7 @@ beforeAll(async () => {
 
 afterAll(() => sandbox?.remove())
 
-const result = (key: string) => {
-  const found = results[key]
-  if (found === undefined) throw new Error(`no result for ${key}`)
-  return found
-}
-
-const ok = (key: string) => {
-  const found = result(key)
-  expect(found.code, show(found)).toBe(0)
-  return found.stdout
-}
+const { ok, result } = resultsOf(results)
 
 describe("curator status / failed / workers / logs / metrics / outputs / which", () => {
   it("status (by id prefix) summarises the database", () => {

@@ -9,7 +9,7 @@ import { Either } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { parseConcurrency, parseIndices } from "../../src/cli/commands/Run.js"
-import { curator, databases, fixture, limited, makeSandbox, type Result, type Sandbox, show } from "./curator.js"
+import { curator, databases, fixture, limited, makeSandbox, type Result, resultsOf, type Sandbox, show } from "./curator.js"
 
 let sandbox: Sandbox
 const results: Record<string, Result> = {}
@@ -48,11 +48,7 @@ beforeAll(async () => {
 
 afterAll(() => sandbox?.remove())
 
-const result = (key: string) => {
-  const found = results[key]
-  if (found === undefined) throw new Error(`no result for ${key}`)
-  return found
-}
+const { result } = resultsOf(results)
 
 describe("curator run", () => {
   it("runs every index, writes the sink's files, records them, and prints a JSON summary (exit 0)", () => {

@@ -5,6 +5,7 @@
  * directory (`PSNC_CACHE_DIR`, never `~/.cache`) and the fixture pipelines'
  * output directory.
  */
+import { expect } from "@effect/vitest"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -136,3 +137,21 @@ export const databases = (dir: string): Array<string> => fs.readdirSync(dir).fil
 /** Shows a result when an expectation about it fails. */
 export const show = (result: Result): string =>
   `exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`
+
+/**
+ * Lookups into the results a test file's `beforeAll` collected by key:
+ * `result(key)`, and `ok(key)`, which also expects exit 0 and returns stdout.
+ */
+export const resultsOf = (results: Readonly<Record<string, Result>>) => {
+  const result = (key: string): Result => {
+    const found = results[key]
+    if (found === undefined) throw new Error(`no result for ${key}`)
+    return found
+  }
+  const ok = (key: string): string => {
+    const found = result(key)
+    expect(found.code, show(found)).toBe(0)
+    return found.stdout
+  }
+  return { result, ok }
+}
