@@ -7,7 +7,7 @@
  */
 import { Backend, type CheckpointStore, Pipeline } from "@curator/core"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Logger, Option, Scope } from "effect"
+import { Cause, Effect, Exit, Layer, Logger, Option, Scope } from "effect"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as os from "node:os"
@@ -229,6 +229,15 @@ describe("Dashboard API", () => {
     expect(worker).toMatchObject({ currentIndex: 5, stale: true })
     expect(worker.heartbeatAgeS).toBeGreaterThan(body.staleAfterS)
     expect(body.workers.filter((w: any) => w.workerId !== first!.workerId).every((w: any) => !w.stale)).toBe(true)
+  })
+
+  it("a port already in use is a CannotListen error that says to choose another port", async () => {
+    const port = Number(new URL(url).port)
+    const exit = await Effect.runPromiseExit(Effect.scoped(Dashboard.serve(checkpoint, { port })))
+    expect(exit).toMatchObject({ _tag: "Failure" })
+    const error = Exit.isFailure(exit) ? Option.getOrThrow(Cause.failureOption(exit.cause)) : undefined
+    expect(error).toMatchObject({ _tag: "DashboardError", reason: "CannotListen" })
+    expect(error?.message).toBe(`cannot listen on 127.0.0.1:${port} (the port is in use); choose another --port or --host`)
   })
 
   // Last: after every request above, the database is as the run left it.
