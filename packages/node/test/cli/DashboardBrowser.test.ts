@@ -95,10 +95,17 @@ describe.skipIf(!fs.existsSync(chromiumPath))(`curator dashboard in Chromium (${
     for (const sandbox of sandboxes) sandbox.remove()
   })
 
-  /** A new page that records script errors and console errors (CSP violations are reported there). */
+  /**
+   * A new page that records script errors, console errors (CSP violations
+   * are reported there) and any request to another origin (all assets must
+   * come from the dashboard itself).
+   */
   const openPage = async (url: string) => {
     const page = await browser.newPage({ viewport: { width: 1300, height: 1000 } })
     const problems: Array<string> = []
+    page.on("request", (request) => {
+      if (!request.url().startsWith(url) && !request.url().startsWith("data:")) problems.push(`request elsewhere: ${request.url()}`)
+    })
     page.on("pageerror", (error) => problems.push(`page error: ${error.message}`))
     page.on("console", (message) => {
       // The browser reports the 400 of a deliberately malformed query; anything else is a problem.
@@ -123,6 +130,7 @@ describe.skipIf(!fs.existsSync(chromiumPath))(`curator dashboard in Chromium (${
 
     const dashboard = await startDashboard(database, env)
     children.push(dashboard.child)
+    expect(dashboard.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/)
     const { page, problems } = await openPage(dashboard.url)
 
     await page.locator("#card-completed", { hasText: String(summary.completed) }).waitFor()
