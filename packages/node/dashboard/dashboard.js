@@ -235,10 +235,10 @@
       datasets: ["completed", "failed"].map((status) => ({ label: status, data: points(status), backgroundColor: colours[status], pointRadius: 3 }))
     }, { scales: { x: { title: { display: true, text: "index" } }, y: { title: { display: true, text: "ms" }, beginAtZero: true } } });
     drawChart("chart-stages", "bar", {
-      labels: view.stagesPerIndex.map((row) => row.index),
+      labels: view.stageBars.map((bar) => (bar.fromIndex === bar.toIndex ? bar.fromIndex : `${bar.fromIndex}–${bar.toIndex}`)),
       datasets: view.stageNames.map((name, k) => ({
         label: name,
-        data: view.stagesPerIndex.map((row) => row.stageMs[k]),
+        data: view.stageBars.map((bar) => bar.stageMs[k]),
         backgroundColor: stagePalette[k % stagePalette.length]
       }))
     }, { scales: { x: { stacked: true, title: { display: true, text: "index" } }, y: { stacked: true, title: { display: true, text: "ms" } } } });

@@ -257,6 +257,38 @@ export const memoryHistogram = (metrics: ReadonlyArray<IndexMetrics>): Array<His
   return counts.map((count, i) => ({ fromBytes: min + i * width, toBytes: i === bins - 1 ? max : min + (i + 1) * width, count }))
 }
 
+/** One stacked bar: the mean time of each stage over indices `fromIndex..toIndex` (one index while they fit). */
+export interface StageBar {
+  readonly fromIndex: number
+  readonly toIndex: number
+  /** In the order of the stage statistics; 0 where a stage did not run. */
+  readonly stageMs: ReadonlyArray<number>
+}
+
+/** The most bars drawn: beyond, consecutive indices share a bar, so a long run stays readable. */
+export const maxStageBars = 300
+
+/** Stage times per index (or per group of consecutive indices), for the stacked bar chart. */
+export const stageBars = (
+  metrics: ReadonlyArray<IndexMetrics>,
+  stages: ReadonlyArray<StageStatistics>
+): Array<StageBar> => {
+  const timed = metrics.filter((m) => m.stages.length > 0)
+  const size = Math.max(1, Math.ceil(timed.length / maxStageBars))
+  const bars: Array<StageBar> = []
+  for (let start = 0; start < timed.length; start += size) {
+    const group = timed.slice(start, start + size)
+    bars.push({
+      fromIndex: group[0]!.index,
+      toIndex: group[group.length - 1]!.index,
+      stageMs: stages.map((s) =>
+        group.reduce((sum, m) => sum + (m.stages.find((t) => t.order === s.order)?.wallTimeNs ?? 0), 0) / group.length / 1e6
+      )
+    })
+  }
+  return bars
+}
+
 /** Performance figures: time per index, stages per index, memory, the slowest indices, stage statistics. */
 export const performance = (checkpoint: Checkpoint) =>
   Effect.map(checkpoint.metrics, (metrics) => {
@@ -273,13 +305,7 @@ export const performance = (checkpoint: Checkpoint) =>
         peakMemoryBytes: m.peakMemoryBytes
       })),
       stageNames: stages.map((s) => s.name),
-      // Per index, the time of each stage in `stageNames` order (0 where a stage did not run).
-      stagesPerIndex: metrics
-        .filter((m) => m.stages.length > 0)
-        .map((m) => ({
-          index: m.index,
-          stageMs: stages.map((s) => (m.stages.find((t) => t.order === s.order)?.wallTimeNs ?? 0) / 1e6)
-        })),
+      stageBars: stageBars(metrics, stages),
       memoryHistogram: memoryHistogram(metrics),
       slowest: slowest.map((m) => ({
         index: m.index,
