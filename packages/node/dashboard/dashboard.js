@@ -315,6 +315,8 @@
   // One refresh at a time; a change reported meanwhile triggers one more.
   let refreshing = false;
   let again = false;
+  let lastCostMs = 0;
+  let lastEnd = 0;
   const refresh = async () => {
     if (refreshing) {
       again = true;
@@ -324,7 +326,10 @@
     try {
       do {
         again = false;
+        const start = performance.now();
         await refreshers[state.tab]();
+        lastEnd = performance.now();
+        lastCostMs = lastEnd - start;
       } while (again);
       showProblem(undefined);
     } catch (error) {
@@ -332,6 +337,18 @@
     } finally {
       refreshing = false;
     }
+  };
+
+  // Live updates refresh the view at most once per twice its last cost, so
+  // that a large database is not read back to back while a run writes it.
+  let scheduled = undefined;
+  const refreshSoon = () => {
+    if (scheduled !== undefined) return;
+    const wait = Math.max(0, lastEnd + 2 * lastCostMs - performance.now());
+    scheduled = setTimeout(() => {
+      scheduled = undefined;
+      refresh();
+    }, wait);
   };
 
   const showTab = (tab) => {
@@ -402,7 +419,7 @@
   });
   feed.addEventListener("update", (event) => {
     showSummary(JSON.parse(event.data).summary);
-    refresh();
+    refreshSoon();
   });
   feed.addEventListener("failure", (event) => showProblem(JSON.parse(event.data).message));
 

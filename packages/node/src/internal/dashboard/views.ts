@@ -110,18 +110,24 @@ const latestCount = 10
 /** The overview: progress, workers, the pipeline's structure and stage timings, latest outputs and errors. */
 export const overview = (checkpoint: Checkpoint) =>
   Effect.gen(function*() {
-    const { completedOutputs, configJson, metrics, summary, workers } = yield* Effect.all({
+    const { configJson, metrics, summary, workers } = yield* Effect.all({
       summary: checkpoint.summary,
       metrics: checkpoint.metrics,
       workers: checkpoint.workers,
-      configJson: checkpoint.configJson,
-      completedOutputs: checkpoint.completedOutputs
+      configJson: checkpoint.configJson
     })
     const staleAfterS = staleAfterSeconds(metrics)
     const nowMs = yield* Clock.currentTimeMillis
     // The rate of the latest run call: what its workers completed over its elapsed time.
     const doneNow = latestInvocation(workers).reduce((sum, w) => sum + w.completedCount, 0)
     const newestFirst = [...metrics].sort((a, b) => b.completedAt.localeCompare(a.completedAt))
+    // The outputs of the latest completed indices, read index by index: cheap however long the run.
+    const latestOutputs = yield* Effect.forEach(
+      newestFirst.filter((m) => m.status === "completed").slice(0, latestCount),
+      (m) =>
+        Effect.map(checkpoint.outputsOf(m.index), (paths) =>
+          Option.getOrElse(paths, () => []).map((path) => ({ index: m.index, path, completedAt: m.completedAt })))
+    )
     return {
       summary,
       ratePerS: summary.elapsed_s > 0 ? doneNow / summary.elapsed_s : null,
@@ -129,10 +135,7 @@ export const overview = (checkpoint: Checkpoint) =>
       workers: workerViews(workers, staleAfterS, nowMs),
       pipeline: parseConfig(configJson),
       stages: stageStatistics(metrics),
-      latestOutputs: newestFirst
-        .filter((m) => m.status === "completed")
-        .flatMap((m) => (completedOutputs.get(m.index) ?? []).map((path) => ({ index: m.index, path, completedAt: m.completedAt })))
-        .slice(0, latestCount),
+      latestOutputs: latestOutputs.flat().slice(0, latestCount),
       latestErrors: newestFirst
         .filter((m) => m.status === "error")
         .slice(0, latestCount)
