@@ -62,8 +62,7 @@
     tab: "overview",
     indices: { range: "", status: "all", page: 1, pages: 1 },
     detail: undefined,
-    logs: { query: "", lastId: 0, follow: true, loaded: false },
-    workers: []
+    logs: { query: "", lastId: 0, follow: true, loaded: false }
   };
 
   // Overview ----------------------------------------------------------------
@@ -116,7 +115,6 @@
     showSummary(view.summary);
     $("card-rate").textContent = view.ratePerS === null ? "–" : `${view.ratePerS.toFixed(view.ratePerS < 10 ? 2 : 0)}/s`;
     $("stale-hint").textContent = `a worker busy on one index for more than ${fmt.duration(view.staleAfterS)} is marked stale`;
-    state.workers = view.workers;
     showWorkerChoices(view.workers);
     fillRows(
       $("workers").tBodies[0],

@@ -17,6 +17,10 @@ const ms = (ns: number | null): number | null => (ns === null ? null : ns / 1e6)
 /** Where an index stands: recorded (`completed`, `failed`), held by a worker (`running`), or not yet run. */
 export type IndexStatus = "completed" | "failed" | "running" | "remaining"
 
+/** The outcome of a recorded index, named as the page shows it (the database says `error`). */
+const recordedStatus = (m: IndexMetrics): "completed" | "failed" => (m.status === "completed" ? "completed" : "failed")
+
+
 /** Timing statistics of one stage over the indices that recorded it. */
 export interface StageStatistics {
   readonly order: number
@@ -154,6 +158,17 @@ export interface IndexRow {
   readonly error: string | null
 }
 
+/** The row of an index: its record if it has one, else the worker holding it, if any. */
+const indexRow = (index: number, recorded: IndexMetrics | undefined, holderId: string | undefined): IndexRow => ({
+  index,
+  status: recorded !== undefined ? recordedStatus(recorded) : holderId !== undefined ? "running" : "remaining",
+  completedAt: recorded?.completedAt ?? null,
+  wallTimeMs: ms(recorded?.wallTimeNs ?? null),
+  peakMemoryBytes: recorded?.peakMemoryBytes ?? null,
+  workerId: recorded?.workerId ?? holderId ?? null,
+  error: recorded?.error ?? null
+})
+
 const matches = (filter: Params.StatusFilter, status: IndexStatus) =>
   filter === "all" || filter === status || (filter === "remaining" && status === "running")
 
@@ -178,22 +193,8 @@ export const indices = (
     const rows: Array<IndexRow> = []
     for (let index = 0; index < summary.total; index++) {
       if (!Params.selects(query.selection, index)) continue
-      const m = recorded.get(index)
-      const status: IndexStatus = m !== undefined
-        ? (m.status === "completed" ? "completed" : "failed")
-        : running.has(index)
-        ? "running"
-        : "remaining"
-      if (!matches(query.status, status)) continue
-      rows.push({
-        index,
-        status,
-        completedAt: m?.completedAt ?? null,
-        wallTimeMs: ms(m?.wallTimeNs ?? null),
-        peakMemoryBytes: m?.peakMemoryBytes ?? null,
-        workerId: m?.workerId ?? running.get(index) ?? null,
-        error: m?.error ?? null
-      })
+      const row = indexRow(index, recorded.get(index), running.get(index))
+      if (matches(query.status, row.status)) rows.push(row)
     }
     const start = (query.page - 1) * query.pageSize
     return {
@@ -217,20 +218,8 @@ export const indexDetail = (checkpoint: Checkpoint, index: number) =>
     })
     if (index >= summary.total) return Option.none()
     const m = metrics.find((row) => row.index === index)
-    const holder = workers.find((w) => w.currentIndex === index)
-    const status: IndexStatus = m !== undefined
-      ? (m.status === "completed" ? "completed" : "failed")
-      : holder !== undefined
-      ? "running"
-      : "remaining"
     return Option.some({
-      index,
-      status,
-      completedAt: m?.completedAt ?? null,
-      wallTimeMs: ms(m?.wallTimeNs ?? null),
-      peakMemoryBytes: m?.peakMemoryBytes ?? null,
-      workerId: m?.workerId ?? holder?.workerId ?? null,
-      error: m?.error ?? null,
+      ...indexRow(index, m, workers.find((w) => w.currentIndex === index)?.workerId),
       outputs: Option.getOrElse(outputs, () => []),
       artifacts: artifacts.filter((a) => a.index === index),
       stages: (m?.stages ?? []).map((s) => ({ order: s.order, name: s.name, wallTimeMs: s.wallTimeNs / 1e6 })),
@@ -303,7 +292,7 @@ export const performance = (checkpoint: Checkpoint) =>
     return {
       perIndex: metrics.map((m) => ({
         index: m.index,
-        status: m.status === "completed" ? "completed" : "failed",
+        status: recordedStatus(m),
         wallTimeMs: ms(m.wallTimeNs),
         peakMemoryBytes: m.peakMemoryBytes
       })),
@@ -312,7 +301,7 @@ export const performance = (checkpoint: Checkpoint) =>
       memoryHistogram: memoryHistogram(metrics),
       slowest: slowest.map((m) => ({
         index: m.index,
-        status: m.status === "completed" ? "completed" : "failed",
+        status: recordedStatus(m),
         wallTimeMs: ms(m.wallTimeNs),
         workerId: m.workerId
       })),
