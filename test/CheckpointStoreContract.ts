@@ -456,6 +456,18 @@ export const checkpointStoreContract = (
         })
       ))
 
+    it.live("configJson is the configuration document the run recorded, the same after reset", () =>
+      withStore((dbDir) =>
+        Effect.gen(function*() {
+          const probe = makeProbe({ length: 3 })
+          yield* run(probe, dbDir, {})
+          const recorded = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) => c.configJson)
+          expect(JSON.parse(recorded)).toEqual(probe.pipeline.config)
+          const afterReset = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) => Effect.zipRight(c.reset, c.configJson))
+          expect(afterReset).toBe(recorded)
+        })
+      ))
+
     it.live("remainingIndices lists, sorted, the indices neither completed nor failed", () =>
       withStore((dbDir) =>
         Effect.gen(function*() {

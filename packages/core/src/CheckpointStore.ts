@@ -169,6 +169,8 @@ export interface Checkpoint {
   /** The database's path (or a memory name). */
   readonly location: string
   readonly configHash: string
+  /** The configuration document recorded for provenance (`pipeline_runs.config_json`): what the pipeline is made of. */
+  readonly configJson: Effect.Effect<string, CheckpointError>
 
   /** Completed indices with their recorded output paths: what a run skips. */
   readonly completedOutputs: Effect.Effect<ReadonlyMap<number, ReadonlyArray<string>>, CheckpointError>

@@ -1,3 +1,4 @@
+export * as Dashboard from "./Dashboard.js"
 export * as DatabaseLocation from "./DatabaseLocation.js"
 export * as FileSink from "./FileSink.js"
 export * as NodeCurator from "./NodeCurator.js"

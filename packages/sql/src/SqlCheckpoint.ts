@@ -140,6 +140,12 @@ const makeCheckpoint = (
   return {
     location,
     configHash,
+    configJson: query(Effect.suspend(() =>
+      Effect.map(
+        sql<{ config_json: string }>`SELECT config_json FROM pipeline_runs WHERE run_id = ${runId}`,
+        (rows) => rows[0]?.config_json ?? "{}"
+      )
+    )),
     completedOutputs: query(
       Effect.map(rowsWithStatus("completed"), (rows) => new Map(rows.map((row) => [row.idx, parsePaths(row.output_paths)])))
     ),

@@ -14,6 +14,7 @@ import { databaseFileName, makeSummary } from "../CheckpointStore.js"
 interface Records {
   runId: number
   readonly configHash: string
+  readonly configJson: string
   totalIndices: number
   readonly results: Map<number, IndexMetrics & { readonly paths: ReadonlyArray<string> }>
   readonly workers: Map<string, WorkerRow>
@@ -27,9 +28,10 @@ interface Database {
   nextLogId: number
 }
 
-const newRecords = (runId: number, configHash: string, totalIndices: number): Records => ({
+const newRecords = (runId: number, configHash: string, configJson: string, totalIndices: number): Records => ({
   runId,
   configHash,
+  configJson,
   totalIndices,
   results: new Map(),
   workers: new Map(),
@@ -56,7 +58,7 @@ export const make = (): CheckpointStore["Type"] => {
       const db = database
       let records = db.runs.get(request.configHash)
       if (records === undefined) {
-        records = newRecords(db.nextRunId++, request.configHash, request.totalIndices)
+        records = newRecords(db.nextRunId++, request.configHash, request.configJson, request.totalIndices)
         db.runs.set(request.configHash, records)
       }
       records.totalIndices = request.totalIndices
@@ -94,6 +96,7 @@ export const make = (): CheckpointStore["Type"] => {
       return {
         location,
         configHash: request.configHash,
+        configJson: Effect.sync(() => r.configJson),
         completedOutputs: Effect.map(statusOf("completed"), (rows) => new Map(rows.map((row) => [row.index, row.paths]))),
         completedIndices: Effect.map(statusOf("completed"), (rows) => new Set(rows.map((row) => row.index))),
         failedIndices: Effect.map(statusOf("error"), (rows) => new Map(rows.map((row) => [row.index, row.error ?? ""]))),
@@ -142,7 +145,7 @@ export const make = (): CheckpointStore["Type"] => {
             return query.limit === undefined ? rows : rows.slice(0, query.limit)
           }),
         reset: Effect.sync(() => {
-          r = newRecords(db.nextRunId++, r.configHash, r.totalIndices)
+          r = newRecords(db.nextRunId++, r.configHash, r.configJson, r.totalIndices)
           db.runs.set(r.configHash, r)
         }),
         resetIndex: (index) =>

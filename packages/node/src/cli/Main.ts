@@ -10,6 +10,7 @@ import { Cause, Effect, Exit, Layer, Logger } from "effect"
 import * as fs from "node:fs"
 import { ExitCode, fromCause } from "./CliError.js"
 import * as Cache from "./commands/Cache.js"
+import * as Dashboard from "./commands/Dashboard.js"
 import * as Failed from "./commands/Failed.js"
 import * as Logs from "./commands/Logs.js"
 import * as Metrics from "./commands/Metrics.js"
@@ -35,7 +36,8 @@ export const command = Command.make("curator").pipe(
     Outputs.command,
     Which.command,
     Reset.command,
-    Cache.command
+    Cache.command,
+    Dashboard.command
   ])
 )
 
