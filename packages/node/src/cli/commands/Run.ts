@@ -213,10 +213,12 @@ export const command = Command.make(
           ))
         // The grace period bounds a graceful stop: then indices still in flight are interrupted, not recorded.
         const graceOver = Effect.zipRight(signal, Effect.sleep(Duration.seconds(options.grace)))
-        const onProgress = yield* ProgressDisplay.start(state, {
+        const display = yield* ProgressDisplay.start(state, {
           stream: process.stderr,
           mode: ProgressDisplay.modeFor(process.stderr, options.quiet)
         })
+        // Without a display the state is still kept: an interruption reports where the run records.
+        const onProgress = display ?? ProgressDisplay.handler(state)
         return yield* Pipeline.run(pipeline, { concurrency, indices, failFast: options.failFast, onProgress, stop }).pipe(
           Effect.raceFirst(Effect.zipRight(graceOver, Effect.interrupt))
         )
