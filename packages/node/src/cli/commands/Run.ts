@@ -121,7 +121,7 @@ export const formatSummary = (summary: Summary): string => {
     `database: ${summary.db_path ?? "none (--no-metrics)"}`
   ]
   if (summary.redone > 0) {
-    lines.push(`${summary.redone} indices recorded completed had missing outputs and were computed again`)
+    lines.push(`redone: ${summary.redone} completed indices had missing outputs and were computed again`)
   }
   if (summary.stopped_by !== null) {
     lines.push(
