@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { formatSummary, type Summary } from "../../src/cli/commands/Run.js"
 import { journalOf, markerOf, outputsOf } from "../fixtures/crashOutputs.js"
 import { limited, makeSandbox, type Result, type Sandbox, show, start } from "./curator.js"
 
@@ -133,4 +134,30 @@ describe("curator run: stopping at once", () => {
       for (const index of inFlight) expect(fs.existsSync(markerOf(path.join(dir, "out"), index))).toBe(false)
     })
   }
+})
+
+describe("curator run: the summary of a stopped run", () => {
+  it("counts the indices not run and says how to continue", () => {
+    const summary: Summary = {
+      total: 40,
+      completed: 7,
+      computed: 5,
+      cached: 2,
+      failed: 0,
+      failures: [],
+      not_run: 33,
+      redone: 0,
+      stopped_by: "SIGINT",
+      elapsed_s: 2.5,
+      backend: "fibers",
+      concurrency: 2,
+      config_hash: "ab".repeat(32),
+      db_path: "/data/abababababababab.db"
+    }
+    expect(formatSummary(summary).split("\n")).toEqual([
+      "40 indices in 2.5 s on fibers (concurrency 2): 7 completed (2 from the checkpoint), 0 failed, 33 not run",
+      "database: /data/abababababababab.db",
+      "stopped by SIGINT: 33 indices not run; run the same command with --resume to continue"
+    ])
+  })
 })
