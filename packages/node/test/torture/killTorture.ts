@@ -43,7 +43,7 @@ export interface Report {
   readonly killsBeforeFirstIndex: number
   /** Kills with workers as the backend. */
   readonly killsOnWorkers: number
-  /** Attempts that finished by themselves before their kill. */
+  /** Attempts that finished by themselves before their kill (only possible once the checkpoint is complete). */
   readonly finishedEarly: number
   /** Indices whose sink started more than once (killed in flight, or finished but not yet recorded). */
   readonly startedMoreThanOnce: number
@@ -75,25 +75,48 @@ const random = (seed: number) => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-const lineCount = (file: string): number => {
-  try {
-    return fs.readFileSync(file, "utf8").split("\n").length - 1
-  } catch {
-    return 0
-  }
-}
+/**
+ * The journal of the crash pipeline, followed as it grows (only the bytes
+ * appended since the last look are read): how many sinks started and
+ * finished, in all and per index.
+ */
+class Journal {
+  private offset = 0
+  private partial = ""
+  starts = 0
+  ends = 0
+  readonly startsOf = new Map<number, number>()
+  readonly endsOf = new Map<number, number>()
+  constructor(private readonly file: string) {}
 
-const endCount = (file: string): number => {
-  try {
-    return fs.readFileSync(file, "utf8").split("\n").filter((line) => line.startsWith("end ")).length
-  } catch {
-    return 0
+  poll(): this {
+    if (!fs.existsSync(this.file)) return this
+    const fd = fs.openSync(this.file, "r")
+    try {
+      const size = fs.fstatSync(fd).size
+      if (size <= this.offset) return this
+      const buffer = Buffer.alloc(size - this.offset)
+      fs.readSync(fd, buffer, 0, buffer.length, this.offset)
+      this.offset = size
+      const lines = (this.partial + buffer.toString("utf8")).split("\n")
+      this.partial = lines.pop()!
+      for (const line of lines) {
+        const [what, index] = line.split(" ")
+        const counts = what === "start" ? this.startsOf : this.endsOf
+        counts.set(Number(index), (counts.get(Number(index)) ?? 0) + 1)
+        if (what === "start") this.starts++
+        else this.ends++
+      }
+      return this
+    } finally {
+      fs.closeSync(fd)
+    }
   }
-}
 
-/** Resolves when the journal has grown past `lines`, or the child exited. */
-const firstIndexStarted = async (journal: string, lines: number, exited: () => boolean) => {
-  while (!exited() && lineCount(journal) <= lines) await sleep(5)
+  /** Resolves once `until` holds of the journal, or the child exited. */
+  async waitFor(until: (journal: Journal) => boolean, exited: () => boolean): Promise<void> {
+    while (!exited() && !until(this.poll())) await sleep(5)
+  }
 }
 
 /** Checks the database and the files after a run ended (killed or not); returns the completed indices. */
@@ -144,7 +167,7 @@ export const run = async (options: Options): Promise<Report> => {
   const next = random(options.seed)
   const outDir = path.join(options.dir, "out")
   const dbFile = path.join(options.dir, "checkpoint.db")
-  const journal = journalOf(outDir)
+  const journal = new Journal(journalOf(outDir))
   fs.mkdirSync(path.join(options.dir, "cache"), { recursive: true })
   fs.mkdirSync(outDir, { recursive: true })
   const env: NodeJS.ProcessEnv = {
@@ -163,7 +186,6 @@ export const run = async (options: Options): Promise<Report> => {
   let killsOnWorkers = 0
   let finishedEarly = 0
   let startupMs = 3000
-  let indicesPerMs = 0.7 * options.concurrency / Math.max(1, options.delayMs)
 
   const attempt = (backend: string): ChildProcess =>
     spawn(
@@ -176,8 +198,6 @@ export const run = async (options: Options): Promise<Report> => {
     )
 
   let completedBefore = check(dbFile, outDir, "before", violations).completed.size
-  // Attempts go on until every kill is delivered; one that finishes by itself (the rate was
-  // overestimated) leaves a complete checkpoint, on which later kills land during start-up.
   for (let k = 0; kills < options.kills && k < 2 * options.kills; k++) {
     const backend = options.backends[k % options.backends.length]!
     const child = attempt(backend)
@@ -188,36 +208,30 @@ export const run = async (options: Options): Promise<Report> => {
     let exited = false
     void exit.then(() => (exited = true))
     const spawnedAt = performance.now()
-    const journalLines = lineCount(journal)
-    const endsBefore = endCount(journal)
+    const { starts, ends } = journal.poll()
 
     // One kill in five lands during start-up (loading modules, opening and migrating, reading the
-    // checkpoint); the others once indices run, at a random moment within a little more than this
-    // attempt's share of the work left, so that kills spread over the whole run and its flushes.
-    const early = next() < 0.2
-    let runningAt = Number.NaN
-    if (early) {
+    // checkpoint); the others once a random number of sinks finished in this attempt, up to a
+    // little more than its share of the work left but never all of it, so that kills spread over
+    // the whole run, whatever its speed, and fall at random moments of the writer's flush cycle.
+    if (next() < 0.2) {
       await sleep(next() * startupMs)
     } else {
-      await firstIndexStarted(journal, journalLines, () => exited)
-      runningAt = performance.now()
-      startupMs = 0.7 * startupMs + 0.3 * (runningAt - spawnedAt)
-      const leftMs = (options.indices - completedBefore) / indicesPerMs
-      await sleep(next() * Math.min(1.4 * leftMs / (options.kills - kills), 0.9 * leftMs))
+      await journal.waitFor((j) => j.starts > starts, () => exited)
+      startupMs = 0.7 * startupMs + 0.3 * (performance.now() - spawnedAt)
+      const left = options.indices - completedBefore
+      const target = 1 + Math.floor(next() * Math.min(1.4 * left / (options.kills - kills), 0.9 * left))
+      await journal.waitFor((j) => j.ends - ends >= target, () => exited)
     }
-    const before = lineCount(journal) === journalLines
-    const killedAt = performance.now()
+    const beforeFirstIndex = journal.poll().starts === starts
     child.kill("SIGKILL")
     const ended = await exit
     const when = `after attempt ${k + 1} (${backend}, ${ended.signal ?? `exit ${ended.code}`})`
     const completed = check(dbFile, outDir, when, violations).completed.size
     if (ended.signal === "SIGKILL") {
       kills++
-      if (before) killsBeforeFirstIndex++
+      if (beforeFirstIndex) killsBeforeFirstIndex++
       if (backend === "workers") killsOnWorkers++
-      // The rate of sinks finishing, whether or not their records were flushed before the kill.
-      const ranMs = killedAt - runningAt
-      if (ranMs > 100) indicesPerMs = 0.5 * indicesPerMs + 0.5 * ((endCount(journal) - endsBefore) / ranMs)
     } else if (ended.code === 0) {
       finishedEarly++
     } else {
@@ -226,7 +240,7 @@ export const run = async (options: Options): Promise<Report> => {
     }
     options.log?.(
       `attempt ${k + 1}: ${backend}, ${
-        ended.signal === null ? "finished before its kill" : before ? "killed before its first index" : "killed mid-run"
+        ended.signal === null ? "finished before its kill" : beforeFirstIndex ? "killed before its first index" : "killed mid-run"
       }, ${completed}/${options.indices} completed`
     )
     completedBefore = completed
@@ -243,13 +257,7 @@ export const run = async (options: Options): Promise<Report> => {
     violations.push(`at the end: ${missing.length} indices not completed, e.g. ${missing.slice(0, 5).join(", ")}`)
   }
 
-  const starts = new Map<number, number>()
-  const ends = new Map<number, number>()
-  for (const line of (fs.existsSync(journal) ? fs.readFileSync(journal, "utf8") : "").split("\n")) {
-    const [what, index] = line.split(" ")
-    if (what === "start") starts.set(Number(index), (starts.get(Number(index)) ?? 0) + 1)
-    if (what === "end") ends.set(Number(index), (ends.get(Number(index)) ?? 0) + 1)
-  }
+  journal.poll()
   const moreThanOnce = (counts: Map<number, number>) => [...counts.values()].filter((count) => count > 1).length
 
   return {
@@ -258,8 +266,8 @@ export const run = async (options: Options): Promise<Report> => {
     killsBeforeFirstIndex,
     killsOnWorkers,
     finishedEarly,
-    startedMoreThanOnce: moreThanOnce(starts),
-    finishedMoreThanOnce: moreThanOnce(ends),
+    startedMoreThanOnce: moreThanOnce(journal.startsOf),
+    finishedMoreThanOnce: moreThanOnce(journal.endsOf),
     violations,
     integrity: final.integrity,
     completed: final.completed.size,

@@ -11,6 +11,12 @@ import * as KillTorture from "./killTorture.js"
 
 const [indices = 10_000, kills = 50, seed = Date.now() % 1_000_000] = process.argv.slice(2).map(Number)
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "curator-torture-"))
+const removeDir = () => fs.rmSync(dir, { recursive: true, force: true })
+// Ctrl-C reaches the curator process under test too; leave no temporary files behind.
+process.once("SIGINT", () => {
+  removeDir()
+  process.exit(130)
+})
 try {
   const report = await KillTorture.run({
     dir,
@@ -25,5 +31,5 @@ try {
   process.stdout.write(JSON.stringify(report, null, 2) + "\n")
   process.exitCode = report.violations.length === 0 && report.kills >= Math.min(kills, 20) ? 0 : 1
 } finally {
-  fs.rmSync(dir, { recursive: true, force: true })
+  removeDir()
 }
