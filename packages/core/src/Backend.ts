@@ -26,6 +26,11 @@ export interface Work<E, R> {
   readonly units: ReadonlyArray<ReadonlyArray<number>>
   /** The largest number of indices that may run at once. */
   readonly concurrency: number
+  /**
+   * True once the run was asked to stop gracefully: a lane takes no new
+   * unit, and finishes (and records) the indices it has already started.
+   */
+  readonly stopRequested: () => boolean
   /** The lowest level of logs to capture, for backends that capture them where they compute. */
   readonly logLevel: LogLevel.Literal
   /** Opens a lane: registers a worker for this run. */
@@ -73,7 +78,7 @@ export const onLanes = <E, R, L extends Lane>(
     let cursor = 0
     const lane = Effect.flatMap(openLane, (lane) =>
       Effect.whileLoop({
-        while: () => cursor < work.units.length,
+        while: () => cursor < work.units.length && !work.stopRequested(),
         body: () => Effect.forEach(work.units[cursor++]!, (index) => processUnitIndex(index, lane), { discard: true }),
         step: () => {}
       }))

@@ -41,6 +41,12 @@ export interface Options {
   readonly trackMetrics: boolean
   /** Measure each index's peak heap growth. Default true. */
   readonly trackMemory: boolean
+  /**
+   * On resume, check that the recorded output files of each completed index
+   * still exist, and compute again the indices with a missing file. Default
+   * false: the checkpoint is trusted as it is.
+   */
+  readonly verifyOutputs: boolean
 }
 
 /** The defaults of {@link Options}. */
@@ -49,7 +55,8 @@ export const defaultOptions: Options = {
   dbDir: undefined,
   dbFile: undefined,
   trackMetrics: true,
-  trackMemory: true
+  trackMemory: true,
+  verifyOutputs: false
 }
 
 /** A source with filters and no sink yet: the stream of items `A` it would feed a sink. */

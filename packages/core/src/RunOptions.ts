@@ -2,7 +2,7 @@
  * What a run processes and how wide: the index selection and the concurrency,
  * validated before anything runs.
  */
-import { Data, Either, type LogLevel } from "effect"
+import { Data, type Effect, Either, type LogLevel } from "effect"
 import { availableParallelism } from "node:os"
 import type { ProgressHandler } from "./Progress.js"
 
@@ -21,6 +21,18 @@ export interface RunOptions {
   readonly logLevel?: LogLevel.Literal | undefined
   /** Called synchronously as the run starts and as each index starts and finishes. */
   readonly onProgress?: ProgressHandler | undefined
+  /**
+   * A graceful stop: once this effect completes, the run takes no new index,
+   * lets the indices in flight finish and be recorded, and returns; the
+   * indices it did not start are `NotRun` outcomes, left for the next run.
+   * (Interrupting the run instead stops at once: indices in flight are not
+   * recorded.)
+   *
+   * @example
+   * const stop = yield* Deferred.make<void>()
+   * const result = yield* Pipeline.run(pipeline, { stop: Deferred.await(stop) })
+   */
+  readonly stop?: Effect.Effect<void> | undefined
 }
 
 /** Run options that cannot be honoured; nothing has run when this is raised. */

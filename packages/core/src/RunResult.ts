@@ -22,8 +22,17 @@ export interface Failed<E> {
   readonly cause: Cause.Cause<E>
 }
 
+/**
+ * An index the run did not process because it was asked to stop first
+ * (`RunOptions.stop`): nothing is recorded for it, so the next run does it.
+ */
+export interface NotRun {
+  readonly _tag: "NotRun"
+  readonly index: number
+}
+
 /** The outcome of one index. */
-export type Outcome<E> = Completed | Failed<E>
+export type Outcome<E> = Completed | Failed<E> | NotRun
 
 /** The result of `Pipeline.run`. */
 export interface RunResult<E> {
@@ -33,6 +42,11 @@ export interface RunResult<E> {
   readonly location: string | undefined
   /** The SHA-256 of the pipeline's configuration. */
   readonly configHash: string
+  /**
+   * Indices found completed whose recorded output files were missing
+   * (`verifyOutputs`), and so computed again in this run.
+   */
+  readonly redone: ReadonlyArray<number>
 }
 
 /** With `failFast`, the run fails with this at the first failed index. */
@@ -56,21 +70,30 @@ export const failed = <E>(index: number, message: string, cause: Cause.Cause<E>)
   cause
 })
 
+export const notRun = (index: number): NotRun => ({ _tag: "NotRun", index })
+
 export const isCompleted = <E>(outcome: Outcome<E>): outcome is Completed => outcome._tag === "Completed"
 
 export const isFailed = <E>(outcome: Outcome<E>): outcome is Failed<E> => outcome._tag === "Failed"
 
-/** The output paths per requested index (undefined for failed ones), as the reference's `run_pipeline` returns. */
+export const isNotRun = <E>(outcome: Outcome<E>): outcome is NotRun => outcome._tag === "NotRun"
+
+/** The indices a stopped run did not process, in the requested order (empty unless the run was stopped). */
+export const notRunIndices = <E>(result: RunResult<E>): ReadonlyArray<number> =>
+  result.outcomes.filter(isNotRun).map((outcome) => outcome.index)
+
+/** The output paths per requested index (undefined for failed and not-run ones), as the reference's `run_pipeline` returns. */
 export const paths = <E>(result: RunResult<E>): ReadonlyArray<ReadonlyArray<string> | undefined> =>
   result.outcomes.map((outcome) => (outcome._tag === "Completed" ? outcome.paths : undefined))
 
-/** How many outcomes are computed now, taken from the checkpoint, and failed. */
+/** How many outcomes are computed now, taken from the checkpoint, and failed (not-run ones are in none). */
 export const counts = <E>(result: RunResult<E>): { computed: number; cached: number; failed: number } => {
   let computed = 0
   let cached = 0
   let failedCount = 0
   for (const outcome of result.outcomes) {
     if (outcome._tag === "Failed") failedCount++
+    else if (outcome._tag === "NotRun") continue
     else if (outcome.cached) cached++
     else computed++
   }

@@ -7,6 +7,9 @@
 import { Backend, CheckpointStore, Filter, Pipeline, RunOptions, RunResult, Sink, Source } from "@curator/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Data, Deferred, Duration, Effect, Either, Exit, Fiber, Layer, Logger, Option, Stream } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { Boom, Live, makeGauge, makeProbe, outcomesOf, range, readCheckpoint, Sequential, sorted } from "./helpers.js"
 
 describe("Pipeline", () => {
@@ -268,6 +271,60 @@ describe("Pipeline", () => {
       }).pipe(Effect.provide(Live)))
   })
 
+  describe("graceful stop", () => {
+    it.effect("after `stop`, no index starts; those in flight finish and are recorded; the rest are NotRun and run next time", () =>
+      Effect.gen(function*() {
+        const sinkStarted = new Set<number>()
+        const twoInFlight = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        const stop = yield* Deferred.make<void>()
+        const stopSeen = yield* Deferred.make<void>()
+        const pipeline = Pipeline.from(Source.make({ name: "Items", length: 8, items: (index) => Effect.succeed([index]) })).pipe(
+          Pipeline.write(Sink.fromItems({
+            name: "Held",
+            write: (_: ReadonlyArray<number>, index) =>
+              Effect.gen(function*() {
+                sinkStarted.add(index)
+                if (sinkStarted.size === 2) yield* Deferred.succeed(twoInFlight, undefined)
+                yield* Deferred.await(release)
+                return [`/out/${index}`]
+              })
+          }), { resume: true })
+        )
+        // The run marks itself stopping in the same step as this stop effect ends, so once
+        // `stopSeen` is done the run has seen the stop, before the indices in flight finish.
+        const fiber = yield* Effect.fork(Pipeline.run(pipeline, {
+          concurrency: 2,
+          stop: Effect.zipRight(Deferred.await(stop), Deferred.succeed(stopSeen, undefined))
+        }))
+        yield* Deferred.await(twoInFlight)
+        yield* Deferred.succeed(stop, undefined)
+        yield* Deferred.await(stopSeen)
+        yield* Deferred.succeed(release, undefined)
+        const result = yield* Fiber.join(fiber)
+
+        expect(sorted(sinkStarted)).toEqual([0, 1])
+        expect(result.outcomes.map((o) => o._tag)).toEqual(["Completed", "Completed", ...Array(6).fill("NotRun")])
+        expect(RunResult.notRunIndices(result)).toEqual(range(2, 8))
+        const recorded = yield* readCheckpoint(pipeline, (c) => Effect.all({ completed: c.completedIndices, logs: c.logs() }))
+        expect(sorted(recorded.completed)).toEqual([0, 1])
+        expect(recorded.logs.map((line) => line.message)).toContain("run stopped: 2 completed (0 from the checkpoint), 0 failed, 6 not run")
+
+        sinkStarted.clear()
+        const resumed = yield* Pipeline.run(pipeline, { concurrency: 2 })
+        expect(RunResult.counts(resumed)).toEqual({ computed: 6, cached: 2, failed: 0 })
+        expect(sorted(sinkStarted)).toEqual(range(2, 8))
+      }).pipe(Effect.provide(Live)))
+
+    it.effect("a stop that never comes changes nothing", () =>
+      Effect.gen(function*() {
+        const probe = makeProbe({ length: 5 })
+        const result = yield* Pipeline.run(probe.pipeline, { concurrency: 2, stop: Effect.never })
+        expect(RunResult.counts(result)).toEqual({ computed: 5, cached: 0, failed: 0 })
+        expect(RunResult.notRunIndices(result)).toEqual([])
+      }).pipe(Effect.provide(Live)))
+  })
+
   describe("stage times", () => {
     for (const streamed of [false, true]) {
       it.live(`each stage's time is its own, and they sum to the index's wall time (${streamed ? "streams" : "arrays"})`, () =>
@@ -371,6 +428,48 @@ describe("Pipeline", () => {
         expect(RunResult.counts(fourth)).toEqual({ computed: 0, cached: 5, failed: 0 })
         expect(probe.counts).toEqual({ source: 7, filter: 7, sink: 5 })
         expect(fourth.location).toBe(first.location)
+      }).pipe(Effect.provide(Live)))
+
+    it.scoped("with verifyOutputs, a completed index whose recorded file is missing is computed again and counted as redone", () =>
+      Effect.gen(function*() {
+        const dir = yield* Effect.acquireRelease(
+          Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "curator-verify-"))),
+          (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+        )
+        const written: Array<number> = []
+        const pipeline = Pipeline.from(Source.make({ name: "Items", length: 4, items: (index) => Effect.succeed([index]) })).pipe(
+          Pipeline.write(Sink.fromItems({
+            name: "Files",
+            params: { dir },
+            write: (_: ReadonlyArray<number>, index) =>
+              Effect.sync(() => {
+                written.push(index)
+                // Index 3 writes nothing: with no recorded output, it has nothing to lose.
+                if (index === 3) return []
+                const file = path.join(dir, `${index}.txt`)
+                fs.writeFileSync(file, `index ${index}\n`)
+                return [file]
+              })
+          }), { resume: true })
+        )
+        yield* Pipeline.run(pipeline)
+        fs.rmSync(path.join(dir, "2.txt"))
+        written.length = 0
+
+        // Trusted as recorded: nothing runs, and index 2's missing file goes unnoticed.
+        const trusting = yield* Pipeline.run(pipeline)
+        expect(RunResult.counts(trusting)).toEqual({ computed: 0, cached: 4, failed: 0 })
+        expect(trusting.redone).toEqual([])
+
+        const verified = yield* Pipeline.run(Pipeline.withOptions(pipeline, { verifyOutputs: true }))
+        expect(written).toEqual([2])
+        expect(verified.redone).toEqual([2])
+        expect(outcomesOf(verified).map((o) => [o.index, "cached" in o && o.cached])).toEqual([[0, true], [1, true], [2, false], [3, true]])
+        expect(fs.readFileSync(path.join(dir, "2.txt"), "utf8")).toBe("index 2\n")
+        const logs = yield* readCheckpoint(pipeline, (c) => c.logs({ minLevel: 30 }))
+        expect(logs.map((line) => line.message)).toEqual([
+          `index 2 is recorded completed but its output ${path.join(dir, "2.txt")} is missing; computing it again`
+        ])
       }).pipe(Effect.provide(Live)))
 
     it.effect("without resume, every run recomputes every index, each in a fresh database", () =>

@@ -15,7 +15,7 @@ describe("RunResult", () => {
       RunResult.completed(0, ["/b", "/c"], true),
       RunResult.completed(2, [], false)
     ]
-    const result: RunResult.RunResult<string> = { outcomes, location: undefined, configHash: "h" }
+    const result: RunResult.RunResult<string> = { outcomes, location: undefined, configHash: "h", redone: [] }
     expect(RunResult.paths(result)).toEqual([["/a"], undefined, ["/b", "/c"], []])
     expect(RunResult.counts(result)).toEqual({ computed: 2, cached: 1, failed: 1 })
     expect(outcomes.map(RunResult.isCompleted)).toEqual([true, false, true, true])

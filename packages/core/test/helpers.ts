@@ -33,7 +33,9 @@ export const outcomesOf = <E>(result: RunResult.RunResult<E>) =>
   result.outcomes.map((outcome) =>
     outcome._tag === "Completed"
       ? { index: outcome.index, cached: outcome.cached, paths: outcome.paths }
-      : { index: outcome.index, failed: outcome.message }
+      : outcome._tag === "Failed"
+      ? { index: outcome.index, failed: outcome.message }
+      : { index: outcome.index, notRun: true }
   )
 
 /** How many times each stage ran, across every run of a probe. */

@@ -165,9 +165,10 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
     const execute = <E, R>(work: Backend.Work<E, R>): Effect.Effect<void, E | Backend.BackendError, R> =>
       Effect.gen(function*() {
         let cursor = 0
-        /** The next indices for a lane: whole units, about `size` indices at most. */
+        /** The next indices for a lane: whole units, about `size` indices at most; none once the run is stopping. */
         const takeBatch = (size: number): Array<number> => {
           const batch: Array<number> = []
+          if (work.stopRequested()) return batch
           while (cursor < work.units.length && (batch.length === 0 || batch.length + work.units[cursor]!.length <= size)) {
             batch.push(...work.units[cursor++]!)
           }
@@ -217,7 +218,7 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
             yield* Scope.close(dead.scope, Exit.void)
             thread = yield* replacement
             lane = yield* work.openLane
-            batch = left.length > 0 ? left : takeBatch(pace.batchSize())
+            batch = left.length > 0 && !work.stopRequested() ? left : takeBatch(pace.batchSize())
           }
         }).pipe(Effect.scoped)
 

@@ -1,12 +1,14 @@
 /**
  * The `curator` executable: runs the command line on the process arguments
- * and exits with its code. Ctrl-C (or SIGTERM) interrupts the command, which
- * closes what it opened (checkpoints are flushed) and exits with 130.
+ * and exits with its code. Ctrl-C (or SIGTERM) stops the command: `run`
+ * finishes the indices in flight and prints its summary; a second Ctrl-C
+ * interrupts at once. Either way what was opened is closed (checkpoints are
+ * flushed) and the process exits with 130.
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Main from "./cli/Main.js"
+import * as Signals from "./cli/Signals.js"
 
-NodeRuntime.runMain(Main.run(process.argv), {
+Signals.runMain(Main.run(process.argv), {
   // Effect's console logger would write over the progress display; runs record their logs in the database.
   disablePrettyLogger: true,
   disableErrorReporting: true,

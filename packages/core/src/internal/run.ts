@@ -6,13 +6,14 @@ import * as LogCapture from "../LogCapture.js"
 import type { Pipeline } from "../Pipeline.js"
 import { canonicalJson } from "../Provenance.js"
 import { type InvalidRunOptions, resolveConcurrency, resolveIndices, type RunOptions } from "../RunOptions.js"
-import { completed, failed, IndexFailed, type Outcome, type RunResult } from "../RunResult.js"
+import { completed, failed, IndexFailed, notRun, type Outcome, type RunResult } from "../RunResult.js"
 import * as Timestamp from "../Timestamp.js"
 import * as IndexReport from "../IndexReport.js"
 import { type Computed, computeIndex, stagesOf } from "./computeIndex.js"
 import { unitsOf } from "./units.js"
 import { CurrentIndex, type Stage } from "./context.js"
 import { traceCachedIndex, traceIndex, tracingEnabled } from "./tracing.js"
+import { missingOutputs } from "./verifyOutputs.js"
 
 /** A random UUID4 without dashes: 32 hex digits, as the reference's `uuid4().hex`. */
 export const uuidHex = (): string => crypto.randomUUID().replaceAll("-", "")
@@ -70,13 +71,23 @@ const runWithLogs = <E, R>(pipeline: Pipeline<E, R>, options: RunOptions, logs: 
     const done = checkpoint !== undefined && pipeline.options.resume
       ? yield* checkpoint.completedOutputs
       : new Map<number, ReadonlyArray<string>>()
+    const lost = pipeline.options.verifyOutputs ? yield* missingOutputs(done) : new Map<number, string>()
     const outcomes: Array<Outcome<E>> = new Array(indices.length)
     const positionOf = new Map<number, number>()
     const pending: Array<number> = []
+    const redone: Array<number> = []
     for (let position = 0; position < indices.length; position++) {
       const index = indices[position]!
       const paths = done.get(index)
-      if (paths !== undefined) {
+      const missing = lost.get(index)
+      if (missing !== undefined) {
+        yield* LogCapture.asFramework(
+          Effect.logWarning(`index ${index} is recorded completed but its output ${missing} is missing; computing it again`)
+        )
+        redone.push(index)
+        positionOf.set(index, position)
+        pending.push(index)
+      } else if (paths !== undefined) {
         outcomes[position] = completed(index, paths, true)
         if (tracing) yield* traceCachedIndex(index)
       } else {
@@ -93,6 +104,18 @@ const runWithLogs = <E, R>(pipeline: Pipeline<E, R>, options: RunOptions, logs: 
     yield* LogCapture.asFramework(Effect.logInfo(`run started: ${pending.length} to compute, ${indices.length - pending.length} from the checkpoint`)).pipe(
       Effect.annotateLogs({ config_hash: pipeline.configHash, backend: backend.name, concurrency })
     )
+
+    // After a graceful stop is asked for, lanes take no new index; those in flight finish and are recorded.
+    let stopping = false
+    if (options.stop !== undefined) {
+      yield* Effect.forkScoped(Effect.zipRight(
+        options.stop,
+        Effect.suspend(() => {
+          stopping = true
+          return LogCapture.asFramework(Effect.logWarning("stop requested: no new index is started; those in flight finish"))
+        })
+      ))
+    }
 
     const progress = options.onProgress
     progress?.({
@@ -186,9 +209,12 @@ const runWithLogs = <E, R>(pipeline: Pipeline<E, R>, options: RunOptions, logs: 
       pipeline,
       units: yield* Effect.sync(() => unitsOf(pipeline, pending)),
       concurrency,
+      stopRequested: () => stopping,
       logLevel: options.logLevel ?? "Info",
       openLane,
-      process: (index, lane) => processIndex(index, lane, (current) => computeIndex(pipeline, stages, current)),
+      // The rest of a unit (several indices of one partition) is not started after a stop.
+      process: (index, lane) =>
+        stopping ? Effect.void : processIndex(index, lane, (current) => computeIndex(pipeline, stages, current)),
       processElsewhere: (index, lane, report) =>
         processIndex(index, lane, () =>
           Effect.map(report, (report) => {
@@ -198,15 +224,21 @@ const runWithLogs = <E, R>(pipeline: Pipeline<E, R>, options: RunOptions, logs: 
           }))
     })
 
-    const failures = outcomes.filter((outcome) => outcome._tag === "Failed").length
+    for (let position = 0; position < indices.length; position++) {
+      outcomes[position] ??= notRun(indices[position]!)
+    }
+    const count = (tag: Outcome<E>["_tag"]) => outcomes.filter((outcome) => outcome._tag === tag).length
+    const notRunCount = count("NotRun")
     yield* LogCapture.asFramework(Effect.logInfo(
-      `run finished: ${outcomes.length - failures} completed (${indices.length - pending.length} from the checkpoint), ${failures} failed`
+      `run ${notRunCount > 0 ? "stopped" : "finished"}: ${count("Completed")} completed (${indices.length - pending.length} from the checkpoint), ${count("Failed")} failed` +
+        (notRunCount > 0 ? `, ${notRunCount} not run` : "")
     ))
     yield* appendLogs
     if (checkpoint !== undefined) yield* checkpoint.flush
     return {
       outcomes,
       location: checkpoint?.location,
-      configHash: pipeline.configHash
+      configHash: pipeline.configHash,
+      redone
     } satisfies RunResult<E>
   }).pipe(Effect.scoped)

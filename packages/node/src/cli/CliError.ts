@@ -37,7 +37,7 @@ export const failed = (message: string): CliError => new CliError({ reason: "Fai
 /** Checkpoint errors about where the database is are the user's to fix (exit 2); the rest are failures. */
 const checkpointIsUsage = (error: CheckpointStore.CheckpointError) =>
   error.reason === "NotFound" || error.reason === "Ambiguous" || error.reason === "NotADatabase" ||
-  error.reason === "ForeignSchema"
+  error.reason === "ForeignSchema" || error.reason === "NewerSchema" || error.reason === "ReadOnly"
 
 /** The exit code and the one-line message of a failure. */
 export const describe = (error: unknown): { readonly code: number; readonly message: string } => {

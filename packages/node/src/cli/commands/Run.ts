@@ -1,13 +1,15 @@
 /**
  * `curator run <module>`: loads a pipeline module, runs it on the chosen
  * backend with SQLite checkpoints, shows its progress, and prints a summary.
- * Exits 1 if some index failed.
+ * Exits 1 if some index failed. The first SIGINT or SIGTERM stops it
+ * gracefully (no new index; those in flight finish, for up to `--grace`
+ * seconds), prints the summary and exits 130; a second one stops at once.
  */
 import { Backend, Pipeline, type RunResult, RunOptions } from "@curator/core"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Console, Effect, Either, type Layer, Option } from "effect"
+import { Console, Duration, Effect, Either, type Layer, Option } from "effect"
 import * as PipelineModule from "../../PipelineModule.js"
 import * as SqliteCheckpointStore from "../../SqliteCheckpointStore.js"
 import * as WorkerBackend from "../../WorkerBackend.js"
@@ -15,6 +17,7 @@ import { type CliError, ExitCode, SilentExit, usage } from "../CliError.js"
 import * as Format from "../Format.js"
 import * as ProgressDisplay from "../ProgressDisplay.js"
 import * as Shared from "../Shared.js"
+import * as Signals from "../Signals.js"
 
 /** Reads `--concurrency`: a positive integer or `all`. */
 export const parseConcurrency = (text: string): Either.Either<number | "all", CliError> => {
@@ -58,6 +61,12 @@ export interface Summary {
   readonly cached: number
   readonly failed: number
   readonly failures: ReadonlyArray<{ readonly index: number; readonly error: string }>
+  /** Indices not started because the run was stopped; the next run does them. */
+  readonly not_run: number
+  /** Indices recorded completed whose outputs were missing (`--verify-outputs`), computed again. */
+  readonly redone: number
+  /** The signal that stopped the run, or null when it ran to the end. */
+  readonly stopped_by: string | null
   readonly elapsed_s: number
   readonly backend: string
   readonly concurrency: number
@@ -68,13 +77,20 @@ export interface Summary {
 /** Summarises a run's result. */
 export const summarize = (
   result: RunResult.RunResult<unknown>,
-  run: { readonly elapsedS: number; readonly backend: string; readonly concurrency: number }
+  run: {
+    readonly elapsedS: number
+    readonly backend: string
+    readonly concurrency: number
+    readonly stoppedBy?: string | undefined
+  }
 ): Summary => {
   let computed = 0
   let cached = 0
+  let notRun = 0
   const failures: Array<{ index: number; error: string }> = []
   for (const outcome of result.outcomes) {
     if (outcome._tag === "Failed") failures.push({ index: outcome.index, error: outcome.message })
+    else if (outcome._tag === "NotRun") notRun++
     else if (outcome.cached) cached++
     else computed++
   }
@@ -85,6 +101,9 @@ export const summarize = (
     cached,
     failed: failures.length,
     failures,
+    not_run: notRun,
+    redone: result.redone.length,
+    stopped_by: run.stoppedBy ?? null,
     elapsed_s: Number(run.elapsedS.toFixed(3)),
     backend: run.backend,
     concurrency: run.concurrency,
@@ -97,9 +116,19 @@ export const summarize = (
 export const formatSummary = (summary: Summary): string => {
   const lines = [
     `${summary.total} indices in ${Format.duration(summary.elapsed_s)} on ${summary.backend} (concurrency ${summary.concurrency}): ` +
-    `${summary.completed} completed (${summary.cached} from the checkpoint), ${summary.failed} failed`,
+    `${summary.completed} completed (${summary.cached} from the checkpoint), ${summary.failed} failed` +
+    (summary.not_run > 0 ? `, ${summary.not_run} not run` : ""),
     `database: ${summary.db_path ?? "none (--no-metrics)"}`
   ]
+  if (summary.redone > 0) {
+    lines.push(`redone: ${summary.redone} completed indices had missing outputs and were computed again`)
+  }
+  if (summary.stopped_by !== null) {
+    lines.push(
+      `stopped by ${summary.stopped_by}: ${summary.not_run} indices not run` +
+        (summary.db_path === null ? "" : "; run the same command with --resume to continue")
+    )
+  }
   if (summary.failures.length > 0) {
     lines.push("failed:")
     const shown = summary.failures.slice(0, 10)
@@ -138,6 +167,16 @@ export const command = Command.make(
     dbDir: optionalText("db-dir", "the directory of the database").pipe(Options.withPseudoName("DIR")),
     dbFile: optionalText("db-file", "the exact database file (wins over --db-dir)").pipe(Options.withPseudoName("FILE")),
     noMetrics: Options.boolean("no-metrics").pipe(Options.withDescription("record nothing: no database, checkpoints or metrics")),
+    verifyOutputs: Options.boolean("verify-outputs").pipe(
+      Options.withDescription("with --resume, compute again the completed indices whose recorded output files are missing")
+    ),
+    grace: Options.integer("grace").pipe(
+      Options.withPseudoName("SECONDS"),
+      Options.withDefault(30),
+      Options.withDescription(
+        "on Ctrl-C or SIGTERM, how long the indices in flight may take to finish before they are interrupted"
+      )
+    ),
     failFast: Options.boolean("fail-fast").pipe(Options.withDescription("stop at the first failed index")),
     quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("no progress display")),
     json: Shared.json.pipe(Options.withDescription("print the summary as JSON"))
@@ -145,6 +184,7 @@ export const command = Command.make(
   (options) =>
     Effect.gen(function*() {
       const concurrency = yield* parseConcurrency(options.concurrency)
+      if (options.grace < 0) return yield* usage(`--grace must be a number of seconds, 0 or more, got ${options.grace}`)
       const indices = Option.isSome(options.indices) ? yield* parseIndices(options.indices.value) : undefined
       const exportName = Option.getOrUndefined(options.exportName)
       const loaded = yield* PipelineModule.load({ module: options.module, exportName })
@@ -152,7 +192,8 @@ export const command = Command.make(
         ...(options.resume ? { resume: true } : {}),
         ...(Option.isSome(options.dbDir) ? { dbDir: options.dbDir.value } : {}),
         ...(Option.isSome(options.dbFile) ? { dbFile: options.dbFile.value } : {}),
-        ...(options.noMetrics ? { trackMetrics: false } : {})
+        ...(options.noMetrics ? { trackMetrics: false } : {}),
+        ...(options.verifyOutputs ? { verifyOutputs: true } : {})
       }
       // A module's pipeline must be runnable as it is: the command line has no services to give it.
       const pipeline = Pipeline.withOptions(loaded, overrides) as Pipeline.Pipeline<unknown, never>
@@ -160,12 +201,27 @@ export const command = Command.make(
 
       const state = ProgressDisplay.makeState()
       const startedAt = performance.now()
+      let stoppedBy: Signals.StopSignal | undefined
       const result = yield* Effect.gen(function*() {
-        const onProgress = yield* ProgressDisplay.start(state, {
+        const signal = yield* Signals.gracefulStop
+        const stop = Effect.flatMap(signal, (name) =>
+          Effect.zipRight(
+            Effect.sync(() => (stoppedBy = name)),
+            Console.error(
+              `${name}: stopping; the indices in flight may finish for ${options.grace} s. Press Ctrl-C again to stop at once`
+            )
+          ))
+        // The grace period bounds a graceful stop: then indices still in flight are interrupted, not recorded.
+        const graceOver = Effect.zipRight(signal, Effect.sleep(Duration.seconds(options.grace)))
+        const display = yield* ProgressDisplay.start(state, {
           stream: process.stderr,
           mode: ProgressDisplay.modeFor(process.stderr, options.quiet)
         })
-        return yield* Pipeline.run(pipeline, { concurrency, indices, failFast: options.failFast, onProgress })
+        // Without a display the state is still kept: an interruption reports where the run records.
+        const onProgress = display ?? ProgressDisplay.handler(state)
+        return yield* Pipeline.run(pipeline, { concurrency, indices, failFast: options.failFast, onProgress, stop }).pipe(
+          Effect.raceFirst(Effect.zipRight(graceOver, Effect.interrupt))
+        )
       }).pipe(
         Effect.scoped,
         Effect.provide(backendLayer(options.backend, options.module, exportName, threads)),
@@ -183,9 +239,11 @@ export const command = Command.make(
       const summary = summarize(result, {
         elapsedS: (performance.now() - startedAt) / 1000,
         backend: state.backend === "" ? options.backend : state.backend,
-        concurrency: state.started ? state.concurrency : threads
+        concurrency: state.started ? state.concurrency : threads,
+        stoppedBy
       })
       yield* Console.log(options.json ? Format.json(summary) : formatSummary(summary))
+      if (stoppedBy !== undefined) return yield* new SilentExit({ code: ExitCode.Interrupted })
       if (summary.failed > 0) return yield* new SilentExit({ code: ExitCode.Failed })
     })
 ).pipe(Command.withDescription("Run a pipeline module with checkpoints, showing its progress"))
