@@ -135,8 +135,16 @@ describe("ClusterBackend", () => {
         if (!fails(stalled)) {
           expect(JSON.parse(fs.readFileSync(path.join(out, `${stalled}.json`), "utf8")).pid).toBe(redone.pid)
         }
-        // Worker rows carry each runner's pid and host; both survivors computed indices.
-        const workers = await withPg(url, (sql) => sql<{ pid: number; hostname: string }>`SELECT pid, hostname FROM ${sql(schema)}.workers`)
+        // From any machine, `curator workers` lists each runner's workers (pid and host),
+        // and `curator status` gives the run's summary.
+        const asked = { env: { ...env, PGPASSWORD: new URL(url).password } }
+        const [listed, status] = await Promise.all([
+          curator(["workers", clusterSummary.db_path!, "--json"], asked),
+          curator(["status", clusterSummary.db_path!, "--json"], asked)
+        ])
+        expect(listed.code, show(listed)).toBe(0)
+        expect(status.code, show(status)).toBe(0)
+        const workers = JSON.parse(listed.stdout) as Array<{ pid: number; hostname: string }>
         const workerPids = new Set(workers.map((w) => w.pid))
         expect([...workerPids].every((pid) => runnerPids.has(pid))).toBe(true)
         expect(workerPids.has(runners[0]!.pid!) && workerPids.has(runners[1]!.pid!)).toBe(true)
@@ -155,6 +163,7 @@ describe("ClusterBackend", () => {
         const onOneMachine = await records(SqliteCheckpointStore.openFile(localSummary.db_path!))
         const counts = (s: typeof onCluster.summary) => [s.total, s.completed, s.failed, s.remaining, s.errors]
         expect(counts(onCluster.summary)).toEqual(counts(onOneMachine.summary))
+        expect(counts(JSON.parse(status.stdout))).toEqual(counts(onOneMachine.summary))
         expect(onCluster.outputs).toEqual(onOneMachine.outputs)
         expect(onCluster.failed).toEqual(onOneMachine.failed)
       } finally {
