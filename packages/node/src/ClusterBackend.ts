@@ -24,14 +24,16 @@ export interface Options {
   /** The PostgreSQL database holding the cluster's messages and runners (the runners' `--postgres`). */
   readonly postgres: string | Redacted.Redacted<string>
   /**
-   * Indices per message (whole units). By default about 1/64 of the run,
-   * from 1 to 32: enough messages to spread over the runners, few enough
-   * that a message's cost (a few ms in PostgreSQL) stays small per index.
+   * Indices per message (whole units). By default about 1/32 of the run,
+   * from 1 to 64: enough messages to spread over the runners (by the hash
+   * of their ids), few enough that a message's cost (tens of ms through
+   * PostgreSQL) stays small per index. A batch whose runner dies is
+   * computed again whole.
    */
   readonly batchSize?: number | undefined
 }
 
-const defaultBatchSize = (indices: number) => Math.min(32, Math.max(1, Math.ceil(indices / 64)))
+const defaultBatchSize = (indices: number) => Math.min(64, Math.max(1, Math.ceil(indices / 32)))
 
 /** Groups whole units into batches of about `size` indices. */
 const batchesOf = (units: ReadonlyArray<ReadonlyArray<number>>, size: number): Array<Array<ReadonlyArray<number>>> => {

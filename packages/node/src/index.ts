@@ -1,3 +1,5 @@
+export * as ClusterBackend from "./ClusterBackend.js"
+export * as ClusterRunner from "./ClusterRunner.js"
 export * as DatabaseLocation from "./DatabaseLocation.js"
 export * as FileSink from "./FileSink.js"
 export * as NodeCurator from "./NodeCurator.js"
