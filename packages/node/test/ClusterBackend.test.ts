@@ -79,6 +79,57 @@ const exited = (child: ChildProcess) =>
 const withPg = <A>(url: string, f: (sql: SqlClient.SqlClient) => Effect.Effect<A, unknown>) =>
   Effect.runPromise(Effect.scoped(Effect.flatMap(PgClient.make({ url: Redacted.make(url) }), f)).pipe(Effect.provide(Reactivity.layer)))
 
+describe("ClusterBackend: what users get wrong", () => {
+  it("--backend cluster without --postgres, or a runner whose database cannot be reached: a clear error, nothing run", async () => {
+    const sandbox = makeSandbox()
+    try {
+      const env = { ...sandbox.env, CURATOR_CLUSTER_N: "4", CURATOR_CLUSTER_OUT: path.join(sandbox.root, "out") }
+      const [noPostgres, unreachable] = await Promise.all([
+        curator(["run", fixture, "--backend", "cluster"], { env }),
+        curator(["runner", fixture, "--postgres", "postgresql://postgres:secret@127.0.0.1:1/none", "--port", String(await freePort())], { env })
+      ])
+      expect(noPostgres.code, show(noPostgres)).toBe(2)
+      expect(noPostgres.stderr).toContain("--backend cluster needs --postgres URL")
+      expect(unreachable.code, show(unreachable)).toBe(1)
+      expect(unreachable.stderr).toContain("cannot use the cluster's PostgreSQL database at postgresql://postgres@127.0.0.1:1/none")
+      expect(unreachable.stderr).not.toContain("secret")
+      expect(fs.existsSync(path.join(sandbox.root, "out"))).toBe(false)
+    } finally {
+      sandbox.remove()
+    }
+  }, 60_000)
+
+  it.skipIf(postgresUrl === undefined)(
+    `a runner of another pipeline refuses the batches: the run stops with the reason${postgresUrl === undefined ? ` (${skipReason})` : ""}`,
+    async () => {
+      const scope = Effect.runSync(Scope.make())
+      const sandbox = makeSandbox()
+      let runner: ChildProcess | undefined
+      try {
+        const url = await Effect.runPromise(Scope.extend(freshDatabase(postgresUrl!), scope))
+        const out = path.join(sandbox.root, "out")
+        // Another number of indices: another configuration.
+        runner = start(["runner", fixture, "--postgres", url, "--host", "127.0.0.1", "--port", String(await freePort())], {
+          env: { ...sandbox.env, CURATOR_CLUSTER_N: "10", CURATOR_CLUSTER_OUT: out }
+        })
+        await waitFor(runner, "the runner", (stderr) => stderr.includes("serving"))
+        const run = await curator(["run", fixture, "--backend", "cluster", "--postgres", url, "--quiet"], {
+          env: { ...sandbox.env, CURATOR_CLUSTER_N: "20", CURATOR_CLUSTER_OUT: out }
+        })
+        expect(run.code, show(run)).toBe(1)
+        expect(run.stderr).toMatch(/cluster backend: the runner on .* serves a pipeline with configuration hash [0-9a-f]{16}, but the run submits [0-9a-f]{16}; start every runner with the module of the run/)
+        expect(fs.existsSync(path.join(out, "started.log"))).toBe(false)
+      } finally {
+        runner?.kill("SIGTERM")
+        if (runner !== undefined) await exited(runner)
+        await Effect.runPromise(Scope.close(scope, Exit.void))
+        sandbox.remove()
+      }
+    },
+    120_000
+  )
+})
+
 describe("ClusterBackend", () => {
   it.skipIf(postgresUrl === undefined)(
     `three runners compute ${total} indices; one SIGKILLed mid-index leaves its work to the others; each index is recorded once, as on one machine${

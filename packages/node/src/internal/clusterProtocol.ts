@@ -65,10 +65,12 @@ export const IndexBatch = Entity.make("CuratorIndexBatch", [
  * the shard count, or messages wait for shards nobody owns). A dead runner
  * is noticed within seconds: health pings every 2 s, heartbeats every 2 s
  * that expire after 10 s (a runner frozen that long counts as dead; its
- * batches are computed again elsewhere and recorded once).
+ * batches are computed again elsewhere and recorded once), and every
+ * process reads the shard assignments each second.
  */
 export const shardingConfig: Partial<ShardingConfig.ShardingConfig["Type"]> = {
   shardsPerGroup: 60,
+  refreshAssignmentsInterval: "1 second",
   runnerHealthCheckInterval: "2 seconds",
   shardLockRefreshInterval: "2 seconds",
   shardLockExpiration: "10 seconds",
