@@ -2,8 +2,9 @@
  * The cluster backend end to end, as users run it: three `curator runner`
  * processes on loopback and `curator run --backend cluster` over a fresh
  * PostgreSQL database. One runner is SIGKILLed in the middle of an index;
- * the others finish its work, every index is recorded once, and the records
- * equal those of a single-machine run of the same pipeline.
+ * the others finish its work, every index is recorded once, a resumed
+ * submission sends only what is not completed, and the records equal those
+ * of a single-machine run of the same pipeline. Also the errors users meet.
  */
 import type { CheckpointStore } from "@curator/core"
 import type * as SqlClient from "@effect/sql/SqlClient"
@@ -58,14 +59,18 @@ const waitFor = (child: ChildProcess, what: string, check: (stderr: string) => b
     })
   })
 
-/** Resolves with the lines `<pid> <index>` of started.log once `until` holds for them. */
+/** The lines `<pid> <index>` of the fixture's started.log so far. */
+const readStarted = (file: string): ReadonlyArray<[number, number]> =>
+  fs.existsSync(file)
+    ? fs.readFileSync(file, "utf8").trim().split("\n").filter((l) => l !== "").map((l) => l.split(" ").map(Number) as [number, number])
+    : []
+
+/** Resolves with the lines of started.log once `until` holds for them. */
 const watchStarted = (file: string, until: (lines: ReadonlyArray<[number, number]>) => boolean, timeoutMs = 60_000) =>
   new Promise<ReadonlyArray<[number, number]>>((resolve, reject) => {
     const deadline = Date.now() + timeoutMs
     const poll = () => {
-      const lines = fs.existsSync(file)
-        ? fs.readFileSync(file, "utf8").trim().split("\n").filter((l) => l !== "").map((l) => l.split(" ").map(Number) as [number, number])
-        : []
+      const lines = readStarted(file)
       if (until(lines)) return resolve(lines)
       if (Date.now() > deadline) return reject(new Error(`timed out watching ${file} (${lines.length} lines)`))
       setTimeout(poll, 20)
@@ -132,7 +137,7 @@ describe("ClusterBackend: what users get wrong", () => {
 
 describe("ClusterBackend", () => {
   it.skipIf(postgresUrl === undefined)(
-    `three runners compute ${total} indices; one SIGKILLed mid-index leaves its work to the others; each index is recorded once, as on one machine${
+    `three runners compute ${total} indices; one SIGKILLed mid-index leaves its work to the others; each index is recorded once, as on one machine; resuming sends only what is not completed${
       postgresUrl === undefined ? ` (${skipReason})` : ""
     }`,
     async () => {
@@ -155,9 +160,11 @@ describe("ClusterBackend", () => {
         await Promise.all(runners.map((runner, k) => waitFor(runner, `runner ${k}`, (stderr) => stderr.includes("serving"))))
         const victim = runners[2]!
 
-        const submitted = curator(["run", fixture, "--backend", "cluster", "--postgres", url, "--json", "--quiet"], { env })
+        const submit = ["run", fixture, "--backend", "cluster", "--postgres", url, "--resume", "--json", "--quiet"]
+        const submitted = curator(submit, { env })
         // The victim hangs in its next index: kill it there.
-        const started = await watchStarted(path.join(out, "started.log"), (lines) =>
+        const startedLog = path.join(out, "started.log")
+        const started = await watchStarted(startedLog, (lines) =>
           lines.filter(([pid]) => pid === victim.pid).length > stallAfter)
         victim.kill("SIGKILL")
         const stalled = started.filter(([pid]) => pid === victim.pid)[stallAfter]![1]
@@ -200,6 +207,14 @@ describe("ClusterBackend", () => {
         expect([...workerPids].every((pid) => runnerPids.has(pid))).toBe(true)
         expect(workerPids.has(runners[0]!.pid!) && workerPids.has(runners[1]!.pid!)).toBe(true)
         expect(workers.every((w) => w.hostname === os.hostname())).toBe(true)
+
+        // Submitted again, only what is not completed goes to the runners: the failed indices, once each.
+        const before = readStarted(startedLog).length
+        const resumed = await curator(submit, { env })
+        expect(resumed.code, show(resumed)).toBe(1)
+        expect(JSON.parse(resumed.stdout)).toMatchObject({ total, cached: total - failing.length, failed: failing.length })
+        const again = readStarted(startedLog).slice(before).map(([, index]) => index)
+        expect(again.sort((a, b) => a - b)).toEqual(failing)
 
         // The same pipeline on one machine records the same outcomes.
         const local = await curator(["run", fixture, "--concurrency", "16", "--json", "--quiet"], { env })
