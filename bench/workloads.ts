@@ -14,6 +14,8 @@ import {
   type SpanProcessor
 } from "@opentelemetry/sdk-trace-base"
 import { PgClient } from "@effect/sql-pg"
+// The shard count, which the benchmark waits to see shared (not a public setting).
+import { shardingConfig } from "../packages/node/src/internal/clusterProtocol.js"
 import { Effect, Layer, Redacted, Stream } from "effect"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -348,6 +350,23 @@ const startRunners = async (count: number, module: string, url: string, options:
   }
 }
 
+/**
+ * Waits until `count` runners hold all the shards between them (each shard
+ * is a PostgreSQL advisory lock of its runner's connection), so that a
+ * measurement does not include runners still taking over their share.
+ */
+const shardsShared = (url: string, count: number) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const sql = yield* PgClient.make({ url: Redacted.make(url) })
+    for (;;) {
+      const holders = yield* sql<{ shards: number }>`
+        SELECT count(*)::int AS shards FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database() GROUP BY l.pid`
+      if (holders.length === count && holders.reduce((sum, h) => sum + h.shards, 0) === shardingConfig.shardsPerGroup) return
+      yield* Effect.sleep("100 millis")
+    }
+  })).pipe(Effect.provide(Reactivity.layer), Effect.timeout("60 seconds")))
+
 /** Times a run of `pipeline` on the cluster backend (joining the cluster is timed apart), recording into PostgreSQL. */
 const onCluster = (pipeline: Pipeline.Pipeline<unknown, never>, url: string) =>
   Effect.runPromise(Effect.scoped(Effect.gen(function*() {
@@ -386,6 +405,7 @@ export const cluster = async (n: number): Promise<Measurement> => {
     runners[count] = await withDatabase(serverUrl, async (url) => {
       const started = await startRunners(count, cpuModule, url, { concurrency: 1 })
       try {
+        await shardsShared(url, count)
         return await onCluster(cpuPipeline, url)
       } finally {
         await started.stop()
@@ -395,6 +415,7 @@ export const cluster = async (n: number): Promise<Measurement> => {
   const overheadCluster = await withDatabase(serverUrl, async (url) => {
     const started = await startRunners(1, overheadModule, url, { concurrency })
     try {
+        await shardsShared(url, 1)
       return await onCluster(overheadPipeline, url)
     } finally {
       await started.stop()
