@@ -31,10 +31,12 @@ export const command = Command.make(
       )
     ),
     host: Options.text("host").pipe(
+      Options.withPseudoName("HOST"),
       Options.withDefault(hostname()),
       Options.withDescription("the host name or address other machines reach this runner at")
     ),
     port: Options.integer("port").pipe(
+      Options.withPseudoName("PORT"),
       Options.withDefault(ClusterRunner.defaultPort),
       Options.withDescription("the TCP port this runner listens on")
     ),
