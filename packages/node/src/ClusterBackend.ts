@@ -53,6 +53,9 @@ const batchesOf = (units: ReadonlyArray<ReadonlyArray<number>>, size: number): A
   return batches
 }
 
+/** Batches sent and not yet answered, at most: far more than the runners compute at once. */
+const batchesInFlight = 256
+
 const uuidHex = () => crypto.randomUUID().replaceAll("-", "")
 
 const backendError = (message: string) => new Backend.BackendError({ backend: "cluster", message })
@@ -90,8 +93,10 @@ export const make = (options: Pick<Options, "batchSize"> = {}): Effect.Effect<Ba
             )
           )
         }
-        // Every batch is stored at once; runners take them as their shards allow.
-        yield* Effect.forEach(batches, sendBatch, { concurrency: "unbounded", discard: true })
+        // Batches wait stored in PostgreSQL until their runner takes them; a
+        // bounded number is out at once, so a huge run does not poll for
+        // thousands of replies together.
+        yield* Effect.forEach(batches, sendBatch, { concurrency: batchesInFlight, discard: true })
       })
 
     return { name: "cluster", execute }
