@@ -1,9 +1,11 @@
 /**
  * The benchmark workloads. Each runs real pipelines on the real SQLite
- * store in a temporary directory and returns one JSON-able record.
+ * store in a temporary directory (the cluster workload: on PostgreSQL, in a
+ * database of its own) and returns one JSON-able record.
  */
 import { Backend, type CheckpointStore, Filter, Pipeline, Sink, Source } from "@curator/core"
-import { FileSink, SqliteCheckpointStore, WorkerBackend } from "@curator/node"
+import { ClusterBackend, FileSink, PgCheckpointStore, SqliteCheckpointStore, WorkerBackend } from "@curator/node"
+import * as Reactivity from "@effect/experimental/Reactivity"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import {
   BatchSpanProcessor,
@@ -11,8 +13,13 @@ import {
   SimpleSpanProcessor,
   type SpanProcessor
 } from "@opentelemetry/sdk-trace-base"
-import { Effect, Layer, Stream } from "effect"
+import { PgClient } from "@effect/sql-pg"
+// The shard count, which the benchmark waits to see shared (not a public setting).
+import { shardingConfig } from "../packages/node/src/internal/clusterProtocol.js"
+import { Effect, Layer, Redacted, Stream } from "effect"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { progress } from "./progress.js"
@@ -282,6 +289,163 @@ export const tracing = async (n: number): Promise<Measurement> => {
   }
 }
 
+const postgresUrl = () => {
+  const url = process.env.CURATOR_BENCH_POSTGRES_URL ?? process.env.CURATOR_TEST_POSTGRES_URL
+  if (url === undefined || url === "") {
+    throw new Error("the cluster workload needs a PostgreSQL server: set CURATOR_BENCH_POSTGRES_URL=postgresql://user:password@127.0.0.1:5432/postgres")
+  }
+  return url
+}
+
+/** A new database on the server for `use`, dropped afterwards. */
+const withDatabase = async <A>(serverUrl: string, use: (url: string) => Promise<A>): Promise<A> => {
+  const name = `curator_bench_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`
+  const onServer = (statement: (sql: PgClient.PgClient) => Effect.Effect<unknown, unknown>) =>
+    Effect.runPromise(
+      Effect.scoped(Effect.flatMap(PgClient.make({ url: Redacted.make(serverUrl) }), statement)).pipe(Effect.provide(Reactivity.layer))
+    )
+  await onServer((sql) => sql`CREATE DATABASE ${sql(name)}`)
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  try {
+    return await use(url.href)
+  } finally {
+    await onServer((sql) => sql`DROP DATABASE IF EXISTS ${sql(name)} WITH (FORCE)`)
+  }
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+/** Starts `count` `curator runner` processes on loopback, resolved once each serves; `stop` ends them. */
+const startRunners = async (count: number, module: string, url: string, options: { readonly concurrency: number }) => {
+  const bin = path.join(import.meta.dirname, "..", "packages", "node", "bin", "curator.mjs")
+  const runners = await Promise.all(Array.from({ length: count }, async () => {
+    const port = await freePort()
+    const child = spawn(process.execPath, [
+      bin, "runner", module, "--postgres", url, "--host", "127.0.0.1", "--port", String(port), "--concurrency", String(options.concurrency)
+    ], { stdio: ["ignore", "ignore", "pipe"], env: process.env })
+    await new Promise<void>((resolve, reject) => {
+      let stderr = ""
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+        stderr += chunk
+        if (stderr.includes("serving")) resolve()
+      })
+      child.on("exit", (code) => reject(new Error(`a runner exited (${code}) before serving:\n${stderr}`)))
+    })
+    return child
+  }))
+  return {
+    stop: () =>
+      Promise.all(runners.map((child) =>
+        new Promise<void>((resolve) => {
+          child.on("exit", () => resolve())
+          child.kill("SIGTERM")
+        })
+      ))
+  }
+}
+
+/**
+ * Waits until `count` runners hold all the shards between them (each shard
+ * is a PostgreSQL advisory lock of its runner's connection), so that a
+ * measurement does not include runners still taking over their share.
+ */
+const shardsShared = (url: string, count: number) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const sql = yield* PgClient.make({ url: Redacted.make(url) })
+    for (;;) {
+      const holders = yield* sql<{ shards: number }>`
+        SELECT count(*)::int AS shards FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database() GROUP BY l.pid`
+      if (holders.length === count && holders.reduce((sum, h) => sum + h.shards, 0) === shardingConfig.shardsPerGroup) return
+      yield* Effect.sleep("100 millis")
+    }
+  })).pipe(Effect.provide(Reactivity.layer), Effect.timeout("60 seconds")))
+
+/** Times a run of `pipeline` on the cluster backend (joining the cluster is timed apart), recording into PostgreSQL. */
+const onCluster = (pipeline: Pipeline.Pipeline<unknown, never>, url: string) =>
+  Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const joined = performance.now()
+    const backend = yield* Layer.build(ClusterBackend.layer({ postgres: url }))
+    const joinSeconds = (performance.now() - joined) / 1000
+    const started = performance.now()
+    const result = yield* Pipeline.run(pipeline).pipe(
+      Effect.provide(backend),
+      Effect.provide(PgCheckpointStore.layer({ url }))
+    )
+    if (result.outcomes.some((o) => o._tag !== "Completed")) return yield* Effect.dieMessage("an index failed on the cluster")
+    return { joinSeconds, seconds: (performance.now() - started) / 1000 }
+  })))
+
+/**
+ * The cluster backend on one machine: the `cpu` pipeline (N indices of
+ * ~25 ms CPU) on 1, 2 and 3 runner processes (one index at a time each;
+ * with 2 cores, expect no gain past 2), and the cost per index of the
+ * cluster path: the overhead pipeline (nothing to compute) on one runner
+ * against the fibers backend in this process, both recording into
+ * PostgreSQL at concurrency 4.
+ */
+export const cluster = async (n: number): Promise<Measurement> => {
+  const serverUrl = postgresUrl()
+  process.env.CURATOR_BENCH_CPU_N = String(n)
+  const overheadN = 2000
+  process.env.CURATOR_BENCH_OVERHEAD_N = String(overheadN)
+  const cpuModule = path.join(import.meta.dirname, "pipelines", "cpu.ts")
+  const overheadModule = path.join(import.meta.dirname, "pipelines", "overhead.ts")
+  const { pipeline: cpuPipeline } = await import("./pipelines/cpu.js")
+  const { pipeline: overheadPipeline } = await import("./pipelines/overhead.js")
+
+  const runners: Record<number, { seconds: number; joinSeconds: number }> = {}
+  for (const count of [1, 2, 3]) {
+    runners[count] = await withDatabase(serverUrl, async (url) => {
+      const started = await startRunners(count, cpuModule, url, { concurrency: 1 })
+      try {
+        await shardsShared(url, count)
+        return await onCluster(cpuPipeline, url)
+      } finally {
+        await started.stop()
+      }
+    })
+  }
+  const overheadCluster = await withDatabase(serverUrl, async (url) => {
+    const started = await startRunners(1, overheadModule, url, { concurrency })
+    try {
+        await shardsShared(url, 1)
+      return await onCluster(overheadPipeline, url)
+    } finally {
+      await started.stop()
+    }
+  })
+  const overheadFibers = await withDatabase(serverUrl, (url) =>
+    timed(Pipeline.run(overheadPipeline, { concurrency }).pipe(
+      Effect.provide(Backend.layerFibers),
+      Effect.provide(PgCheckpointStore.layer({ url }))
+    )))
+  const rate = (count: number) => round(n / runners[count]!.seconds, 1)
+  return {
+    workload: "cluster",
+    n,
+    backend: "cluster",
+    seconds: round(runners[3]!.seconds),
+    indices_per_s: rate(3),
+    runners_1_indices_per_s: rate(1),
+    runners_2_indices_per_s: rate(2),
+    runners_3_indices_per_s: rate(3),
+    speedup_2_runners: round(runners[1]!.seconds / runners[2]!.seconds, 2),
+    speedup_3_runners: round(runners[1]!.seconds / runners[3]!.seconds, 2),
+    join_seconds: round(runners[3]!.joinSeconds),
+    overhead_n: overheadN,
+    cluster_per_index_us: round((overheadCluster.seconds / overheadN) * 1e6, 1),
+    fibers_pg_per_index_us: round((overheadFibers / overheadN) * 1e6, 1)
+  }
+}
+
 export const workloads = {
   pool: { run: pool, defaultN: 10_000 },
   cpu: { run: cpu, defaultN: 40 },
@@ -290,5 +454,6 @@ export const workloads = {
   files: { run: files, defaultN: 5_000 },
   stream: { run: stream, defaultN: 1_000_000 },
   tracing: { run: tracing, defaultN: 20_000 },
-  progress: { run: progress, defaultN: 20_000 }
+  progress: { run: progress, defaultN: 20_000 },
+  cluster: { run: cluster, defaultN: 120 }
 } as const

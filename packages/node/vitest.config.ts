@@ -2,5 +2,6 @@ import { defineProject } from "vitest/config"
 
 export default defineProject({
   ssr: { resolve: { conditions: ["@curator/source"] } },
-  test: { name: "node", include: ["test/**/*.test.ts"] }
+  // The cluster tests are a project of their own (vitest.cluster.config.ts).
+  test: { name: "node", include: ["test/**/*.test.ts"], exclude: ["test/ClusterBackend.test.ts"] }
 })

@@ -13,6 +13,16 @@ export interface Lane {
   readonly workerId: string
 }
 
+/** A worker in another process or on another machine, as it registers for a run. */
+export interface RemoteWorker {
+  /** The worker's own id (a UUID4 in hex), kept on every index it computes. */
+  readonly workerId: string
+  readonly pid: number
+  readonly hostname: string
+  /** When the worker started, ISO-8601 as `Timestamp.now` writes it. */
+  readonly startedAt: string
+}
+
 /** The work of one run, as handed to a backend. */
 export interface Work<E, R> {
   /** The pipeline being run; out-of-process backends load the same one where they compute. */
@@ -33,8 +43,13 @@ export interface Work<E, R> {
   readonly stopRequested: () => boolean
   /** The lowest level of logs to capture, for backends that capture them where they compute. */
   readonly logLevel: LogLevel.Literal
-  /** Opens a lane: registers a worker for this run. */
+  /** Opens a lane: registers a worker of this process for this run. */
   readonly openLane: Effect.Effect<Lane, E, R>
+  /**
+   * Opens a lane for a worker of another process or machine: registers it
+   * for this run with its own id, pid and hostname. Call it once per worker.
+   */
+  readonly openRemoteLane: (worker: RemoteWorker) => Effect.Effect<Lane, E, R>
   /** Computes one index in this process on a lane, and records its outcome. */
   readonly process: (index: number, lane: Lane) => Effect.Effect<void, E, R>
   /** Records the outcome of an index that `report` computes elsewhere (another thread or machine). */

@@ -43,9 +43,9 @@ interface ResultRow {
   readonly status: "completed" | "error"
   readonly output_paths: string | null
   readonly completed_at: string
-  readonly wall_time_ns: number | null
-  readonly peak_memory_bytes: number | null
-  readonly gpu_memory_bytes: number | null
+  readonly wall_time_ns: number | string | null
+  readonly peak_memory_bytes: number | string | null
+  readonly gpu_memory_bytes: number | string | null
   readonly error: string | null
   readonly worker_id: string | null
 }
@@ -62,6 +62,12 @@ interface WorkerRowSql {
 }
 
 const parsePaths = (json: string | null): ReadonlyArray<string> => (json === null ? [] : JSON.parse(json))
+
+/**
+ * A 64-bit column or an aggregate as a number: PostgreSQL's driver returns
+ * BIGINT, COUNT and SUM as strings (SQLite's as numbers).
+ */
+const toNumber = (value: number | string | null): number | null => (value === null ? null : Number(value))
 
 /**
  * Queries and writes of one configuration, given its run id. `writer` is
@@ -112,7 +118,7 @@ const makeCheckpoint = (
     if (latest === undefined) return undefined
     const [span] = yield* sql<{ started_at: string; last_heartbeat: string; workers: number }>`
       SELECT MIN(started_at) AS started_at, MAX(last_heartbeat) AS last_heartbeat, COUNT(*) AS workers
-      FROM workers WHERE run_id = ${runId} AND invocation_id IS ${latest.invocation_id}`
+      FROM workers WHERE run_id = ${runId} AND invocation_id IS NOT DISTINCT FROM ${latest.invocation_id}`
     return span === undefined
       ? undefined
       : { startedAt: span.started_at, lastHeartbeat: span.last_heartbeat, workers: Number(span.workers) }
@@ -158,7 +164,7 @@ const makeCheckpoint = (
     })),
     summary: query(Effect.gen(function*() {
       const total = yield* totalIndices
-      const counts = yield* sql<{ status: string; count: number; wall: number | null }>`
+      const counts = yield* sql<{ status: string; count: number | string; wall: number | string | null }>`
         SELECT status, COUNT(*) AS count, SUM(wall_time_ns) AS wall FROM index_results WHERE run_id = ${runId} GROUP BY status`
       const completed = counts.find((row) => row.status === "completed")
       return CheckpointStore.makeSummary({
@@ -173,21 +179,21 @@ const makeCheckpoint = (
     })),
     metrics: query(Effect.gen(function*() {
       const results = yield* sql<ResultRow>`SELECT * FROM index_results WHERE run_id = ${runId} ORDER BY idx`
-      const stages = yield* sql<{ idx: number; stage_order: number; stage_name: string; wall_time_ns: number }>`
+      const stages = yield* sql<{ idx: number; stage_order: number; stage_name: string; wall_time_ns: number | string }>`
         SELECT idx, stage_order, stage_name, wall_time_ns FROM stage_metrics WHERE run_id = ${runId} ORDER BY idx, stage_order`
       const stagesByIndex = new Map<number, Array<CheckpointStore.StageTiming>>()
       for (const s of stages) {
         const list = stagesByIndex.get(s.idx) ?? []
-        list.push({ order: s.stage_order, name: s.stage_name, wallTimeNs: s.wall_time_ns })
+        list.push({ order: s.stage_order, name: s.stage_name, wallTimeNs: Number(s.wall_time_ns) })
         stagesByIndex.set(s.idx, list)
       }
       return results.map((row): CheckpointStore.IndexMetrics => ({
         index: row.idx,
         status: row.status,
         completedAt: row.completed_at,
-        wallTimeNs: row.wall_time_ns,
-        peakMemoryBytes: row.peak_memory_bytes,
-        gpuMemoryBytes: row.gpu_memory_bytes,
+        wallTimeNs: toNumber(row.wall_time_ns),
+        peakMemoryBytes: toNumber(row.peak_memory_bytes),
+        gpuMemoryBytes: toNumber(row.gpu_memory_bytes),
         workerId: row.worker_id,
         error: row.error,
         stages: stagesByIndex.get(row.idx) ?? []

@@ -1,6 +1,6 @@
 import { Effect, LogLevel } from "effect"
 import { hostname } from "node:os"
-import { Backend, type BackendError, type Lane } from "../Backend.js"
+import { Backend, type BackendError, type Lane, type RemoteWorker } from "../Backend.js"
 import { type Checkpoint, type CheckpointError, CheckpointStore, type LogEntry } from "../CheckpointStore.js"
 import * as LogCapture from "../LogCapture.js"
 import type { Pipeline } from "../Pipeline.js"
@@ -128,16 +128,15 @@ const runWithLogs = <E, R>(pipeline: Pipeline<E, R>, options: RunOptions, logs: 
     })
 
     const invocationId = uuidHex()
-    const openLane: Effect.Effect<Lane, CheckpointError> = Effect.suspend(() => {
-      const lane: Lane = { workerId: uuidHex() }
+    const openRemoteLane = (worker: RemoteWorker): Effect.Effect<Lane, CheckpointError> => {
+      const lane: Lane = { workerId: worker.workerId }
       if (checkpoint === undefined) return Effect.succeed(lane)
-      return Timestamp.now.pipe(
-        Effect.flatMap((startedAt) =>
-          checkpoint.registerWorker({ workerId: lane.workerId, pid: process.pid, hostname: hostname(), startedAt, invocationId })
-        ),
-        Effect.as(lane)
-      )
-    })
+      return Effect.as(checkpoint.registerWorker({ ...worker, invocationId }), lane)
+    }
+    const openLane: Effect.Effect<Lane, CheckpointError> = Effect.flatMap(
+      Timestamp.now,
+      (startedAt) => openRemoteLane({ workerId: uuidHex(), pid: process.pid, hostname: hostname(), startedAt })
+    )
 
     const stages: ReadonlyArray<Stage> = stagesOf(pipeline)
 
@@ -212,6 +211,7 @@ const runWithLogs = <E, R>(pipeline: Pipeline<E, R>, options: RunOptions, logs: 
       stopRequested: () => stopping,
       logLevel: options.logLevel ?? "Info",
       openLane,
+      openRemoteLane,
       // The rest of a unit (several indices of one partition) is not started after a stop.
       process: (index, lane) =>
         stopping ? Effect.void : processIndex(index, lane, (current) => computeIndex(pipeline, stages, current)),

@@ -17,6 +17,7 @@ import * as Metrics from "./commands/Metrics.js"
 import * as Outputs from "./commands/Outputs.js"
 import * as Reset from "./commands/Reset.js"
 import * as Run from "./commands/Run.js"
+import * as Runner from "./commands/Runner.js"
 import * as Status from "./commands/Status.js"
 import * as Which from "./commands/Which.js"
 import * as Workers from "./commands/Workers.js"
@@ -28,6 +29,7 @@ export const command = Command.make("curator").pipe(
   ),
   Command.withSubcommands([
     Run.command,
+    Runner.command,
     Status.command,
     Failed.command,
     Workers.command,

@@ -7,7 +7,7 @@ import * as Options from "@effect/cli/Options"
 /** `<target>`: a database file, a cached database id (or unique prefix), or a pipeline module. */
 export const target = Args.text({ name: "target" }).pipe(
   Args.withDescription(
-    "a database file (file.db#hash picks one configuration of several), the id (or a unique prefix) of a database in the cache directory, or a pipeline module (path.ts, or path.ts#exportName) whose configuration finds its {hash16}.db"
+    "a database file (file.db#hash picks one configuration of several), the id (or a unique prefix) of a database in the cache directory, a pipeline module (path.ts, or path.ts#exportName) whose configuration finds its {hash16}.db, or a PostgreSQL location as run --postgres prints it (postgresql://user@host:5432/db#schema)"
   )
 )
 

@@ -3,12 +3,15 @@
  * to pick one configuration of a file that holds several), the id (or a
  * unique prefix of it) of a database in the cache directory, or a pipeline
  * module (with `#export` to name its export) whose configuration hash finds
- * its `{hash16}.db`.
+ * its `{hash16}.db`; or a checkpoint on PostgreSQL, by the location a run
+ * printed (`postgresql://user@host:port/db#schema`; the password may come
+ * from `PGPASSWORD`).
  */
 import type { CheckpointStore } from "@curator/core"
 import { Effect, Either, type Scope } from "effect"
 import * as fs from "node:fs/promises"
 import { join, resolve as resolvePath, sep } from "node:path"
+import * as PgCheckpointStore from "../PgCheckpointStore.js"
 import * as PipelineModule from "../PipelineModule.js"
 import * as SqliteCheckpointStore from "../SqliteCheckpointStore.js"
 import * as Cache from "./Cache.js"
@@ -16,10 +19,16 @@ import { type CliError, usage } from "./CliError.js"
 
 /** A resolved target: a database file, and the configuration in it when a module named it. */
 export interface Target {
+  /** The database file, or for PostgreSQL the location as runs print it (no password). */
   readonly path: string
   /** The configuration's hash (or a prefix of it), when the target names one. */
   readonly configHash: string | undefined
+  /** A checkpoint on a PostgreSQL server: its URL and the schema after `#`. */
+  readonly postgres?: { readonly url: string; readonly schema: string } | undefined
 }
+
+/** PostgreSQL locations, as `curator run --postgres` prints them: `postgresql://user@host:port/db#schema`. */
+const postgresPattern = /^(postgres(?:ql)?:\/\/[^#]+)#([^#]+)$/
 
 /** File names that are pipeline modules rather than databases, optionally with `#export`. */
 const modulePattern = /^(.*\.[cm]?[jt]sx?)(?:#([^#]+))?$/
@@ -70,6 +79,14 @@ const fromModule = (input: string): Effect.Effect<Target, CliError | PipelineMod
 /** Resolves a target as the commands take it (see the module's description). */
 export const resolve = (input: string): Effect.Effect<Target, CliError | PipelineModule.PipelineModuleError> =>
   Effect.gen(function*() {
+    const postgres = postgresPattern.exec(input)
+    if (postgres !== null) {
+      const [, url, schema] = postgres as unknown as [string, string, string]
+      return { path: PgCheckpointStore.locationOf(url, schema), configHash: undefined, postgres: { url, schema } }
+    }
+    if (/^postgres(ql)?:/.test(input)) {
+      return yield* usage(`${input} names no checkpoint: add #<schema>, as curator run --postgres prints its location`)
+    }
     if (isModule(input)) return yield* fromModule(input)
     // `file.db#hash` picks one configuration of a database that holds several.
     const hashAt = input.lastIndexOf("#")
@@ -97,7 +114,9 @@ export const open = (
   target: Target,
   options: { readonly writable?: boolean } = {}
 ): Effect.Effect<CheckpointStore.Checkpoint, CheckpointStore.CheckpointError, Scope.Scope> =>
-  SqliteCheckpointStore.openFile(target.path, { readonly: options.writable !== true, configHash: target.configHash })
+  target.postgres !== undefined
+    ? PgCheckpointStore.openSchema(target.postgres.url, target.postgres.schema, { readonly: options.writable !== true })
+    : SqliteCheckpointStore.openFile(target.path, { readonly: options.writable !== true, configHash: target.configHash })
 
 /** Resolves and opens a target in one step. */
 export const resolveAndOpen = (

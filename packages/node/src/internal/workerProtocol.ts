@@ -12,6 +12,9 @@ export class Prepare extends Schema.TaggedRequest<Prepare>()("Prepare", {
   }
 }) {}
 
+/** A log level by name, as runs take it. */
+export const LogLevelName = Schema.Literal("All", "Fatal", "Error", "Warning", "Info", "Debug", "Trace", "None")
+
 /**
  * Compute indices in order, streaming one report per index as each finishes;
  * an index's failure, if any, is inside its report.
@@ -22,7 +25,7 @@ export class ComputeIndices extends Schema.TaggedRequest<ComputeIndices>()("Comp
   payload: {
     indices: Schema.Array(Schema.Number),
     workerId: Schema.String,
-    logLevel: Schema.Literal("All", "Fatal", "Error", "Warning", "Info", "Debug", "Trace", "None")
+    logLevel: LogLevelName
   }
 }) {}
 

@@ -99,7 +99,10 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
           }
           if (mayReplace) for (const [runId, indices] of byRun) yield* deleteChildren(runId, indices)
           const stages = results.flatMap((r) => r.children.stages)
-          const outputs = results.flatMap((r) => r.children.outputs)
+          // One row per path even when two indices of the batch list the same
+          // file (the later wins, as it would statement by statement):
+          // PostgreSQL refuses an upsert that touches a row twice.
+          const outputs = [...new Map(results.flatMap((r) => r.children.outputs).map((row) => [`${row.run_id}:${row.path}`, row])).values()]
           const artifacts = results.flatMap((r) => r.children.artifacts)
           if (stages.length > 0) {
             yield* insert(

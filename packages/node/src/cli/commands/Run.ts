@@ -10,6 +10,8 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Console, Duration, Effect, Either, type Layer, Option } from "effect"
+import * as ClusterBackend from "../../ClusterBackend.js"
+import * as PgCheckpointStore from "../../PgCheckpointStore.js"
 import * as PipelineModule from "../../PipelineModule.js"
 import * as SqliteCheckpointStore from "../../SqliteCheckpointStore.js"
 import * as WorkerBackend from "../../WorkerBackend.js"
@@ -32,13 +34,14 @@ export const parseIndices = (text: string): Either.Either<ReadonlyArray<number>,
   Either.mapLeft(RunOptions.parseIndices(text), (error) => usage(`--indices: ${error.message}`))
 
 /** The backends `--backend` offers. */
-export const backends = ["sequential", "fibers", "workers"] as const
+export const backends = ["sequential", "fibers", "workers", "cluster"] as const
 
 const backendLayer = (
   name: typeof backends[number],
   module: string,
   exportName: string | undefined,
-  threads: number
+  threads: number,
+  postgres: string
 ): Layer.Layer<Backend.Backend, Backend.BackendError> => {
   switch (name) {
     case "sequential":
@@ -47,6 +50,8 @@ const backendLayer = (
       return Backend.layerFibers
     case "workers":
       return WorkerBackend.layer({ module, exportName, threads })
+    case "cluster":
+      return ClusterBackend.layer({ postgres })
   }
 }
 
@@ -153,7 +158,9 @@ export const command = Command.make(
     ),
     backend: Options.choice("backend", backends).pipe(
       Options.withDefault("fibers"),
-      Options.withDescription("where indices run: one after another, on fibers, or on worker threads")
+      Options.withDescription(
+        "where indices run: one after another, on fibers, on worker threads, or on the runners of a cluster (curator runner; needs --postgres)"
+      )
     ),
     concurrency: Options.text("concurrency").pipe(
       Options.withPseudoName("N|all"),
@@ -166,6 +173,10 @@ export const command = Command.make(
     resume: Options.boolean("resume").pipe(Options.withDescription("reuse {hash16}.db and skip the indices completed there")),
     dbDir: optionalText("db-dir", "the directory of the database").pipe(Options.withPseudoName("DIR")),
     dbFile: optionalText("db-file", "the exact database file (wins over --db-dir)").pipe(Options.withPseudoName("FILE")),
+    postgres: optionalText(
+      "postgres",
+      "record into this PostgreSQL database instead of SQLite files (a schema per configuration); with --backend cluster, also the cluster's database"
+    ).pipe(Options.withPseudoName("URL")),
     noMetrics: Options.boolean("no-metrics").pipe(Options.withDescription("record nothing: no database, checkpoints or metrics")),
     verifyOutputs: Options.boolean("verify-outputs").pipe(
       Options.withDescription("with --resume, compute again the completed indices whose recorded output files are missing")
@@ -198,6 +209,10 @@ export const command = Command.make(
       // A module's pipeline must be runnable as it is: the command line has no services to give it.
       const pipeline = Pipeline.withOptions(loaded, overrides) as Pipeline.Pipeline<unknown, never>
       const threads = yield* Either.mapLeft(RunOptions.resolveConcurrency(concurrency), (error) => usage(error.message))
+      const postgres = Option.getOrUndefined(options.postgres)
+      if (options.backend === "cluster" && postgres === undefined) {
+        return yield* usage("--backend cluster needs --postgres URL: the database the runners were started with")
+      }
 
       const state = ProgressDisplay.makeState()
       const startedAt = performance.now()
@@ -224,8 +239,8 @@ export const command = Command.make(
         )
       }).pipe(
         Effect.scoped,
-        Effect.provide(backendLayer(options.backend, options.module, exportName, threads)),
-        Effect.provide(SqliteCheckpointStore.layer()),
+        Effect.provide(backendLayer(options.backend, options.module, exportName, threads, postgres ?? "")),
+        Effect.provide(postgres === undefined ? SqliteCheckpointStore.layer() : PgCheckpointStore.layer({ url: postgres })),
         Effect.onInterrupt(() =>
           state.started && state.location !== undefined
             ? Console.error(

@@ -1,0 +1,112 @@
+/**
+ * A runner of the cluster backend: a process that loads the pipeline from
+ * its module once, joins the cluster (its state in PostgreSQL) and computes
+ * the batches of indices it receives on its own local backend — fibers or
+ * worker threads — one batch at a time. It sends each index's report back to
+ * the submitting process, which records it: runners never write checkpoints.
+ *
+ * @example
+ * // on each machine; or: curator runner pipeline.ts --postgres URL --host node-2
+ * Layer.launch(ClusterRunner.layer({ module: "pipeline.ts", postgres: url, host: "node-2" })).pipe(
+ *   Effect.provide(Backend.layerFibers),
+ *   NodeRuntime.runMain
+ * )
+ */
+import { Backend, IndexReport, type Pipeline, Timestamp } from "@curator/core"
+import { Effect, Layer, Redacted } from "effect"
+import { hostname } from "node:os"
+import * as Connection from "./internal/clusterConnection.js"
+import { type Batch, type ComputedIndex, IndexBatch, type RemoteWorker, RunnerRefused } from "./internal/clusterProtocol.js"
+import * as PipelineModule from "./PipelineModule.js"
+
+/** The pipeline a runner serves, where the cluster lives, and where this runner listens. */
+export interface Options extends PipelineModule.Reference {
+  /** The PostgreSQL database holding the cluster's messages and runners (the same for every process). */
+  readonly postgres: string | Redacted.Redacted<string>
+  /** The host name or address other processes reach this runner at (default: the machine's host name). */
+  readonly host?: string | undefined
+  /** The TCP port this runner listens on (default 34431). */
+  readonly port?: number | undefined
+  /** How many indices of a batch run at once on this runner (default 1). */
+  readonly concurrency?: number | undefined
+}
+
+/** The port a runner listens on unless told otherwise. */
+export const defaultPort = 34431
+
+const uuidHex = () => crypto.randomUUID().replaceAll("-", "")
+
+/**
+ * Computes batches on the local backend, one at a time, and reports each
+ * index. The workers of one run call keep their ids from batch to batch, so
+ * that the run registers each of them once.
+ */
+const makeCompute = (pipeline: Pipeline.Any, backend: Backend.Backend["Type"], concurrency: number) =>
+  Effect.gen(function*() {
+    const oneBatch = yield* Effect.makeSemaphore(1)
+    const workersOfCall = new Map<string, Array<typeof RemoteWorker.Type>>()
+
+    return (payload: Batch): Effect.Effect<ReadonlyArray<typeof ComputedIndex.Type>, RunnerRefused> =>
+      oneBatch.withPermits(1)(Effect.gen(function*() {
+        if (payload.configHash !== pipeline.configHash) {
+          return yield* new RunnerRefused({
+            message: `the runner on ${hostname()} (pid ${process.pid}) serves a pipeline with configuration hash ${
+              pipeline.configHash.slice(0, 16)
+            }, but the run submits ${payload.configHash.slice(0, 16)}; start every runner with the module of the run`
+          })
+        }
+        const workers = workersOfCall.get(payload.invocationId) ?? []
+        workersOfCall.set(payload.invocationId, workers)
+        const workerOf = new Map<string, typeof RemoteWorker.Type>()
+        let opened = 0
+        // The k-th lane of every batch is the same worker; a lane opened
+        // again (a worker thread replaced) is a new one.
+        const openLane = Effect.gen(function*() {
+          const k = opened++
+          workers[k] ??= { workerId: uuidHex(), pid: process.pid, hostname: hostname(), startedAt: yield* Timestamp.now }
+          workerOf.set(workers[k].workerId, workers[k])
+          return { workerId: workers[k].workerId }
+        })
+        const computed: Array<typeof ComputedIndex.Type> = []
+        const keep = (index: number, lane: Backend.Lane) => (report: IndexReport.IndexReport) =>
+          Effect.sync(() => computed.push({ index, worker: workerOf.get(lane.workerId)!, report }))
+        yield* backend.execute<never, never>({
+          pipeline,
+          units: payload.units,
+          concurrency,
+          logLevel: payload.logLevel,
+          // A batch is computed whole: stopping is the submitter's decision, taken before it sends one.
+          stopRequested: () => false,
+          openLane,
+          // A runner's own backend computes here or in its threads, never on other machines.
+          openRemoteLane: (worker) => Effect.succeed({ workerId: worker.workerId }),
+          process: (index, lane) =>
+            Effect.flatMap(
+              IndexReport.compute(pipeline, index, lane.workerId, payload.logLevel) as Effect.Effect<IndexReport.IndexReport>,
+              keep(index, lane)
+            ),
+          processElsewhere: (index, lane, report) => Effect.flatMap(report, keep(index, lane))
+        }).pipe(
+          Effect.catchTag("BackendError", (error) => Effect.fail(new RunnerRefused({ message: error.message })))
+        )
+        return computed
+      }))
+  })
+
+/**
+ * Joins the cluster as a runner and serves batches until the layer is
+ * released. A module that cannot be loaded fails here, before joining.
+ */
+export const layer = (
+  options: Options
+): Layer.Layer<never, PipelineModule.PipelineModuleError | Backend.BackendError, Backend.Backend> => {
+  const url = Redacted.isRedacted(options.postgres) ? options.postgres : Redacted.make(options.postgres)
+  const address = { host: options.host ?? hostname(), port: options.port ?? defaultPort }
+  return Layer.unwrapEffect(Effect.gen(function*() {
+    const pipeline = yield* PipelineModule.load(options)
+    const compute = yield* makeCompute(pipeline, yield* Backend.Backend, options.concurrency ?? 1)
+    return IndexBatch.toLayer({ Compute: ({ payload }) => compute(payload) }).pipe(
+      Layer.provide(Connection.runner(url, address))
+    )
+  }))
+}

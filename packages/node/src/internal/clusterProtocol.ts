@@ -1,0 +1,80 @@
+/**
+ * What the submitting process and the runners of a cluster say to each
+ * other: batches of indices go to runners as persisted messages of the
+ * `CuratorIndexBatch` entity (one entity per batch, spread over the shards),
+ * and the reports of their indices come back as the reply.
+ */
+import { IndexReport } from "@curator/core"
+import * as ClusterSchema from "@effect/cluster/ClusterSchema"
+import * as Entity from "@effect/cluster/Entity"
+import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
+import * as Rpc from "@effect/rpc/Rpc"
+import { Schema } from "effect"
+import { LogLevelName } from "./workerProtocol.js"
+
+/** The worker of a runner that computed an index: registered by the submitter as a lane of the run. */
+export const RemoteWorker = Schema.Struct({
+  workerId: Schema.String,
+  pid: Schema.Number,
+  hostname: Schema.String,
+  startedAt: Schema.String
+})
+
+/** One index of a batch, computed: by which worker, and its report. */
+export const ComputedIndex = Schema.Struct({
+  index: Schema.Number,
+  worker: RemoteWorker,
+  report: IndexReport.IndexReport
+})
+
+/** A runner cannot compute a batch at all (another pipeline, a broken local backend); the message says why. */
+export class RunnerRefused extends Schema.TaggedError<RunnerRefused>()("RunnerRefused", {
+  message: Schema.String
+}) {}
+
+const batchFields = {
+  /** Unique per batch of a run call; the message's primary key. */
+  batchId: Schema.String,
+  /** The run's pipeline; a runner serving another one refuses the batch. */
+  configHash: Schema.String,
+  /** The run call, so that a runner keeps one set of workers per call. */
+  invocationId: Schema.String,
+  units: Schema.Array(Schema.Array(Schema.Number)),
+  logLevel: LogLevelName
+}
+
+/** What a batch message carries. */
+export type Batch = Schema.Struct.Type<typeof batchFields>
+
+/**
+ * A batch of whole units (a unit's indices run in order on one worker).
+ * Persisted: stored in PostgreSQL before delivery, so that a batch whose
+ * runner dies is delivered again to the runner that takes over its shard.
+ */
+export const IndexBatch = Entity.make("CuratorIndexBatch", [
+  Rpc.make("Compute", {
+    payload: batchFields,
+    success: Schema.Array(ComputedIndex),
+    error: RunnerRefused,
+    primaryKey: ({ batchId }) => batchId
+  }).annotate(ClusterSchema.Persisted, true)
+])
+
+/**
+ * Sharding settings shared by runners and submitters (they must agree on
+ * the shard count, or messages wait for shards nobody owns). A dead runner
+ * is noticed within seconds: health pings every 2 s, heartbeats every 2 s
+ * that expire after 10 s (a runner frozen that long counts as dead; its
+ * batches are computed again elsewhere and recorded once), and every
+ * process reads the shard assignments each second.
+ */
+export const shardingConfig: Partial<ShardingConfig.ShardingConfig["Type"]> = {
+  shardsPerGroup: 60,
+  refreshAssignmentsInterval: "1 second",
+  runnerHealthCheckInterval: "2 seconds",
+  shardLockRefreshInterval: "2 seconds",
+  shardLockExpiration: "10 seconds",
+  entityMessagePollInterval: "1 second",
+  entityReplyPollInterval: "100 millis",
+  entityMaxIdleTime: "10 seconds"
+}
