@@ -4,12 +4,16 @@
  * the `Checkpoint` queries. `checkpointStoreContract` defines the suite for
  * one implementation; `CheckpointStore.test.ts` runs it against each.
  */
-import { Backend, CheckpointStore, Filter, Pipeline, Provenance, type RunResult, Sink, Source, Timestamp } from "@curator/core"
+import { Backend, CheckpointStore, Filter, Pipeline, Provenance, Sink, Source, Timestamp } from "@curator/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Data, Effect, Layer, Logger, Option, type Scope, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { Boom, makeProbe, outcomesOf, type Probe, range } from "../packages/core/test/helpers.js"
+
+// The probe pipeline and outcome view of the core tests serve this suite too.
+export { makeProbe, outcomesOf }
 
 /** A 32-hex-digit UUID4 without dashes, as workers are named. */
 export const workerIdPattern = /^[0-9a-f]{32}$/
@@ -23,105 +27,6 @@ export const tempDir = (prefix = "curator-test-"): Effect.Effect<string, never, 
     Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), prefix))),
     (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
   )
-
-/** A stage failure with a tag, as user code raises them. */
-export class Boom extends Data.TaggedError("Boom")<{ readonly message: string }> {}
-
-/** How many times each stage ran, across every run of a probe. */
-export interface Counts {
-  source: number
-  filter: number
-  sink: number
-}
-
-/** A pipeline whose stages count their calls, and which fails on the indices in `failing`. */
-export interface Probe {
-  readonly pipeline: Pipeline.Pipeline<Boom>
-  readonly counts: Counts
-  /** Indices whose filter fails with `Boom`; change it between runs to "fix" them. */
-  readonly failing: Set<number>
-  readonly length: number
-  /** The paths the sink returns for an index. */
-  readonly pathsOf: (index: number) => ReadonlyArray<string>
-}
-
-/**
- * Builds a probe of `length` indices. `streamed` builds it from stream
- * stages (the general path); otherwise from item-wise stages (the fast path).
- */
-export const makeProbe = (options: {
-  readonly length: number
-  readonly failing?: Iterable<number> | undefined
-  readonly streamed?: boolean | undefined
-  readonly resume?: boolean | undefined
-  readonly label?: string | undefined
-}): Probe => {
-  const counts: Counts = { source: 0, filter: 0, sink: 0 }
-  const failing = new Set(options.failing ?? [])
-  const label = options.label ?? "probe"
-  const pathsOf = (index: number) => [`/out/${label}/${index}.json`, `/out/${label}/${index}.idx`]
-  const square = (n: number) =>
-    Effect.suspend(() => {
-      counts.filter++
-      return failing.has(n) ? Effect.fail(new Boom({ message: `index ${n} is bad` })) : Effect.succeed(n * n)
-    })
-  const write = (_: ReadonlyArray<number>, index: number) =>
-    Effect.sync(() => {
-      counts.sink++
-      return pathsOf(index)
-    })
-  const params = { length: options.length, label }
-  const pipeline = options.streamed === true
-    ? Pipeline.from(Source.make({
-      name: "Numbers",
-      params,
-      length: options.length,
-      read: (index) => Stream.suspend(() => {
-        counts.source++
-        return Stream.make(index)
-      })
-    })).pipe(
-      Pipeline.filter(Filter.make({ name: "Square", apply: (items: Stream.Stream<number>) => Stream.mapEffect(items, square) })),
-      Pipeline.write(Sink.make({
-        name: "Collect",
-        params: { dir: `/out/${label}` },
-        write: (items: Stream.Stream<number>, index) =>
-          Effect.flatMap(Stream.runCollect(items), (chunk) => write([...chunk], index))
-      }))
-    )
-    : Pipeline.from(Source.make({
-      name: "Numbers",
-      params,
-      length: options.length,
-      items: (index) =>
-        Effect.sync(() => {
-          counts.source++
-          return [index]
-        })
-    })).pipe(
-      Pipeline.filter(Filter.mapEffect({ name: "Square", f: square })),
-      Pipeline.write(Sink.fromItems({ name: "Collect", params: { dir: `/out/${label}` }, write }))
-    )
-  return {
-    pipeline: Pipeline.withOptions(pipeline, { resume: options.resume ?? true }),
-    counts,
-    failing,
-    length: options.length,
-    pathsOf
-  }
-}
-
-/** The outcomes of a run, as plain data that `toEqual` compares well. */
-export const outcomesOf = <E>(result: RunResult.RunResult<E>) =>
-  result.outcomes.map((outcome) =>
-    outcome._tag === "Completed"
-      ? { index: outcome.index, cached: outcome.cached, paths: outcome.paths }
-      : outcome._tag === "Failed"
-      ? { index: outcome.index, failed: outcome.message }
-      : { index: outcome.index, notRun: true }
-  )
-
-const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)
 
 /** How a test runs a probe: which indices, how wide, and pipeline options that do not change its hash. */
 export interface ProbeRun {

@@ -4,7 +4,7 @@
  * in flight, and reading a run's records back through the memory store.
  */
 import { Backend, CheckpointStore, Filter, Pipeline, Provenance, type RunResult, Sink, Source } from "@curator/core"
-import { Data, Effect, Layer, Logger } from "effect"
+import { Data, Effect, Layer, Logger, Stream } from "effect"
 
 /** The fibers backend and a fresh memory store, without console logging. */
 export const Live = Layer.mergeAll(Backend.layerFibers, CheckpointStore.layerMemory, Logger.remove(Logger.defaultLogger))
@@ -55,44 +55,59 @@ export interface Probe {
   readonly pathsOf: (index: number) => ReadonlyArray<string>
 }
 
-/** Builds a {@link Probe}; `resume` is its pipeline option (default true). */
+/**
+ * Builds a {@link Probe}; `resume` is its pipeline option (default true).
+ * `streamed` builds it from stream stages (the general path); otherwise from
+ * item-wise stages (the fast path).
+ */
 export const makeProbe = (options: {
   readonly length: number
   readonly failing?: Iterable<number> | undefined
   readonly resume?: boolean | undefined
+  readonly streamed?: boolean | undefined
 }): Probe => {
   const counts: Counts = { source: 0, filter: 0, sink: 0 }
   const failing = new Set(options.failing ?? [])
   const pathsOf = (index: number) => [`/out/${index}.json`, `/out/${index}.idx`]
-  const pipeline = Pipeline.from(Source.make({
-    name: "Numbers",
-    params: { length: options.length },
-    length: options.length,
-    items: (index) =>
-      Effect.sync(() => {
-        counts.source++
-        return [index]
-      })
-  })).pipe(
-    Pipeline.filter(Filter.mapEffect({
-      name: "Square",
-      f: (n: number) =>
-        Effect.suspend(() => {
-          counts.filter++
-          return failing.has(n) ? Effect.fail(new Boom({ message: `index ${n} is bad` })) : Effect.succeed(n * n)
+  const square = (n: number) =>
+    Effect.suspend(() => {
+      counts.filter++
+      return failing.has(n) ? Effect.fail(new Boom({ message: `index ${n} is bad` })) : Effect.succeed(n * n)
+    })
+  const write = (_: ReadonlyArray<number>, index: number) =>
+    Effect.sync(() => {
+      counts.sink++
+      return pathsOf(index)
+    })
+  const source = { name: "Numbers", params: { length: options.length }, length: options.length }
+  const sink = { name: "Collect", params: { dir: "/out" } }
+  const pipeline = options.streamed === true
+    ? Pipeline.from(Source.make({
+      ...source,
+      read: (index) =>
+        Stream.suspend(() => {
+          counts.source++
+          return Stream.make(index)
         })
-    })),
-    Pipeline.write(Sink.fromItems({
-      name: "Collect",
-      params: { dir: "/out" },
-      write: (_: ReadonlyArray<number>, index) =>
+    })).pipe(
+      Pipeline.filter(Filter.make({ name: "Square", apply: (items: Stream.Stream<number>) => Stream.mapEffect(items, square) })),
+      Pipeline.write(Sink.make({
+        ...sink,
+        write: (items: Stream.Stream<number>, index) => Effect.flatMap(Stream.runCollect(items), (chunk) => write([...chunk], index))
+      }))
+    )
+    : Pipeline.from(Source.make({
+      ...source,
+      items: (index) =>
         Effect.sync(() => {
-          counts.sink++
-          return pathsOf(index)
+          counts.source++
+          return [index]
         })
-    }), { resume: options.resume ?? true })
-  )
-  return { pipeline, counts, failing, pathsOf }
+    })).pipe(
+      Pipeline.filter(Filter.mapEffect({ name: "Square", f: square })),
+      Pipeline.write(Sink.fromItems({ ...sink, write }))
+    )
+  return { pipeline: Pipeline.withOptions(pipeline, { resume: options.resume ?? true }), counts, failing, pathsOf }
 }
 
 /** Counts the effects running at once, and the most ever seen. */
