@@ -7,26 +7,13 @@
 import { Backend, CheckpointStore, Filter, Pipeline, Provenance, Sink, Source, Timestamp } from "@curator/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Data, Effect, Layer, Logger, Option, type Scope, Stream } from "effect"
-import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Boom, makeProbe, outcomesOf, type Probe, range } from "../packages/core/test/helpers.js"
+import { Boom, hex32, makeProbe, outcomesOf, type Probe, range } from "../packages/core/test/helpers.js"
+import { tempDir, timestampPattern } from "../packages/node/test/helpers.js"
 
 // The probe pipeline and outcome view of the core tests serve this suite too.
-export { makeProbe, outcomesOf }
-
-/** A 32-hex-digit UUID4 without dashes, as workers are named. */
-export const workerIdPattern = /^[0-9a-f]{32}$/
-
-/** An ISO-8601 UTC timestamp with microseconds, as Python's `isoformat()` writes it. */
-export const timestampPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$/
-
-/** A temporary directory for the scope, removed with everything in it when the scope closes. */
-export const tempDir = (prefix = "curator-test-"): Effect.Effect<string, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), prefix))),
-    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-  )
+export { makeProbe, outcomesOf, tempDir }
 
 /** How a test runs a probe: which indices, how wide, and pipeline options that do not change its hash. */
 export interface ProbeRun {
@@ -198,7 +185,7 @@ export const checkpointStoreContract = (
           expect(Option.isNone(before.outputs)).toBe(true)
           const failedRow = before.metrics.find((m) => m.index === 2)!
           expect(failedRow).toMatchObject({ status: "error", error: "Boom: index 2 is bad" })
-          expect(failedRow.workerId).toMatch(workerIdPattern)
+          expect(failedRow.workerId).toMatch(hex32)
 
           probe.failing.clear()
           const second = yield* run(probe, dbDir, { concurrency: 2 })
@@ -413,7 +400,7 @@ export const checkpointStoreContract = (
           expect(metrics.map((m) => [m.index, m.status])).toEqual([[0, "completed"], [1, "completed"], [2, "error"], [3, "completed"]])
           for (const m of metrics) {
             expect(m.completedAt).toMatch(timestampPattern)
-            expect(m.workerId).toMatch(workerIdPattern)
+            expect(m.workerId).toMatch(hex32)
             expect(Number.isInteger(m.wallTimeNs)).toBe(true)
             expect(m.wallTimeNs).toBeGreaterThan(0)
             expect(m.gpuMemoryBytes).toBeNull()
@@ -454,8 +441,8 @@ export const checkpointStoreContract = (
           expect(workers).toHaveLength(5)
           expect(new Set(workers.map((w) => w.workerId)).size).toBe(5)
           for (const w of workers) {
-            expect(w.workerId).toMatch(workerIdPattern)
-            expect(w.invocationId).toMatch(workerIdPattern)
+            expect(w.workerId).toMatch(hex32)
+            expect(w.invocationId).toMatch(hex32)
             expect(w.pid).toBe(process.pid)
             expect(w.hostname).toBe(os.hostname())
             expect(w.startedAt).toMatch(timestampPattern)
@@ -586,7 +573,7 @@ export const checkpointStoreContract = (
             ["Chatty", 20, "processing 2"],
             ["Chatty", 30, "2 is even"]
           ])
-          expect(byIndex[0]!.workerId).toMatch(workerIdPattern)
+          expect(byIndex[0]!.workerId).toMatch(hex32)
           expect(byLevel.map((l) => l.message).sort()).toEqual(["0 is even", "2 is even"])
           expect(byWorker.rows.length).toBeGreaterThanOrEqual(2)
           expect(byWorker.rows.every((l) => l.workerId === byWorker.workerId)).toBe(true)

@@ -8,20 +8,16 @@
 import { Backend, type CheckpointStore, Filter, LogCapture, Pipeline, type RunResult, Sink, Source } from "@curator/core"
 import { SqliteCheckpointStore } from "@curator/node"
 import { describe, expect, it } from "@effect/vitest"
-import { Data, Deferred, Effect, Fiber, Layer, Logger, type Scope, Stream } from "effect"
-import * as fs from "node:fs"
-import * as os from "node:os"
+import { Data, Deferred, Effect, Fiber, Layer, Logger, Stream } from "effect"
 import * as path from "node:path"
+import { tempDir } from "./CheckpointStoreContract.js"
 
 const Live = Layer.mergeAll(SqliteCheckpointStore.layer(), Backend.layerFibers, Logger.remove(Logger.defaultLogger))
 
 class Boom extends Data.TaggedError("Boom")<{ readonly message: string }> {}
 
 /** A fresh database directory for the scope, removed with everything in it when the scope closes. */
-const dbDir: Effect.Effect<string, never, Scope.Scope> = Effect.acquireRelease(
-  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "curator-logs-"))),
-  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-)
+const dbDir = tempDir("curator-logs-")
 
 /** Opens the database a run wrote, offline, and applies `f` to its checkpoint. */
 const readBack = <A>(

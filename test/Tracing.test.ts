@@ -9,20 +9,15 @@ import { SqliteCheckpointStore, WorkerBackend } from "@curator/node"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { describe, expect, it } from "@effect/vitest"
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Effect, Layer, Logger, type Scope } from "effect"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
+import { Effect, Layer, Logger } from "effect"
 import { fileURLToPath } from "node:url"
+import { tempDir } from "./CheckpointStoreContract.js"
 import { makeSquares, squaresFailingOne } from "./fixtures/squares.js"
 
 const Live = Layer.mergeAll(SqliteCheckpointStore.layer(), Backend.layerFibers, Logger.remove(Logger.defaultLogger))
 
 /** A fresh database directory for the scope, removed with everything in it when the scope closes. */
-const dbDir: Effect.Effect<string, never, Scope.Scope> = Effect.acquireRelease(
-  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "curator-tracing-"))),
-  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-)
+const dbDir = tempDir("curator-tracing-")
 
 /**
  * Runs `effect` under OpenTelemetry's Node SDK with an in-memory exporter,
