@@ -21,12 +21,14 @@ import * as ProgressDisplay from "../ProgressDisplay.js"
 import * as Shared from "../Shared.js"
 import * as Signals from "../Signals.js"
 
-/** Reads `--concurrency`: a positive integer or `all`. */
+/** Reads `--concurrency`: digits or `all`, then the run's own check (a positive integer). */
 export const parseConcurrency = (text: string): Either.Either<number | "all", CliError> => {
   const trimmed = text.trim()
-  if (trimmed === "all") return Either.right("all")
-  if (/^\d+$/.test(trimmed) && Number(trimmed) > 0 && Number.isSafeInteger(Number(trimmed))) return Either.right(Number(trimmed))
-  return Either.left(usage(`--concurrency must be a positive integer or "all", got "${text}"`))
+  const value = trimmed === "all" ? "all" : /^\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN
+  return Either.mapBoth(RunOptions.resolveConcurrency(value), {
+    onLeft: () => usage(`--concurrency must be a positive integer or "all", got "${text}"`),
+    onRight: () => value
+  })
 }
 
 /** Reads `--indices`: indices and inclusive ranges, e.g. `0-9,15,-1`. */
