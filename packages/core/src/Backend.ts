@@ -41,6 +41,8 @@ export interface Work<E, R> {
    * unit, and finishes (and records) the indices it has already started.
    */
   readonly stopRequested: () => boolean
+  /** Completes when a graceful stop is asked for (never, if none is): for backends that must pass it on at once. */
+  readonly stopped: Effect.Effect<void>
   /** The lowest level of logs to capture, for backends that capture them where they compute. */
   readonly logLevel: LogLevel.Literal
   /** Opens a lane: registers a worker of this process for this run. */

@@ -77,6 +77,7 @@ const makeCompute = (pipeline: Pipeline.Any, backend: Backend.Backend["Type"], c
           logLevel: payload.logLevel,
           // A batch is computed whole: stopping is the submitter's decision, taken before it sends one.
           stopRequested: () => false,
+          stopped: Effect.never,
           openLane,
           // A runner's own backend computes here or in its threads, never on other machines.
           openRemoteLane: (worker) => Effect.succeed({ workerId: worker.workerId }),

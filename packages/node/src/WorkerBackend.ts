@@ -1,11 +1,14 @@
 /**
  * The worker-thread backend: real CPU parallelism. A pool of worker threads
  * is started with the layer; each thread loads the pipeline from its module
- * once (functions cannot cross threads) and then computes the indices it is
- * sent. The parent decides what runs (completed indices never leave it) and
- * is the only writer of the checkpoint: a thread sends back a report of each
- * index — paths, timings, heap growth, artifacts and the logs captured in
- * the thread — which the parent records exactly as for the fibers backend.
+ * once (functions cannot cross threads). In a run, each thread serves a
+ * lane: it claims the next unit itself from memory shared with the parent
+ * (internal/sharedUnits.ts), so it never waits for the parent between
+ * indices. The parent decides what runs (completed indices are never
+ * shared) and is the only writer of the checkpoint: a thread tells it when
+ * an index starts and sends back a report when it ends — paths, timings,
+ * heap growth, artifacts and the logs captured in the thread — which the
+ * parent records exactly as for the fibers backend.
  *
  * @example
  * Pipeline.run(pipeline, { concurrency: 2 }).pipe(
@@ -23,7 +26,8 @@ import { availableParallelism } from "node:os"
 import { dirname, join } from "node:path"
 import { pathToFileURL } from "node:url"
 import * as WT from "node:worker_threads"
-import { ComputeIndices, Prepare, type WorkerRequest } from "./internal/workerProtocol.js"
+import * as SharedUnits from "./internal/sharedUnits.js"
+import { LaneStep, Prepare, ServeLane, type WorkerRequest } from "./internal/workerProtocol.js"
 import * as PipelineModule from "./PipelineModule.js"
 
 /** Where the worker threads find the pipeline, how many there are, and how they are limited. */
@@ -61,23 +65,6 @@ const describeDeath = (index: number, error: unknown): string => {
   const cause = (workerError as { readonly cause?: unknown } | undefined)?.cause
   const detail = cause instanceof Error ? cause.message : String(cause ?? workerError)
   return `WorkerDied: the worker thread died while processing index ${index} (${detail}); it was replaced`
-}
-
-/**
- * How many indices to send a thread at once: enough that one request covers
- * about 5 ms of work (a round trip to a thread costs more than a tiny index),
- * one at a time for slow indices, at most 64 so work stays evenly spread.
- */
-class Pace {
-  private meanMs = Number.NaN
-  observe(wallTimeNs: number) {
-    const ms = wallTimeNs / 1e6
-    this.meanMs = Number.isNaN(this.meanMs) ? ms : 0.8 * this.meanMs + 0.2 * ms
-  }
-  batchSize() {
-    if (Number.isNaN(this.meanMs)) return 1
-    return Math.max(1, Math.min(64, Math.floor(5 / Math.max(this.meanMs, 0.001))))
-  }
 }
 
 /** A started thread with its pipeline loaded. */
@@ -164,100 +151,124 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
 
     const execute = <E, R>(work: Backend.Work<E, R>): Effect.Effect<void, E | Backend.BackendError, R> =>
       Effect.gen(function*() {
-        let cursor = 0
-        /** The next indices for a lane: whole units, about `size` indices at most; none once the run is stopping. */
-        const takeBatch = (size: number): Array<number> => {
-          const batch: Array<number> = []
-          if (work.stopRequested()) return batch
-          while (cursor < work.units.length && (batch.length === 0 || batch.length + work.units[cursor]!.length <= size)) {
-            batch.push(...work.units[cursor++]!)
-          }
-          return batch
-        }
+        const lanes = Math.min(work.concurrency, size, work.units.length)
+        const units = SharedUnits.make(work.units, lanes)
+        yield* Effect.forkScoped(Effect.andThen(work.stopped, () => SharedUnits.requestStop(units)))
+        /** The unit each index belongs to, to find what a dead thread left. */
+        const unitOf = new Map<number, number>()
+        work.units.forEach((unit, position) => unit.forEach((index) => unitOf.set(index, position)))
 
         /** One lane: a thread from the pool, registered as a worker of this run. */
-        const runLane = Effect.gen(function*() {
-          let thread: Thread | undefined = yield* takeThread
-          /** Whether the thread may still be computing indices of this lane. */
-          let busy = false
-          // A thread that finished its work goes back to the pool; one stopped
-          // mid-batch (a failed or interrupted run) is terminated, and replaced
-          // when a run next needs it.
-          yield* Effect.addFinalizer((exit) => {
-            if (thread === undefined) return Effect.void
-            if (Exit.isSuccess(exit) || !busy) return Queue.offer(idle, thread)
-            missing++
-            return Scope.close(thread.scope, exit)
-          })
-          if (thread.configHash !== work.pipeline.configHash) {
-            return yield* backendError(
-              `the worker threads load a pipeline with configuration hash ${thread.configHash.slice(0, 16)} from ${
-                PipelineModule.modulePath(options)
-              }, but the run's pipeline has ${
-                work.pipeline.configHash.slice(0, 16)
-              }; run the pipeline that module exports (and build it the same way in every process)`
-            )
-          }
-          let lane = yield* work.openLane
-          const pace = new Pace()
-          let batch = takeBatch(1)
-          while (batch.length > 0) {
-            busy = true
-            const left = yield* runBatch(thread!, lane, batch, pace)
-            busy = false
-            if (left === undefined) {
-              batch = takeBatch(pace.batchSize())
-              continue
-            }
-            // The thread died: the index in flight is recorded as failed; the
-            // replacement (a new worker of this run) takes the rest of the batch,
-            // or the next batch if the death ended it.
-            const dead = thread!
-            thread = undefined
-            missing++
-            yield* Scope.close(dead.scope, Exit.void)
-            thread = yield* replacement
-            lane = yield* work.openLane
-            batch = left.length > 0 && !work.stopRequested() ? left : takeBatch(pace.batchSize())
-          }
-        }).pipe(Effect.scoped)
-
-        /**
-         * Sends a batch to a thread and records each report as it arrives.
-         * Returns the indices not attempted if the thread died, else undefined.
-         */
-        const runBatch = (thread: Thread, lane: Backend.Lane, batch: ReadonlyArray<number>, pace: Pace) =>
+        const runLane = (laneNumber: number) =>
           Effect.gen(function*() {
-            // Reports in order, or the thread's death, which ends the batch.
-            const arrivals = yield* Queue.unbounded<Either.Either<IndexReport.IndexReport, unknown>>()
-            yield* thread.worker.execute(new ComputeIndices({ indices: batch, workerId: lane.workerId, logLevel: work.logLevel })).pipe(
-              Stream.runForEach((report) => Queue.offer(arrivals, Either.right(report))),
-              Effect.catchAll((error) => Queue.offer(arrivals, Either.left(error))),
-              Effect.forkScoped
-            )
-            for (let k = 0; k < batch.length; k++) {
-              const index = batch[k]!
-              const started = performance.now()
-              let died = false
-              const report = Effect.map(Queue.take(arrivals), (arrival) => {
-                if (Either.isRight(arrival)) return arrival.right
-                died = true
-                return new IndexReport.Failure({
-                  message: describeDeath(index, arrival.left),
-                  wallTimeNs: Math.round((performance.now() - started) * 1e6),
-                  peakMemoryBytes: null,
-                  logs: []
-                })
-              })
-              yield* work.processElsewhere(index, lane, Effect.tap(report, (r) => Effect.sync(() => pace.observe(r.wallTimeNs))))
-              if (died) return batch.slice(k + 1)
+            let thread: Thread | undefined = yield* takeThread
+            /** Whether the thread may still be computing indices of this lane. */
+            let busy = false
+            // A thread that finished its work goes back to the pool; one stopped
+            // mid-index (a failed or interrupted run) is terminated, and replaced
+            // when a run next needs it.
+            yield* Effect.addFinalizer((exit) => {
+              if (thread === undefined) return Effect.void
+              if (Exit.isSuccess(exit) || !busy) return Queue.offer(idle, thread)
+              missing++
+              return Scope.close(thread.scope, exit)
+            })
+            if (thread.configHash !== work.pipeline.configHash) {
+              return yield* backendError(
+                `the worker threads load a pipeline with configuration hash ${thread.configHash.slice(0, 16)} from ${
+                  PipelineModule.modulePath(options)
+                }, but the run's pipeline has ${
+                  work.pipeline.configHash.slice(0, 16)
+                }; run the pipeline that module exports (and build it the same way in every process)`
+              )
             }
-            return undefined
+            let lane = yield* work.openLane
+            let first: ReadonlyArray<number> = []
+            while (true) {
+              busy = true
+              const left = yield* serveLane(thread!, lane, laneNumber, first)
+              busy = false
+              if (left === undefined) return
+              // The thread died: the index in flight was recorded as failed; a
+              // replacement (a new worker of this run) takes the rest of its
+              // unit first, then claims units as before.
+              const dead = thread!
+              thread = undefined
+              missing++
+              yield* Scope.close(dead.scope, Exit.void)
+              if (SharedUnits.stopRequested(units) || (left.length === 0 && SharedUnits.exhausted(units))) return
+              thread = yield* replacement
+              lane = yield* work.openLane
+              first = left
+            }
           }).pipe(Effect.scoped)
 
-        const lanes = Math.min(work.concurrency, size, work.units.length)
-        yield* Effect.all(Array.from({ length: lanes }, () => runLane), { concurrency: "unbounded", discard: true })
-      })
+        /**
+         * Has a thread serve a lane until no unit is left, recording each
+         * index as its step arrives. Returns what the thread left if it died
+         * (the rest of its unit, in order), else undefined.
+         */
+        const serveLane = (thread: Thread, lane: Backend.Lane, laneNumber: number, first: ReadonlyArray<number>) =>
+          Effect.gen(function*() {
+            // Steps in order, then a last one with nothing started (also when
+            // the thread found no work at all), or the thread's death.
+            const steps = yield* Queue.unbounded<Either.Either<typeof LaneStep.Type, unknown>>()
+            SharedUnits.forgetClaim(units, laneNumber)
+            yield* thread.worker.execute(
+              new ServeLane({ units, lane: laneNumber, first, workerId: lane.workerId, logLevel: work.logLevel })
+            ).pipe(
+              Stream.runForEach((step) => Queue.offer(steps, Either.right(step))),
+              Effect.zipRight(Queue.offer(steps, Either.right({ report: null, started: null }))),
+              Effect.catchAll((error) => Queue.offer(steps, Either.left(error))),
+              Effect.forkScoped
+            )
+            /** The indices the lane goes through in order (`first`, then a unit), and where it is. */
+            let sequence = first
+            let position = -1
+            const follow = (index: number) => {
+              if (sequence[position + 1] !== index) {
+                sequence = work.units[unitOf.get(index)!]!
+                position = sequence.indexOf(index) - 1
+              }
+              position++
+            }
+            /** The rest of the lane's current sequence, and a unit it claimed but never started. */
+            const leftBehind = () => {
+              const claimed = SharedUnits.claimedBy(units, laneNumber)
+              const unstarted = claimed >= 0 && work.units[claimed] !== sequence ? work.units[claimed]! : []
+              return [...sequence.slice(position + 1), ...unstarted]
+            }
+            let step = yield* Queue.take(steps)
+            while (Either.isRight(step) && step.right.started !== null) {
+              const index = step.right.started
+              follow(index)
+              const started = performance.now()
+              let next: Either.Either<typeof LaneStep.Type, unknown> | undefined
+              const report = Effect.flatMap(Queue.take(steps), (arrival): Effect.Effect<IndexReport.IndexReport> => {
+                next = arrival
+                if (Either.isLeft(arrival)) {
+                  return Effect.succeed(
+                    new IndexReport.Failure({
+                      message: describeDeath(index, arrival.left),
+                      wallTimeNs: Math.round((performance.now() - started) * 1e6),
+                      peakMemoryBytes: null,
+                      logs: []
+                    })
+                  )
+                }
+                const computed = arrival.right.report
+                return computed === null
+                  ? Effect.dieMessage(`a worker thread started index ${index} and sent no report of it`)
+                  : Effect.succeed(computed)
+              })
+              yield* work.processElsewhere(index, lane, report)
+              step = next!
+            }
+            return Either.isLeft(step) ? leftBehind() : undefined
+          }).pipe(Effect.scoped)
+
+        yield* Effect.all(Array.from({ length: lanes }, (_, k) => runLane(k)), { concurrency: "unbounded", discard: true })
+      }).pipe(Effect.scoped)
 
     return { name: "workers", execute }
   })

@@ -341,6 +341,34 @@ describe("WorkerBackend", () => {
           }
         }).pipe(Effect.provide(Store)), threadTimeout)
     }
+
+    it.scopedLive("in the middle of a partition group (1 thread): the replacement takes the rest of the group first, in order", () =>
+      Effect.gen(function*() {
+        clearOutputs("groupedExits")
+        const { location, result } = yield* runFresh(fixtures.groupedExits).pipe(
+          Effect.provide(WorkerBackend.layer({ module: fixtureModule, exportName: "groupedExits", threads: 1 }))
+        )
+        expect(RunResult.counts(result)).toEqual({ computed: N - 1, cached: 0, failed: 1 })
+        expect((result.outcomes[4] as RunResult.Failed<unknown>).message).toMatch(/^WorkerDied: the worker thread died while processing index 4 /)
+        const records = yield* readBack(location)
+        expectWorkers(records.workers, 2)
+        const metricOf = new Map(records.metrics.map((m) => [m.index, m]))
+        const first = metricOf.get(3)!.workerId
+        const replacement = metricOf.get(5)!.workerId
+        expect(replacement).not.toBe(first)
+        expect(metricOf.get(4)!.workerId).toBe(first)
+        // The replacement's first index is 5, the rest of the broken group;
+        // then it claims the next groups and keeps their order.
+        const seqOf = new Map(range(0, N).filter((i) => i !== 4).map((index) => {
+          const [shard] = JSON.parse(fs.readFileSync(fixtures.outputPath("groupedExits", index), "utf8")) as Array<Shard>
+          return [index, shard!.seq!] as const
+        }))
+        expect(seqOf.get(5)).toBe(1)
+        for (const index of range(6, N)) {
+          expect(metricOf.get(index)!.workerId).toBe(replacement)
+          expect(seqOf.get(index)).toBe(seqOf.get(index - 1)! + 1)
+        }
+      }).pipe(Effect.provide(Store)), threadTimeout)
   })
 
   describe.concurrent("a module the threads cannot use fails the layer up front", () => {

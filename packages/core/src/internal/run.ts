@@ -1,4 +1,4 @@
-import { Effect, LogLevel } from "effect"
+import { Deferred, Effect, LogLevel } from "effect"
 import { hostname } from "node:os"
 import { Backend, type BackendError, type Lane, type RemoteWorker } from "../Backend.js"
 import { type Checkpoint, type CheckpointError, CheckpointStore, type LogEntry } from "../CheckpointStore.js"
@@ -107,12 +107,16 @@ const runWithLogs = <E, R>(pipeline: Pipeline<E, R>, options: RunOptions, logs: 
 
     // After a graceful stop is asked for, lanes take no new index; those in flight finish and are recorded.
     let stopping = false
+    const stopped = yield* Deferred.make<void>()
     if (options.stop !== undefined) {
       yield* Effect.forkScoped(Effect.zipRight(
         options.stop,
         Effect.suspend(() => {
           stopping = true
-          return LogCapture.asFramework(Effect.logWarning("stop requested: no new index is started; those in flight finish"))
+          return Effect.zipRight(
+            Deferred.succeed(stopped, undefined),
+            LogCapture.asFramework(Effect.logWarning("stop requested: no new index is started; those in flight finish"))
+          )
         })
       ))
     }
@@ -209,6 +213,7 @@ const runWithLogs = <E, R>(pipeline: Pipeline<E, R>, options: RunOptions, logs: 
       units: yield* Effect.sync(() => unitsOf(pipeline, pending)),
       concurrency,
       stopRequested: () => stopping,
+      stopped: Deferred.await(stopped),
       logLevel: options.logLevel ?? "Info",
       openLane,
       openRemoteLane,

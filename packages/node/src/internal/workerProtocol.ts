@@ -1,6 +1,7 @@
 import { IndexReport } from "@curator/core"
 import { Schema } from "effect"
 import { PipelineModuleError } from "../PipelineModule.js"
+import * as SharedUnits from "./sharedUnits.js"
 
 /** Load the pipeline module; the parent checks its configuration hash against each run's. */
 export class Prepare extends Schema.TaggedRequest<Prepare>()("Prepare", {
@@ -16,19 +17,31 @@ export class Prepare extends Schema.TaggedRequest<Prepare>()("Prepare", {
 export const LogLevelName = Schema.Literal("All", "Fatal", "Error", "Warning", "Info", "Debug", "Trace", "None")
 
 /**
- * Compute indices in order, streaming one report per index as each finishes;
- * an index's failure, if any, is inside its report.
+ * One step of a lane's work in a thread: the report of the index it just
+ * computed (none on the first step) and the index it starts next (none on
+ * the last). An index's failure, if any, is inside its report.
  */
-export class ComputeIndices extends Schema.TaggedRequest<ComputeIndices>()("ComputeIndices", {
+export const LaneStep = Schema.Struct({
+  report: Schema.NullOr(IndexReport.IndexReport),
+  started: Schema.NullOr(Schema.Number)
+})
+
+/**
+ * Serve a lane: compute `first`, then the units the thread claims from the
+ * shared queue, streaming a step as each index finishes and the next starts.
+ */
+export class ServeLane extends Schema.TaggedRequest<ServeLane>()("ServeLane", {
   failure: Schema.Never,
-  success: IndexReport.IndexReport,
+  success: LaneStep,
   payload: {
-    indices: Schema.Array(Schema.Number),
+    units: SharedUnits.Buffers,
+    lane: Schema.Number,
+    first: Schema.Array(Schema.Number),
     workerId: Schema.String,
     logLevel: LogLevelName
   }
 }) {}
 
 /** Everything a parent asks a worker thread. */
-export const WorkerRequest = Schema.Union(Prepare, ComputeIndices)
+export const WorkerRequest = Schema.Union(Prepare, ServeLane)
 export type WorkerRequest = typeof WorkerRequest.Type
