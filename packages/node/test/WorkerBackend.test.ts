@@ -298,7 +298,8 @@ describe("WorkerBackend", () => {
   // This block and the next are concurrent, and run together: most of their
   // time goes to starting threads, which keeps every CPU busy.
   describe.concurrent("a thread that dies mid-index", () => {
-    // With two threads the other goes on undisturbed; with one, the replacement
+    // With two threads, the survivor's next index waits for the replacement (see
+    // the `exits` fixture), so both share the rest; with one, the replacement
     // must take over the rest of the work.
     const deaths = [
       { exportName: "exits", why: "exit code 7", detail: /^exited with code 7$/, threads: 2, resourceLimits: undefined },
