@@ -154,9 +154,6 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
         const lanes = Math.min(work.concurrency, size, work.units.length)
         const units = SharedUnits.make(work.units, lanes)
         yield* Effect.forkScoped(Effect.andThen(work.stopped, () => SharedUnits.requestStop(units)))
-        /** The unit each index belongs to, to find what a dead thread left. */
-        const unitOf = new Map<number, number>()
-        work.units.forEach((unit, position) => unit.forEach((index) => unitOf.set(index, position)))
 
         /** One lane: a thread from the pool, registered as a worker of this run. */
         const runLane = (laneNumber: number) =>
@@ -222,26 +219,25 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
               Effect.catchAll((error) => Queue.offer(steps, Either.left(error))),
               Effect.forkScoped
             )
-            /** The indices the lane goes through in order (`first`, then a unit), and where it is. */
-            let sequence = first
-            let position = -1
-            const follow = (index: number) => {
-              if (sequence[position + 1] !== index) {
-                sequence = work.units[unitOf.get(index)!]!
-                position = sequence.indexOf(index) - 1
-              }
-              position++
-            }
-            /** The rest of the lane's current sequence, and a unit it claimed but never started. */
-            const leftBehind = () => {
+            /**
+             * What a dead thread left, found only then: the rest of what it was
+             * going through (`first`, or the unit of the last index it started),
+             * and a unit it claimed but never started.
+             */
+            const leftBehind = (lastStarted: number | undefined) => {
+              const current = lastStarted === undefined || first.includes(lastStarted)
+                ? first
+                : work.units.find((unit) => unit.includes(lastStarted))!
+              const rest = lastStarted === undefined ? current : current.slice(current.indexOf(lastStarted) + 1)
               const claimed = SharedUnits.claimedBy(units, laneNumber)
-              const unstarted = claimed >= 0 && work.units[claimed] !== sequence ? work.units[claimed]! : []
-              return [...sequence.slice(position + 1), ...unstarted]
+              const unstarted = claimed >= 0 && work.units[claimed] !== current ? work.units[claimed]! : []
+              return [...rest, ...unstarted]
             }
+            let lastStarted: number | undefined
             let step = yield* Queue.take(steps)
             while (Either.isRight(step) && step.right.started !== null) {
               const index = step.right.started
-              follow(index)
+              lastStarted = index
               const started = performance.now()
               let next: Either.Either<typeof LaneStep.Type, unknown> | undefined
               const report = Effect.flatMap(Queue.take(steps), (arrival): Effect.Effect<IndexReport.IndexReport> => {
@@ -264,7 +260,7 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
               yield* work.processElsewhere(index, lane, report)
               step = next!
             }
-            return Either.isLeft(step) ? leftBehind() : undefined
+            return Either.isLeft(step) ? leftBehind(lastStarted) : undefined
           }).pipe(Effect.scoped)
 
         yield* Effect.all(Array.from({ length: lanes }, (_, k) => runLane(k)), { concurrency: "unbounded", discard: true })

@@ -52,12 +52,6 @@ export const stopRequested = (buffers: Buffers): boolean => Atomics.load(new Int
 export const exhausted = (buffers: Buffers): boolean =>
   Atomics.load(new Int32Array(buffers.control), NEXT) >= new Float64Array(buffers.plan)[0]!
 
-/** The indices of the unit at `position`. */
-export const unitAt = (buffers: Buffers, position: number): ReadonlyArray<number> => {
-  const view = new Float64Array(buffers.plan)
-  return Array.from(view.subarray(view[1 + position]!, view[2 + position]!))
-}
-
 /** The unit `lane` claimed last, or -1; forgotten with `forgetClaim` before a new thread serves the lane. */
 export const claimedBy = (buffers: Buffers, lane: number): number => Atomics.load(new Int32Array(buffers.control), CLAIMED + lane)
 
