@@ -13,6 +13,9 @@ export interface Lane {
   readonly workerId: string
 }
 
+/** A new worker or invocation id: a random UUID4 as 32 hex digits, as the reference's `uuid4().hex`. */
+export const newId = (): string => crypto.randomUUID().replaceAll("-", "")
+
 /** A worker in another process or on another machine, as it registers for a run. */
 export interface RemoteWorker {
   /** The worker's own id (a UUID4 in hex), kept on every index it computes. */

@@ -56,8 +56,6 @@ const batchesOf = (units: ReadonlyArray<ReadonlyArray<number>>, size: number): A
 /** Batches sent and not yet answered, at most: far more than the runners compute at once. */
 const batchesInFlight = 256
 
-const uuidHex = () => crypto.randomUUID().replaceAll("-", "")
-
 const backendError = (message: string) => new Backend.BackendError({ backend: "cluster", message })
 
 /** The backend, as a client of the cluster in context. */
@@ -67,7 +65,7 @@ export const make = (options: Pick<Options, "batchSize"> = {}): Effect.Effect<Ba
 
     const execute = <E, R>(work: Backend.Work<E, R>): Effect.Effect<void, E | Backend.BackendError, R> =>
       Effect.gen(function*() {
-        const invocationId = uuidHex()
+        const invocationId = Backend.newId()
         const indices = work.units.reduce((sum, unit) => sum + unit.length, 0)
         const batches = batchesOf(work.units, options.batchSize ?? defaultBatchSize(indices))
         // Each runner worker is registered once, the first time one of its reports arrives.

@@ -34,8 +34,6 @@ export interface Options extends PipelineModule.Reference {
 /** The port a runner listens on unless told otherwise. */
 export const defaultPort = 34431
 
-const uuidHex = () => crypto.randomUUID().replaceAll("-", "")
-
 /**
  * Computes batches on the local backend, one at a time, and reports each
  * index. The workers of one run call keep their ids from batch to batch, so
@@ -63,7 +61,7 @@ const makeCompute = (pipeline: Pipeline.Any, backend: Backend.Backend["Type"], c
         // again (a worker thread replaced) is a new one.
         const openLane = Effect.gen(function*() {
           const k = opened++
-          workers[k] ??= { workerId: uuidHex(), pid: process.pid, hostname: hostname(), startedAt: yield* Timestamp.now }
+          workers[k] ??= { workerId: Backend.newId(), pid: process.pid, hostname: hostname(), startedAt: yield* Timestamp.now }
           workerOf.set(workers[k].workerId, workers[k])
           return { workerId: workers[k].workerId }
         })

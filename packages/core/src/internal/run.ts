@@ -1,6 +1,6 @@
 import { Deferred, Effect, LogLevel } from "effect"
 import { hostname } from "node:os"
-import { Backend, type BackendError, type Lane, type RemoteWorker } from "../Backend.js"
+import { Backend, type BackendError, type Lane, newId, type RemoteWorker } from "../Backend.js"
 import { type Checkpoint, type CheckpointError, CheckpointStore, type LogEntry } from "../CheckpointStore.js"
 import * as LogCapture from "../LogCapture.js"
 import type { Pipeline } from "../Pipeline.js"
@@ -14,9 +14,6 @@ import { unitsOf } from "./units.js"
 import { CurrentIndex, type Stage } from "./context.js"
 import { traceCachedIndex, traceIndex, tracingEnabled } from "./tracing.js"
 import { missingOutputs } from "./verifyOutputs.js"
-
-/** A random UUID4 without dashes: 32 hex digits, as the reference's `uuid4().hex`. */
-export const uuidHex = (): string => crypto.randomUUID().replaceAll("-", "")
 
 export const openCheckpoint = <E, R>(pipeline: Pipeline<E, R>, totalIndices: number) =>
   Effect.flatMap(CheckpointStore, (store) =>
@@ -131,7 +128,7 @@ const runWithLogs = <E, R>(pipeline: Pipeline<E, R>, options: RunOptions, logs: 
       location: checkpoint?.location
     })
 
-    const invocationId = uuidHex()
+    const invocationId = newId()
     const openRemoteLane = (worker: RemoteWorker): Effect.Effect<Lane, CheckpointError> => {
       const lane: Lane = { workerId: worker.workerId }
       if (checkpoint === undefined) return Effect.succeed(lane)
@@ -139,7 +136,7 @@ const runWithLogs = <E, R>(pipeline: Pipeline<E, R>, options: RunOptions, logs: 
     }
     const openLane: Effect.Effect<Lane, CheckpointError> = Effect.flatMap(
       Timestamp.now,
-      (startedAt) => openRemoteLane({ workerId: uuidHex(), pid: process.pid, hostname: hostname(), startedAt })
+      (startedAt) => openRemoteLane({ workerId: newId(), pid: process.pid, hostname: hostname(), startedAt })
     )
 
     const stages: ReadonlyArray<Stage> = stagesOf(pipeline)
