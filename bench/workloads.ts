@@ -401,27 +401,21 @@ export const cluster = async (n: number): Promise<Measurement> => {
   const { pipeline: cpuPipeline } = await import("./pipelines/cpu.js")
   const { pipeline: overheadPipeline } = await import("./pipelines/overhead.js")
 
-  const runners: Record<number, { seconds: number; joinSeconds: number }> = {}
-  for (const count of [1, 2, 3]) {
-    runners[count] = await withDatabase(serverUrl, async (url) => {
-      const started = await startRunners(count, cpuModule, url, { concurrency: 1 })
+  /** Times `pipeline` on `count` new runners of `module`, once they share the shards, in a database of its own. */
+  const onRunners = (count: number, module: string, pipeline: Pipeline.Pipeline<unknown, never>, runnerConcurrency: number) =>
+    withDatabase(serverUrl, async (url) => {
+      const started = await startRunners(count, module, url, { concurrency: runnerConcurrency })
       try {
         await shardsShared(url, count)
-        return await onCluster(cpuPipeline, url)
+        return await onCluster(pipeline, url)
       } finally {
         await started.stop()
       }
     })
-  }
-  const overheadCluster = await withDatabase(serverUrl, async (url) => {
-    const started = await startRunners(1, overheadModule, url, { concurrency })
-    try {
-        await shardsShared(url, 1)
-      return await onCluster(overheadPipeline, url)
-    } finally {
-      await started.stop()
-    }
-  })
+
+  const runners: Record<number, { seconds: number; joinSeconds: number }> = {}
+  for (const count of [1, 2, 3]) runners[count] = await onRunners(count, cpuModule, cpuPipeline, 1)
+  const overheadCluster = await onRunners(1, overheadModule, overheadPipeline, concurrency)
   const overheadFibers = await withDatabase(serverUrl, (url) =>
     timed(Pipeline.run(overheadPipeline, { concurrency }).pipe(
       Effect.provide(Backend.layerFibers),
