@@ -4,8 +4,8 @@
  * with each; the backend provides lanes (fibers, threads, machines) to do it.
  */
 import { Context, Effect, Layer, type LogLevel, Schema } from "effect"
-import type { IndexReport } from "./IndexReport.js"
-import type { Pipeline } from "./Pipeline.js"
+import type { Units } from "./internal/units.js"
+import type { IndexReport } from "./internal/wire.js"
 
 /** One lane of a backend: a worker that processes one index at a time. */
 export interface Lane {
@@ -28,15 +28,19 @@ export interface RemoteWorker {
 
 /** The work of one run, as handed to a backend. */
 export interface Work<E, R> {
-  /** The pipeline being run; out-of-process backends load the same one where they compute. */
-  readonly pipeline: Pipeline<unknown, unknown>
+  /**
+   * The configuration hash of the pipeline being run. Out-of-process
+   * backends compute with the same pipeline loaded from its module, and
+   * refuse to if that one has another hash.
+   */
+  readonly configHash: string
   /**
    * The indices to compute, in units: each unit goes to one lane, which
    * processes its indices in order (a unit has one index unless the source
    * or sink partitions them). Completed indices were already taken from the
    * checkpoint.
    */
-  readonly units: ReadonlyArray<ReadonlyArray<number>>
+  readonly units: Units
   /** The largest number of indices that may run at once. */
   readonly concurrency: number
   /**
@@ -57,7 +61,11 @@ export interface Work<E, R> {
   readonly openRemoteLane: (worker: RemoteWorker) => Effect.Effect<Lane, E, R>
   /** Computes one index in this process on a lane, and records its outcome. */
   readonly process: (index: number, lane: Lane) => Effect.Effect<void, E, R>
-  /** Records the outcome of an index that `report` computes elsewhere (another thread or machine). */
+  /**
+   * Records the outcome of an index that `report` computes elsewhere
+   * (another thread or machine); `report` is awaited after the index is
+   * marked started, so a lane's heartbeat shows it while it runs.
+   */
   readonly processElsewhere: (
     index: number,
     lane: Lane,
@@ -83,6 +91,17 @@ export class Backend extends Context.Tag("@curator/core/Backend")<Backend, {
 }>() {}
 
 /**
+ * Marks a backend that computes indices in this process, where a
+ * pipeline's services can come from the caller's context. The worker-thread
+ * and cluster backends do not provide it, so running a pipeline that still
+ * needs services (`R` not `never`) on them does not compile: give the
+ * pipeline its layer with `Pipeline.provide` first.
+ */
+export class LocalBackend extends Context.Tag("@curator/core/LocalBackend")<LocalBackend, {
+  readonly name: string
+}>() {}
+
+/**
  * Runs `work` on up to `lanes` lanes. Each lane opens once, then takes the
  * next unit from a shared cursor until none is left, so a slow unit never
  * holds up the others and at most `lanes` indices are in flight.
@@ -96,27 +115,28 @@ export const onLanes = <E, R, L extends Lane>(
 ): Effect.Effect<void, E, R> =>
   Effect.suspend(() => {
     let cursor = 0
+    const { units } = work
     const lane = Effect.flatMap(openLane, (lane) =>
       Effect.whileLoop({
-        while: () => cursor < work.units.length && !work.stopRequested(),
-        body: () => Effect.forEach(work.units[cursor++]!, (index) => processUnitIndex(index, lane), { discard: true }),
+        while: () => cursor < units.count && !work.stopRequested(),
+        body: () => Effect.forEach(units.indicesOf(cursor++), (index) => processUnitIndex(index, lane), { discard: true }),
         step: () => {}
       }))
-    const count = Math.min(lanes, work.units.length)
+    const count = Math.min(lanes, units.count)
     return Effect.all(Array.from({ length: count }, () => lane), { concurrency: "unbounded", discard: true })
   })
 
+const local = (name: string, lanes: (work: Work<any, any>) => number): Layer.Layer<Backend | LocalBackend> =>
+  Layer.merge(
+    Layer.succeed(Backend, { name, execute: (work) => onLanes(work, lanes(work), work.openLane, work.process) }),
+    Layer.succeed(LocalBackend, { name })
+  )
+
 /** One index after another on one fiber; `concurrency` is ignored. */
-export const layerSequential: Layer.Layer<Backend> = Layer.succeed(Backend, {
-  name: "sequential",
-  execute: (work) => onLanes(work, 1, work.openLane, work.process)
-})
+export const layerSequential: Layer.Layer<Backend | LocalBackend> = local("sequential", () => 1)
 
 /**
  * Up to `concurrency` indices at once on fibers of one thread: good for I/O
  * bound stages, no faster for CPU-bound ones (use the worker-thread backend).
  */
-export const layerFibers: Layer.Layer<Backend> = Layer.succeed(Backend, {
-  name: "fibers",
-  execute: (work) => onLanes(work, work.concurrency, work.openLane, work.process)
-})
+export const layerFibers: Layer.Layer<Backend | LocalBackend> = local("fibers", (work) => work.concurrency)

@@ -4,7 +4,7 @@
  */
 import { Context, Effect, type Pipeable, Stream } from "effect"
 import { hasTypeId, makeComponent } from "./internal/component.js"
-import { CurrentIndex } from "./internal/context.js"
+import { CurrentIndex, CurrentStage } from "./internal/context.js"
 import type { Params } from "./Provenance.js"
 
 export const TypeId: unique symbol = Symbol.for("@curator/core/Filter")
@@ -94,9 +94,9 @@ export const expand = <A, B>(options: Naming & { readonly f: (item: A) => Iterab
 export const recordArtifact = (path: string): Effect.Effect<void> =>
   Effect.contextWith((context) => {
     const current = Context.getOption(context, CurrentIndex)
-    if (current._tag === "Some" && current.value.stage.kind === "filter") {
-      const { name, order } = current.value.stage
-      current.value.artifacts.push({ path, filterName: name, filterOrder: order })
+    const stage = Context.getOption(context, CurrentStage)
+    if (current._tag === "Some" && stage._tag === "Some" && stage.value.kind === "filter") {
+      current.value.artifacts.push({ path, filterName: stage.value.name, filterOrder: stage.value.order - 1 })
     }
   })
 

@@ -1,33 +1,40 @@
 /**
  * Pipelines: a source, filters in order, and a sink, with the options that
- * decide checkpointing. Built by piping; immutable; run on any backend.
+ * decide checkpointing and the services its stages need. Built by piping;
+ * immutable; run on any backend.
  *
  * @example
  * const pipeline = Pipeline.from(shards).pipe(
  *   Pipeline.filter(parse),
  *   Pipeline.filter(dropEmpty),
  *   Pipeline.write(jsonFiles),
+ *   Pipeline.provide(Tokenizer.layer),
  *   Pipeline.withOptions({ resume: true })
  * )
  * const result = yield* Pipeline.run(pipeline, { concurrency: 4 })
  */
-import { Effect, type Pipeable, type Scope } from "effect"
+import { type Effect, Layer, type Pipeable, type Schema, type Scope, type Stream, type Types } from "effect"
 import { dual } from "effect/Function"
 import { pipeArguments } from "effect/Pipeable"
-import type { Backend, BackendError } from "./Backend.js"
+import type { Backend, BackendError, LocalBackend } from "./Backend.js"
 import type { Checkpoint, CheckpointError, CheckpointStore } from "./CheckpointStore.js"
 import type * as Filter from "./Filter.js"
 import { hasTypeId } from "./internal/component.js"
 import * as internalRun from "./internal/run.js"
 import * as Provenance from "./Provenance.js"
 import type { InvalidRunOptions, RunOptions } from "./RunOptions.js"
-import type { IndexFailed, RunResult } from "./RunResult.js"
+import type { IndexFailed, Outcome, RemoteFailure, RunResult } from "./RunResult.js"
 import type * as Sink from "./Sink.js"
 import { isSink } from "./Sink.js"
 import type * as Source from "./Source.js"
+import type { InvalidSource } from "./Source.js"
+import type { NoCheckpoint } from "./internal/run.js"
 
 export const TypeId: unique symbol = Symbol.for("@curator/core/Pipeline")
 export type TypeId = typeof TypeId
+
+export const BuilderTypeId: unique symbol = Symbol.for("@curator/core/Pipeline/Builder")
+export type BuilderTypeId = typeof BuilderTypeId
 
 /** How a pipeline records its work (SPEC.md's options, with its defaults). */
 export interface Options {
@@ -39,7 +46,7 @@ export interface Options {
   readonly dbFile: string | undefined
   /** Record checkpoints and metrics. Default true; false means no database at all. */
   readonly trackMetrics: boolean
-  /** Measure each index's peak heap growth. Default true. */
+  /** Measure each index's peak memory. Default true. */
   readonly trackMemory: boolean
   /**
    * On resume, check that the recorded output files of each completed index
@@ -59,34 +66,57 @@ export const defaultOptions: Options = {
   verifyOutputs: false
 }
 
-/** A source with filters and no sink yet: the stream of items `A` it would feed a sink. */
+/**
+ * A source with filters and no sink yet: the stream of items `A` it would
+ * feed a sink, the errors `E` of its stages and the services `R` they need.
+ */
 export interface Builder<out A, out E = never, out R = never> extends Pipeable.Pipeable {
+  readonly [BuilderTypeId]: {
+    readonly _A: Types.Covariant<A>
+    readonly _E: Types.Covariant<E>
+    readonly _R: Types.Covariant<R>
+  }
   readonly source: Source.Any
   readonly filters: ReadonlyArray<Filter.Any>
-  /** Phantom: the item, error and requirement types flowing out of the last stage. */
-  readonly _A?: () => A
-  readonly _E?: () => E
-  readonly _R?: () => R
 }
 
-/** A complete pipeline: processing index `i` reads the source, applies every filter in order, and writes with the sink. */
-export interface Pipeline<out E = never, out R = never> extends Pipeable.Pipeable {
-  readonly [TypeId]: TypeId
+/**
+ * A complete pipeline: processing index `i` reads the source, applies every
+ * filter in order, and writes with the sink. `E` is what its stages may fail
+ * with, `R` the services they need that the pipeline does not carry (see
+ * {@link provide}), and `Tracked` whether a run of it records through a
+ * checkpoint store (`false` when `trackMetrics` is off: it then needs none).
+ */
+export interface Pipeline<out E = never, out R = never, out Tracked extends boolean = true> extends Pipeable.Pipeable {
+  readonly [TypeId]: {
+    readonly _E: Types.Covariant<E>
+    readonly _R: Types.Covariant<R>
+    readonly _Tracked: Types.Covariant<Tracked>
+  }
   readonly source: Source.Any
   readonly filters: ReadonlyArray<Filter.Any>
   readonly sink: Sink.Any
   readonly options: Options
+  /**
+   * The services the pipeline carries (from {@link provide}), built once
+   * where its indices are computed: once per run on this process's
+   * backends, once per thread or runner on the others.
+   */
+  readonly layer: Layer.Layer<any, any, any> | undefined
+  /**
+   * Schemas of the typed errors its stages fail with (from
+   * {@link withErrors}), so that a failure computed in another thread or
+   * process arrives as the same error value as on fibers.
+   */
+  readonly errorSchemas: ReadonlyArray<Schema.Schema<any, any, never>>
   /** The configuration document (source, filters, sink; names and params). */
   readonly config: Provenance.PipelineConfig
   /** The SHA-256 of the canonical configuration, in hex. */
   readonly configHash: string
-  /** Phantom: the errors of every stage and what they need. */
-  readonly _E?: () => E
-  readonly _R?: () => R
 }
 
 /** Any pipeline. */
-export type Any = Pipeline<any, any>
+export type Any = Pipeline<any, any, any>
 
 const pipeable = {
   pipe() {
@@ -94,8 +124,11 @@ const pipeable = {
   }
 }
 
+const variance = { _A: (_: never) => _, _E: (_: never) => _, _R: (_: never) => _, _Tracked: (_: never) => _ }
+
 const builder = <A, E, R>(source: Source.Any, filters: ReadonlyArray<Filter.Any>): Builder<A, E, R> => ({
   ...pipeable,
+  [BuilderTypeId]: variance,
   source,
   filters
 })
@@ -103,7 +136,10 @@ const builder = <A, E, R>(source: Source.Any, filters: ReadonlyArray<Filter.Any>
 /** Starts a pipeline from a source. */
 export const from = <A, E, R>(source: Source.Source<A, E, R>): Builder<A, E, R> => builder(source, [])
 
-/** Appends a filter; its input type must match the items flowing so far. */
+/**
+ * Appends a filter; its input type must match the items flowing so far
+ * (inside `pipe`, a filter built in place infers its input from upstream).
+ */
 export const filter: {
   <A, B, E2, R2>(filter: Filter.Filter<A, B, E2, R2>): <E, R>(self: Builder<A, E, R>) => Builder<B, E | E2, R | R2>
   <A, E, R, B, E2, R2>(self: Builder<A, E, R>, filter: Filter.Filter<A, B, E2, R2>): Builder<B, E | E2, R | R2>
@@ -119,51 +155,152 @@ const configOf = (source: Source.Any, filters: ReadonlyArray<Filter.Any>, sink: 
   sink: { name: sink.name, params: sink.params }
 })
 
-const make = <E, R>(
-  source: Source.Any,
-  filters: ReadonlyArray<Filter.Any>,
-  sink: Sink.Any,
-  options: Options
-): Pipeline<E, R> => {
-  const config = configOf(source, filters, sink)
-  return { ...pipeable, [TypeId]: TypeId, source, filters, sink, options, config, configHash: Provenance.hash(config) }
+interface Parts {
+  readonly source: Source.Any
+  readonly filters: ReadonlyArray<Filter.Any>
+  readonly sink: Sink.Any
+  readonly options: Options
+  readonly layer: Layer.Layer<any, any, any> | undefined
+  readonly errorSchemas: ReadonlyArray<Schema.Schema<any, any, never>>
 }
+
+const make = <E, R, Tracked extends boolean>(parts: Parts): Pipeline<E, R, Tracked> => {
+  const config = configOf(parts.source, parts.filters, parts.sink)
+  return { ...pipeable, [TypeId]: variance, ...parts, config, configHash: Provenance.hash(config) }
+}
+
+const change = <E, R, Tracked extends boolean>(self: Any, parts: Partial<Parts>): Pipeline<E, R, Tracked> =>
+  make({
+    source: self.source,
+    filters: self.filters,
+    sink: self.sink,
+    options: self.options,
+    layer: self.layer,
+    errorSchemas: self.errorSchemas,
+    ...parts
+  })
+
+/** Whether a pipeline with these options records: not when they turn `trackMetrics` off. */
+export type TrackedBy<O, Tracked extends boolean = true> = O extends { readonly trackMetrics: false } ? false
+  : O extends { readonly trackMetrics: true } ? true
+  : Tracked
+
+/** The checkpoint store a run needs: none for a pipeline that does not record. */
+export type StoreOf<Tracked extends boolean> = Tracked extends false ? never : CheckpointStore
 
 /** Ends a pipeline with a sink; its input type must match the items flowing so far. */
 export const write: {
-  <A, E2, R2>(sink: Sink.Sink<A, E2, R2>, options?: Partial<Options>): <E, R>(self: Builder<A, E, R>) => Pipeline<E | E2, R | R2>
-  <A, E, R, E2, R2>(self: Builder<A, E, R>, sink: Sink.Sink<A, E2, R2>, options?: Partial<Options>): Pipeline<E | E2, R | R2>
+  <A, E2, R2, const O extends Partial<Options> = {}>(
+    sink: Sink.Sink<A, E2, R2>,
+    options?: O
+  ): <E, R>(self: Builder<A, E, R>) => Pipeline<E | E2, R | R2, TrackedBy<O>>
+  <A, E, R, E2, R2, const O extends Partial<Options> = {}>(
+    self: Builder<A, E, R>,
+    sink: Sink.Sink<A, E2, R2>,
+    options?: O
+  ): Pipeline<E | E2, R | R2, TrackedBy<O>>
 } = dual(
   (args) => !isSink(args[0]),
-  <A, E, R, E2, R2>(self: Builder<A, E, R>, sink: Sink.Sink<A, E2, R2>, options?: Partial<Options>): Pipeline<E | E2, R | R2> =>
-    make(self.source, self.filters, sink, { ...defaultOptions, ...options })
+  <A, E, R, E2, R2>(self: Builder<A, E, R>, sink: Sink.Sink<A, E2, R2>, options?: Partial<Options>) =>
+    make({
+      source: self.source,
+      filters: self.filters,
+      sink,
+      options: { ...defaultOptions, ...options },
+      layer: undefined,
+      errorSchemas: []
+    })
 )
 
 /** Returns the pipeline with some options changed; the configuration (and its hash) stays the same. */
 export const withOptions: {
-  (options: Partial<Options>): <E, R>(self: Pipeline<E, R>) => Pipeline<E, R>
-  <E, R>(self: Pipeline<E, R>, options: Partial<Options>): Pipeline<E, R>
+  <const O extends Partial<Options>>(options: O): <E, R, Tracked extends boolean>(self: Pipeline<E, R, Tracked>) => Pipeline<E, R, TrackedBy<O, Tracked>>
+  <E, R, Tracked extends boolean, const O extends Partial<Options>>(self: Pipeline<E, R, Tracked>, options: O): Pipeline<E, R, TrackedBy<O, Tracked>>
 } = dual(
   2,
-  <E, R>(self: Pipeline<E, R>, options: Partial<Options>): Pipeline<E, R> =>
-    make(self.source, self.filters, self.sink, { ...self.options, ...options })
+  <E, R, Tracked extends boolean>(self: Pipeline<E, R, Tracked>, options: Partial<Options>) =>
+    change(self, { options: { ...self.options, ...options } })
 )
+
+/**
+ * Gives the pipeline the services its stages need: the layer travels with
+ * the pipeline and is built where its indices are computed — once per run
+ * on this process's backends, once per worker thread or cluster runner on
+ * the others (its finalizers run when the pool or runner shuts down). A
+ * pipeline that needs nothing more (`R = never`) runs on every backend; one
+ * that still needs services runs only on this process's backends, which
+ * take them from the caller.
+ *
+ * @example
+ * const pipeline = Pipeline.from(documents).pipe(
+ *   Pipeline.filter(tokenize),          // needs Tokenizer
+ *   Pipeline.write(jsonFiles),
+ *   Pipeline.provide(Tokenizer.layer)   // now Pipeline<E, never>
+ * )
+ */
+export const provide: {
+  <ROut, E2, RIn>(layer: Layer.Layer<ROut, E2, RIn>): <E, R, Tracked extends boolean>(
+    self: Pipeline<E, R, Tracked>
+  ) => Pipeline<E | E2, Exclude<R, ROut> | RIn, Tracked>
+  <E, R, Tracked extends boolean, ROut, E2, RIn>(
+    self: Pipeline<E, R, Tracked>,
+    layer: Layer.Layer<ROut, E2, RIn>
+  ): Pipeline<E | E2, Exclude<R, ROut> | RIn, Tracked>
+} = dual(
+  2,
+  <E, R, Tracked extends boolean, ROut, E2, RIn>(self: Pipeline<E, R, Tracked>, layer: Layer.Layer<ROut, E2, RIn>) =>
+    // The new layer is outermost: it may provide what the earlier one needs.
+    change(self, { layer: self.layer === undefined ? layer : Layer.provideMerge(self.layer, layer) })
+)
+
+/**
+ * Declares the schemas of the typed errors the pipeline's stages fail with
+ * (e.g. `Schema.TaggedError` classes). A failure computed in a worker thread
+ * or on a cluster runner is then decoded into the same error value as on
+ * fibers; an undeclared one arrives as a {@link RemoteFailure} carrying its
+ * tag, message and stack.
+ */
+export const withErrors: {
+  (...schemas: ReadonlyArray<Schema.Schema<any, any, never>>): <E, R, Tracked extends boolean>(self: Pipeline<E, R, Tracked>) => Pipeline<E, R, Tracked>
+} = (...schemas) => (self) => change(self, { errorSchemas: [...self.errorSchemas, ...schemas] })
 
 /** Tells whether a value is a pipeline. */
 export const isPipeline = (u: unknown): u is Any => hasTypeId(TypeId, u)
 
+/** Tells whether a value is a pipeline under construction (a source with filters, no sink yet). */
+export const isBuilder = (u: unknown): u is Builder<unknown, unknown, unknown> => hasTypeId(BuilderTypeId, u)
+
+export {
+  /** `Pipeline.checkpoint` on a pipeline that records nothing (`trackMetrics: false`). */
+  NoCheckpoint
+} from "./internal/run.js"
+
 /**
  * Opens the checkpoint a resumed run of this pipeline uses (its stable
- * database), to query it or reset it from a program.
+ * database), to query it or reset it from a program. A pipeline with
+ * `trackMetrics: false` has none: it fails with `NoCheckpoint` and creates
+ * nothing.
  *
  * @example
  * const summary = yield* Effect.flatMap(Pipeline.checkpoint(pipeline), (c) => c.summary)
  */
 export const checkpoint = <E, R>(
-  self: Pipeline<E, R>
-): Effect.Effect<Checkpoint, E | CheckpointError, R | CheckpointStore | Scope.Scope> =>
-  Effect.flatMap(self.source.length as Effect.Effect<number, E, R>, (length) =>
-    internalRun.openCheckpoint(withOptions(self, { resume: true }), length))
+  self: Pipeline<E, R, boolean>
+): Effect.Effect<Checkpoint, E | CheckpointError | InvalidSource | NoCheckpoint, R | CheckpointStore | Scope.Scope> =>
+  internalRun.openStableCheckpoint(self)
+
+/**
+ * What running a pipeline needs from its context: its store, a backend and,
+ * while the pipeline still needs services, those services and a backend of
+ * this process (`LocalBackend`) — a pipeline with unprovided services on a
+ * worker-thread or cluster backend is a compile error (give it its layer
+ * with {@link provide}).
+ */
+export type RunRequirements<R, Tracked extends boolean> = [R] extends [never] ? Backend | StoreOf<Tracked>
+  : R | Backend | LocalBackend | StoreOf<Tracked>
+
+/** What a run can fail with, besides the outcomes of its indices. */
+export type RunError<E> = E | InvalidRunOptions | InvalidSource | CheckpointError | IndexFailed | BackendError
 
 /**
  * Runs the pipeline over every index (or `options.indices`) on the `Backend`
@@ -171,16 +308,37 @@ export const checkpoint = <E, R>(
  * is off. Completed indices found in the checkpoint return their recorded
  * paths and run no stage. Failed indices are recorded and reported in the
  * result; with `failFast` the run fails with `IndexFailed` at the first one.
+ * The result holds one outcome per requested index; for runs too large to
+ * keep every outcome in memory, use {@link stream}.
  */
 export const run: {
-  (options?: RunOptions): <E, R>(self: Pipeline<E, R>) => Effect.Effect<
+  (options?: RunOptions): <E, R, Tracked extends boolean>(self: Pipeline<E, R, Tracked>) => Effect.Effect<
     RunResult<E>,
-    E | InvalidRunOptions | CheckpointError | IndexFailed | BackendError,
-    R | Backend | CheckpointStore
+    RunError<E>,
+    RunRequirements<R, Tracked>
   >
-  <E, R>(self: Pipeline<E, R>, options?: RunOptions): Effect.Effect<
+  <E, R, Tracked extends boolean>(self: Pipeline<E, R, Tracked>, options?: RunOptions): Effect.Effect<
     RunResult<E>,
-    E | InvalidRunOptions | CheckpointError | IndexFailed | BackendError,
-    R | Backend | CheckpointStore
+    RunError<E>,
+    RunRequirements<R, Tracked>
   >
 } = dual((args) => isPipeline(args[0]), internalRun.run)
+
+/**
+ * Runs the pipeline like {@link run}, emitting each index's outcome as it
+ * is known (those taken from the checkpoint first, then in the order they
+ * finish) instead of gathering them: memory stays bounded whatever the
+ * number of indices.
+ */
+export const stream: {
+  (options?: RunOptions): <E, R, Tracked extends boolean>(self: Pipeline<E, R, Tracked>) => Stream.Stream<
+    Outcome<E>,
+    RunError<E>,
+    RunRequirements<R, Tracked>
+  >
+  <E, R, Tracked extends boolean>(self: Pipeline<E, R, Tracked>, options?: RunOptions): Stream.Stream<
+    Outcome<E>,
+    RunError<E>,
+    RunRequirements<R, Tracked>
+  >
+} = dual((args) => isPipeline(args[0]), internalRun.stream)

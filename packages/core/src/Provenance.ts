@@ -4,9 +4,12 @@
  * document is encoded canonically (RFC 8785, JSON Canonicalization Scheme)
  * before hashing.
  */
+// Hashing is @noble/hashes' audited pure-JavaScript SHA-256: the same digest
+// on any platform, with no `node:crypto` in core.
+import { sha256 } from "@noble/hashes/sha2.js"
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js"
 import canonicalize from "canonicalize"
 import { Data, Either, ParseResult, Schema } from "effect"
-import { createHash } from "node:crypto"
 
 /** A JSON value: what a component's params may hold. */
 export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
@@ -134,5 +137,17 @@ export const validateParams = (component: string, params: unknown): Params => {
 export const canonicalJson = (config: PipelineConfig): string => canonicalize(config) as string
 
 /** The SHA-256 hash, in hex, of a configuration document's canonical encoding. */
-export const hash = (config: PipelineConfig): string =>
-  createHash("sha256").update(canonicalJson(config)).digest("hex")
+export const hash = (config: PipelineConfig): string => sha256Hex(canonicalJson(config))
+
+/** The SHA-256 of a text's UTF-8 bytes, in hex. */
+export const sha256Hex = (text: string): string => bytesToHex(sha256(utf8ToBytes(text)))
+
+/**
+ * The canonical JSON (RFC 8785) of any JSON value, or undefined when the
+ * value is not JSON (a function, a class instance, a cycle...).
+ */
+export const canonicalJsonOf = (value: unknown): string | undefined => {
+  if (findCycle(value, [], new Set()) !== undefined) return undefined
+  if (findNonJson(value, []) !== undefined) return undefined
+  return canonicalize(value) as string | undefined
+}

@@ -3,7 +3,6 @@
  * validated before anything runs.
  */
 import { Data, type Effect, Either, type LogLevel } from "effect"
-import { availableParallelism } from "node:os"
 import type { ProgressHandler } from "./Progress.js"
 
 /** Options of `Pipeline.run`. */
@@ -13,7 +12,7 @@ export interface RunOptions {
    * means `length + i`. Defaults to every index of the source.
    */
   readonly indices?: ReadonlyArray<number> | undefined
-  /** How many indices run at once: a positive integer or `"all"` (one per CPU). Defaults to 1. */
+  /** How many indices run at once: a positive integer, or `"all"` or -1 (one per CPU). Defaults to 1. */
   readonly concurrency?: number | "all" | undefined
   /** Stop at the first failed index and fail the run with `IndexFailed`. Defaults to false. */
   readonly failFast?: boolean | undefined
@@ -37,7 +36,7 @@ export interface RunOptions {
 
 /** Run options that cannot be honoured; nothing has run when this is raised. */
 export class InvalidRunOptions extends Data.TaggedError("InvalidRunOptions")<{
-  readonly option: "indices" | "concurrency"
+  readonly option: "indices" | "concurrency" | "verifyOutputs"
   readonly message: string
 }> {}
 
@@ -73,18 +72,22 @@ export const resolveIndices = (
   return Either.right(resolved)
 }
 
-/** Resolves `"all"` to the number of CPUs and rejects anything but a positive integer. */
+/**
+ * Resolves `"all"` and -1 (SPEC.md's spelling) to `cpus`, and rejects
+ * anything but a positive integer.
+ */
 export const resolveConcurrency = (
-  concurrency: number | "all" | undefined
+  concurrency: number | "all" | undefined,
+  cpus: number
 ): Either.Either<number, InvalidRunOptions> => {
   if (concurrency === undefined) return Either.right(1)
-  if (concurrency === "all") return Either.right(availableParallelism())
+  if (concurrency === "all" || concurrency === -1) return Either.right(cpus)
   return Number.isSafeInteger(concurrency) && concurrency > 0
     ? Either.right(concurrency)
     : Either.left(
       new InvalidRunOptions({
         option: "concurrency",
-        message: `concurrency must be a positive integer or "all", got ${typeof concurrency === "number" ? String(concurrency) : JSON.stringify(concurrency) ?? String(concurrency)}`
+        message: `concurrency must be a positive integer, "all" or -1 (one per CPU), got ${typeof concurrency === "number" ? String(concurrency) : JSON.stringify(concurrency) ?? String(concurrency)}`
       })
     )
 }

@@ -2,7 +2,7 @@
  * What a run returns: for each requested index, in the requested order, its
  * output paths or its failure.
  */
-import { Cause, Data } from "effect"
+import { type Cause, Data, Schema } from "effect"
 
 /** An index whose sink finished: its paths, and whether they came from the checkpoint. */
 export interface Completed {
@@ -13,13 +13,29 @@ export interface Completed {
   readonly cached: boolean
 }
 
-/** An index that failed in some stage; it is recorded as failed and left not completed. */
+/**
+ * A typed failure of an index computed in another thread or process whose
+ * error schema the pipeline does not declare (`Pipeline.withErrors`): the
+ * error's tag, message and stack, as they crossed.
+ */
+export class RemoteFailure extends Schema.TaggedError<RemoteFailure>()("RemoteFailure", {
+  /** The original error's `_tag` (or its name). */
+  tag: Schema.String,
+  message: Schema.String,
+  stack: Schema.optional(Schema.String)
+}) {}
+
+/**
+ * An index that failed in some stage; it is recorded as failed and left not
+ * completed. Its cause holds the stage's own typed error — or, computed in
+ * another thread or process without a declared schema, a `RemoteFailure`.
+ */
 export interface Failed<E> {
   readonly _tag: "Failed"
   readonly index: number
   /** The recorded message, `"<ErrorTag or name>: <message>"`. */
   readonly message: string
-  readonly cause: Cause.Cause<E>
+  readonly cause: Cause.Cause<E | RemoteFailure>
 }
 
 /**
@@ -63,7 +79,7 @@ export const completed = (index: number, paths: ReadonlyArray<string>, cached: b
   cached
 })
 
-export const failed = <E>(index: number, message: string, cause: Cause.Cause<E>): Failed<E> => ({
+export const failed = <E>(index: number, message: string, cause: Cause.Cause<E | RemoteFailure>): Failed<E> => ({
   _tag: "Failed",
   index,
   message,

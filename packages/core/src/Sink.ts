@@ -2,7 +2,7 @@
  * A sink: consumes the stream of one index and returns the paths of the files
  * it wrote, in order.
  */
-import { Chunk, Effect, type Pipeable, Stream } from "effect"
+import { Chunk, Effect, type Pipeable, Schema, Stream } from "effect"
 import { hasTypeId, makeComponent } from "./internal/component.js"
 import type { Params } from "./Provenance.js"
 import type { Partition } from "./Source.js"
@@ -32,6 +32,17 @@ export interface Sink<in A, out E = never, out R = never> extends Pipeable.Pipea
    */
   readonly partition: Partition | undefined
 }
+
+/**
+ * A sink returned something other than a list of paths for one index (a
+ * `null`, a number, an empty string): that index fails with this error and
+ * is computed again next run; the other indices are unaffected.
+ */
+export class InvalidSinkResult extends Schema.TaggedError<InvalidSinkResult>()("InvalidSinkResult", {
+  sink: Schema.String,
+  index: Schema.Number,
+  message: Schema.String
+}) {}
 
 /** Any sink. */
 export type Any = Sink<any, any, any>

@@ -2,9 +2,9 @@
  * A source: where a pipeline's items come from. It has a length and, for each
  * index `0..length-1`, a stream of one or more items.
  */
-import { Effect, type Pipeable, Stream } from "effect"
+import { Data, Effect, type Pipeable, Stream } from "effect"
 import { hasTypeId, makeComponent } from "./internal/component.js"
-import type { Params } from "./Provenance.js"
+import { canonicalJsonOf, InvalidParams, type Params, sha256Hex } from "./Provenance.js"
 
 export const TypeId: unique symbol = Symbol.for("@curator/core/Source")
 export type TypeId = typeof TypeId
@@ -82,14 +82,48 @@ export const make = <A, E = never, R = never, E2 = never, R2 = never>(
 /**
  * A source over an in-memory array: index `i` yields the single item `items[i]`.
  * Handy for tests and small lists of work (file names, ids).
+ *
+ * Its identity (the params hashed into the configuration) is the content
+ * of the list: the SHA-256 of the items' canonical JSON, so two different
+ * lists never share a checkpoint. Items that are not JSON (functions, class
+ * instances) cannot be hashed: pass `params` that identify them instead.
  */
 export const fromArray = <A>(name: string, items: ReadonlyArray<A>, params?: Params): Source<A> =>
   make({
     name,
-    params: params ?? { length: items.length },
+    params: params ?? contentParams(name, items),
     length: items.length,
     items: (index) => Effect.succeed([items[index] as A])
   })
+
+const contentParams = (name: string, items: ReadonlyArray<unknown>): Params => {
+  const json = canonicalJsonOf(items)
+  if (json === undefined) {
+    throw new InvalidParams({
+      component: name,
+      key: "(items)",
+      reason: "cannot be hashed to identify the source (they are not plain JSON); pass params that identify the items"
+    })
+  }
+  return { length: items.length, sha256: sha256Hex(json) }
+}
+
+/** A source that cannot be run as it is (its length is not a count); raised before anything is recorded. */
+export class InvalidSource extends Data.TaggedError("InvalidSource")<{
+  readonly source: string
+  readonly message: string
+}> {}
+
+/** Checks a source's length: a non-negative integer, else `InvalidSource` naming the source. */
+export const checkLength = (source: Any, length: number): Effect.Effect<number, InvalidSource> =>
+  Number.isSafeInteger(length) && length >= 0
+    ? Effect.succeed(length)
+    : Effect.fail(
+      new InvalidSource({
+        source: source.name,
+        message: `the source ${source.name} reports a length of ${String(length)}; a length must be a whole number of indices, 0 or more`
+      })
+    )
 
 /** Tells whether a value is a source. */
 export const isSource = (u: unknown): u is Any => hasTypeId(TypeId, u)

@@ -38,7 +38,7 @@ const Reversed = Layer.succeed(Backend.Backend, {
   name: "reversed",
   execute: <E, R>(work: Backend.Work<E, R>) =>
     Effect.gen(function*() {
-      const indices = work.units.flat()
+      const indices = Array.from({ length: work.units.count }, (_, k) => work.units.indicesOf(k)).flat()
       asked.push({ indices, concurrency: work.concurrency })
       const lane = yield* work.openLane
       for (const index of [...indices].reverse()) yield* work.process(index, lane)

@@ -8,8 +8,7 @@
 import { CheckpointStore, Filter, Pipeline, RunResult, Sink, Source } from "@curator/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option, Stream } from "effect"
-import { hostname } from "node:os"
-import { hex32, Live, makeProbe, range, readCheckpoint, Sequential, sorted } from "./helpers.js"
+import { hex32, Live, makeProbe, range, readCheckpoint, Sequential, sorted, testHost } from "./helpers.js"
 
 const summaryKeys = [
   "avg_time_ms",
@@ -129,13 +128,13 @@ describe("CheckpointStore", () => {
           path: `/thumbs/m${i}.png`,
           index: i,
           filterName: "Thumbnail",
-          filterOrder: 2
+          filterOrder: 1
         }))
         const expectedPreviews = range(0, 3).map((i) => ({
           path: `/previews/m${i}.gif`,
           index: i,
           filterName: "Preview",
-          filterOrder: 3
+          filterOrder: 2
         }))
         expect([...thumbnails].sort(byPath)).toEqual(expectedThumbnails)
         expect([...previews].sort(byPath)).toEqual(expectedPreviews)
@@ -215,8 +214,8 @@ describe("CheckpointStore", () => {
         expect(new Set(workers.map((w) => w.workerId)).size).toBe(3)
         for (const w of workers) {
           expect(w.workerId).toMatch(hex32)
-          expect(w.pid).toBe(process.pid)
-          expect(w.hostname).toBe(hostname())
+          expect(w.pid).toBe(testHost.pid)
+          expect(w.hostname).toBe(testHost.hostname)
           expect(w.currentIndex).toBeNull()
           expect(w.lastHeartbeat >= w.startedAt).toBe(true)
         }

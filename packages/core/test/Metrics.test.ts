@@ -108,7 +108,7 @@ describe("Metrics", () => {
       const [header, first, second, end, ...rest] = Metrics.toCsv(recorded).split("\n")
       expect(rest).toEqual([])
       expect(end).toBe("")
-      expect(csvFields(header!).slice(8)).toEqual(["stage_0_Items_ns", "stage_1_Check_ns", "stage_2_Drop_ns"])
+      expect(csvFields(header!).slice(8)).toEqual(["stage_0_source_ns", "stage_1_Check_ns", "stage_2_sink_ns"])
       expect(csvFields(first!).slice(0, 2)).toEqual(["0", "completed"])
       expect(csvFields(first!)).toHaveLength(11)
       expect(csvFields(second!).slice(0, 2)).toEqual(["1", "error"])

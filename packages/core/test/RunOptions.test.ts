@@ -6,7 +6,6 @@
 import { Pipeline, RunOptions } from "@curator/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import { availableParallelism } from "node:os"
 import { Live, makeProbe, range, readCheckpoint } from "./helpers.js"
 
 /** The message of a rejected option, or a failure of the test if it was accepted. */
@@ -71,31 +70,32 @@ describe("RunOptions", () => {
   })
 
   describe("resolveConcurrency", () => {
-    it("defaults to 1, keeps a positive integer, and resolves \"all\" to the number of CPUs", () => {
-      expect(RunOptions.resolveConcurrency(undefined)).toEqual(Either.right(1))
-      expect(RunOptions.resolveConcurrency(1)).toEqual(Either.right(1))
-      expect(RunOptions.resolveConcurrency(7)).toEqual(Either.right(7))
-      expect(RunOptions.resolveConcurrency("all")).toEqual(Either.right(availableParallelism()))
+    it("defaults to 1, keeps a positive integer, and resolves \"all\" and -1 (SPEC.md's spelling) to the number of CPUs", () => {
+      expect(RunOptions.resolveConcurrency(undefined, 4)).toEqual(Either.right(1))
+      expect(RunOptions.resolveConcurrency(1, 4)).toEqual(Either.right(1))
+      expect(RunOptions.resolveConcurrency(7, 4)).toEqual(Either.right(7))
+      expect(RunOptions.resolveConcurrency("all", 4)).toEqual(Either.right(4))
+      expect(RunOptions.resolveConcurrency(-1, 6)).toEqual(Either.right(6))
     })
 
     it("rejects anything but a positive integer or \"all\", showing the value given", () => {
       const cases: ReadonlyArray<readonly [number, string]> = [
         [0, "0"],
-        [-1, "-1"],
+        [-2, "-2"],
         [1.5, "1.5"],
         [Number.NaN, "NaN"],
         [Number.POSITIVE_INFINITY, "Infinity"]
       ]
       for (const [value, shown] of cases) {
-        expect(rejection(RunOptions.resolveConcurrency(value))).toEqual({
+        expect(rejection(RunOptions.resolveConcurrency(value, 4))).toEqual({
           option: "concurrency",
-          message: `concurrency must be a positive integer or "all", got ${shown}`
+          message: `concurrency must be a positive integer, "all" or -1 (one per CPU), got ${shown}`
         })
       }
       // A string from an untyped caller is shown quoted.
-      expect(rejection(RunOptions.resolveConcurrency("many" as "all"))).toEqual({
+      expect(rejection(RunOptions.resolveConcurrency("many" as "all", 4))).toEqual({
         option: "concurrency",
-        message: "concurrency must be a positive integer or \"all\", got \"many\""
+        message: "concurrency must be a positive integer, \"all\" or -1 (one per CPU), got \"many\""
       })
     })
   })
@@ -146,10 +146,10 @@ describe("RunOptions", () => {
         "indices out of range for a source of length 10: 10, -11 (valid: 0..9, or -10..-1 from the end)"
       ],
       ["a repeated index", { indices: [9, -1] }, "indices repeated: 9; list each index once"],
-      ["concurrency 0", { concurrency: 0 }, "concurrency must be a positive integer or \"all\", got 0"],
-      ["concurrency -1", { concurrency: -1 }, "concurrency must be a positive integer or \"all\", got -1"],
-      ["concurrency 1.5", { concurrency: 1.5 }, "concurrency must be a positive integer or \"all\", got 1.5"],
-      ["concurrency NaN", { concurrency: Number.NaN }, "concurrency must be a positive integer or \"all\", got NaN"]
+      ["concurrency 0", { concurrency: 0 }, "concurrency must be a positive integer, \"all\" or -1 (one per CPU), got 0"],
+      ["concurrency -2", { concurrency: -2 }, "concurrency must be a positive integer, \"all\" or -1 (one per CPU), got -2"],
+      ["concurrency 1.5", { concurrency: 1.5 }, "concurrency must be a positive integer, \"all\" or -1 (one per CPU), got 1.5"],
+      ["concurrency NaN", { concurrency: Number.NaN }, "concurrency must be a positive integer, \"all\" or -1 (one per CPU), got NaN"]
     ]
     for (const [label, options, message] of invalid) {
       it.effect(`rejects ${label} with InvalidRunOptions before anything runs`, () =>

@@ -3,7 +3,7 @@
  * each index, read lazily and only for the indices a run asks for; a
  * source's failure fails its index, or the run when the length is unknown.
  */
-import { Filter, Pipeline, RunResult, Sink, Source } from "@curator/core"
+import { Filter, Pipeline, Provenance, RunResult, Sink, Source } from "@curator/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Stream } from "effect"
 import { Boom, Live, outcomesOf, range, readCheckpoint } from "./helpers.js"
@@ -23,17 +23,42 @@ const recording = <A>() => {
 }
 
 describe("Source", () => {
-  it.effect("fromArray yields one item per index, with its length as default params", () =>
+  it.effect("fromArray yields one item per index; its identity is its content, or the params given", () =>
     Effect.gen(function*() {
       const source = Source.fromArray("Words", ["a", "b", "c"])
       expect(source.name).toBe("Words")
-      expect(source.params).toEqual({ length: 3 })
+      expect(source.params).toEqual({ length: 3, sha256: Provenance.sha256Hex(JSON.stringify(["a", "b", "c"])) })
       expect(Source.fromArray("Words", ["a"], { list: "words.txt" }).params).toEqual({ list: "words.txt" })
       expect(yield* source.length).toBe(3)
       const { seen, sink } = recording<string>()
       yield* Pipeline.run(Pipeline.write(Pipeline.from(source), sink))
       expect([...seen].sort(([a], [b]) => a - b)).toEqual([[0, ["a"]], [1, ["b"]], [2, ["c"]]])
     }).pipe(Effect.provide(Live)))
+
+  it.effect("two different lists of the same length never share a checkpoint: resume cannot return the other list's outputs", () =>
+    Effect.gen(function*() {
+      const writeNames = Sink.fromItems({
+        name: "Names",
+        write: (names: ReadonlyArray<string>) => Effect.succeed(names.map((name) => `/out/${name}.json`))
+      })
+      const run = (files: ReadonlyArray<string>) =>
+        Pipeline.run(Pipeline.write(Pipeline.from(Source.fromArray("Files", files)), writeNames, { resume: true }))
+      const first = yield* run(["a.txt", "b.txt"])
+      const second = yield* run(["c.txt", "d.txt"])
+      expect(RunResult.paths(first)).toEqual([["/out/a.txt.json"], ["/out/b.txt.json"]])
+      // Computed afresh, not taken from the first list's checkpoint.
+      expect(second.outcomes.map((o) => o._tag === "Completed" && o.cached)).toEqual([false, false])
+      expect(RunResult.paths(second)).toEqual([["/out/c.txt.json"], ["/out/d.txt.json"]])
+      expect(second.configHash).not.toBe(first.configHash)
+      // The same list again is the same checkpoint.
+      const again = yield* run(["a.txt", "b.txt"])
+      expect(again.outcomes.map((o) => o._tag === "Completed" && o.cached)).toEqual([true, true])
+    }).pipe(Effect.provide(Live)))
+
+  it("fromArray of items that are not JSON asks for params that identify them", () => {
+    expect(() => Source.fromArray("Handlers", [() => 1])).toThrow(/pass params that identify the items/)
+    expect(Source.fromArray("Handlers", [() => 1], { handlers: "v1" }).params).toEqual({ handlers: "v1" })
+  })
 
   it.effect("reads only the indices a run asks for, each once, with all of its items", () =>
     Effect.gen(function*() {

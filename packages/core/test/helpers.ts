@@ -3,16 +3,28 @@
  * a pipeline whose stages count their calls, a gauge of how many indices are
  * in flight, and reading a run's records back through the memory store.
  */
-import { Backend, CheckpointStore, Filter, Pipeline, Provenance, type RunResult, Sink, Source } from "@curator/core"
+import { Backend, CheckpointStore, Filter, Host, Pipeline, Provenance, type RunResult, Sink, Source } from "@curator/core"
 import { Data, Effect, Layer, Logger, Stream } from "effect"
 
-/** The fibers backend and a fresh memory store, without console logging. */
-export const Live = Layer.mergeAll(Backend.layerFibers, CheckpointStore.layerMemory, Logger.remove(Logger.defaultLogger))
+/** The host the core tests run on: fixed facts, so that records can be checked; memory read from the heap. */
+export const testHost: Host.HostInfo = {
+  pid: 4242,
+  hostname: "test-host",
+  workingDirectory: "/work/test",
+  cpus: 4,
+  memory: { current: () => process.memoryUsage().heapUsed, sample: () => process.memoryUsage().heapUsed }
+}
 
-/** The sequential backend and a fresh memory store, without console logging. */
+export const TestHost = Layer.succeed(Host.Host, testHost)
+
+/** The fibers backend, a fresh memory store and the test host, without console logging. */
+export const Live = Layer.mergeAll(Backend.layerFibers, CheckpointStore.layerMemory, TestHost, Logger.remove(Logger.defaultLogger))
+
+/** The sequential backend, a fresh memory store and the test host, without console logging. */
 export const Sequential = Layer.mergeAll(
   Backend.layerSequential,
   CheckpointStore.layerMemory,
+  TestHost,
   Logger.remove(Logger.defaultLogger)
 )
 

@@ -56,12 +56,13 @@ describe("types", () => {
       | ParseError
       | WriteError
       | RunOptions.InvalidRunOptions
+      | Source.InvalidSource
       | CheckpointStore.CheckpointError
       | RunResult.IndexFailed
       | Backend.BackendError
     >()
     expectTypeOf<Effect.Effect.Context<typeof run>>().toEqualTypeOf<
-      Disk | Backend.Backend | CheckpointStore.CheckpointStore
+      Disk | Backend.Backend | Backend.LocalBackend | CheckpointStore.CheckpointStore
     >()
     expect(pipeline.filters.map((f) => f.name)).toEqual(["Show", "ParseText", "Show"])
   })

@@ -14,6 +14,7 @@
  * )
  */
 import { Backend } from "@curator/core"
+import * as Remote from "@curator/core/Remote"
 import type { Sharding } from "@effect/cluster/Sharding"
 import { Effect, Layer, Redacted, type Scope } from "effect"
 import * as Connection from "./internal/clusterConnection.js"
@@ -36,11 +37,12 @@ export interface Options {
 const defaultBatchSize = (indices: number) => Math.min(64, Math.max(1, Math.ceil(indices / 32)))
 
 /** Groups whole units into batches of about `size` indices. */
-const batchesOf = (units: ReadonlyArray<ReadonlyArray<number>>, size: number): Array<Array<ReadonlyArray<number>>> => {
+const batchesOf = (units: Remote.Units, size: number): Array<Array<ReadonlyArray<number>>> => {
   const batches: Array<Array<ReadonlyArray<number>>> = []
   let current: Array<ReadonlyArray<number>> = []
   let count = 0
-  for (const unit of units) {
+  for (let k = 0; k < units.count; k++) {
+    const unit = units.indicesOf(k)
     if (count > 0 && count + unit.length > size) {
       batches.push(current)
       current = []
@@ -66,8 +68,8 @@ export const make = (options: Pick<Options, "batchSize"> = {}): Effect.Effect<Ba
     const execute = <E, R>(work: Backend.Work<E, R>): Effect.Effect<void, E | Backend.BackendError, R> =>
       Effect.gen(function*() {
         const invocationId = Backend.newId()
-        const indices = work.units.reduce((sum, unit) => sum + unit.length, 0)
-        const batches = batchesOf(work.units, options.batchSize ?? defaultBatchSize(indices))
+        const batches = batchesOf(work.units, options.batchSize ?? defaultBatchSize(work.units.size))
+        const tracing = yield* Remote.tracingEnabled
         // Each runner worker is registered once, the first time one of its reports arrives.
         const lanes = new Map<string, Backend.Lane>()
         const registering = yield* Effect.makeSemaphore(1)
@@ -83,7 +85,7 @@ export const make = (options: Pick<Options, "batchSize"> = {}): Effect.Effect<Ba
           // After a graceful stop no batch is sent; those already sent are computed and recorded.
           if (work.stopRequested()) return Effect.void
           const batchId = `${invocationId}-${n}`
-          return client(batchId).Compute({ batchId, configHash: work.pipeline.configHash, invocationId, units, logLevel: work.logLevel }).pipe(
+          return client(batchId).Compute({ batchId, configHash: work.configHash, invocationId, units, logLevel: work.logLevel, tracing }).pipe(
             Effect.catchAll((error) =>
               Effect.fail(backendError(error._tag === "RunnerRefused" ? error.message : `sending a batch failed: ${error.message}`))
             ),

@@ -12,11 +12,13 @@
  *   NodeRuntime.runMain
  * )
  */
-import { Backend, IndexReport, type Pipeline, Timestamp } from "@curator/core"
-import { Effect, Layer, Redacted } from "effect"
+import { Backend, Host, Timestamp } from "@curator/core"
+import * as Remote from "@curator/core/Remote"
+import { Cause, Effect, Layer, Redacted, type Scope } from "effect"
 import { hostname } from "node:os"
 import * as Connection from "./internal/clusterConnection.js"
 import { type Batch, type ComputedIndex, IndexBatch, type RemoteWorker, RunnerRefused } from "./internal/clusterProtocol.js"
+import * as NodeHost from "./NodeHost.js"
 import * as PipelineModule from "./PipelineModule.js"
 
 /** The pipeline a runner serves, where the cluster lives, and where this runner listens. */
@@ -39,16 +41,23 @@ export const defaultPort = 34431
  * index. The workers of one run call keep their ids from batch to batch, so
  * that the run registers each of them once.
  */
-const makeCompute = (pipeline: Pipeline.Any, backend: Backend.Backend["Type"], concurrency: number) =>
+const makeCompute = (
+  pipeline: PipelineModule.Loaded,
+  backend: Backend.Backend["Type"],
+  concurrency: number
+): Effect.Effect<(payload: Batch) => Effect.Effect<ReadonlyArray<typeof ComputedIndex.Type>, RunnerRefused>, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const oneBatch = yield* Effect.makeSemaphore(1)
+    const host = yield* Host.Host
+    // The pipeline's services live as long as the runner.
+    const computeIndex = yield* Remote.makeIndexServer(pipeline)
     const workersOfCall = new Map<string, Array<typeof RemoteWorker.Type>>()
 
     return (payload: Batch): Effect.Effect<ReadonlyArray<typeof ComputedIndex.Type>, RunnerRefused> =>
       oneBatch.withPermits(1)(Effect.gen(function*() {
         if (payload.configHash !== pipeline.configHash) {
           return yield* new RunnerRefused({
-            message: `the runner on ${hostname()} (pid ${process.pid}) serves a pipeline with configuration hash ${
+            message: `the runner on ${host.hostname} (pid ${host.pid}) serves a pipeline with configuration hash ${
               pipeline.configHash.slice(0, 16)
             }, but the run submits ${payload.configHash.slice(0, 16)}; start every runner with the module of the run`
           })
@@ -61,16 +70,16 @@ const makeCompute = (pipeline: Pipeline.Any, backend: Backend.Backend["Type"], c
         // again (a worker thread replaced) is a new one.
         const openLane = Effect.gen(function*() {
           const k = opened++
-          workers[k] ??= { workerId: Backend.newId(), pid: process.pid, hostname: hostname(), startedAt: yield* Timestamp.now }
+          workers[k] ??= { workerId: Backend.newId(), pid: host.pid, hostname: host.hostname, startedAt: yield* Timestamp.now }
           workerOf.set(workers[k].workerId, workers[k])
           return { workerId: workers[k].workerId }
         })
         const computed: Array<typeof ComputedIndex.Type> = []
-        const keep = (index: number, lane: Backend.Lane) => (report: IndexReport.IndexReport) =>
+        const keep = (index: number, lane: Backend.Lane) => (report: Remote.IndexReport) =>
           Effect.sync(() => computed.push({ index, worker: workerOf.get(lane.workerId)!, report }))
         yield* backend.execute<never, never>({
-          pipeline,
-          units: payload.units,
+          configHash: pipeline.configHash,
+          units: Remote.fromGroups(payload.units),
           concurrency,
           logLevel: payload.logLevel,
           // A batch is computed whole: stopping is the submitter's decision, taken before it sends one.
@@ -81,7 +90,7 @@ const makeCompute = (pipeline: Pipeline.Any, backend: Backend.Backend["Type"], c
           openRemoteLane: (worker) => Effect.succeed({ workerId: worker.workerId }),
           process: (index, lane) =>
             Effect.flatMap(
-              IndexReport.compute(pipeline, index, lane.workerId, payload.logLevel) as Effect.Effect<IndexReport.IndexReport>,
+              computeIndex({ index, workerId: lane.workerId, logLevel: payload.logLevel, tracing: payload.tracing }),
               keep(index, lane)
             ),
           processElsewhere: (index, lane, report) => Effect.flatMap(report, keep(index, lane))
@@ -101,11 +110,15 @@ export const layer = (
 ): Layer.Layer<never, PipelineModule.PipelineModuleError | Backend.BackendError, Backend.Backend> => {
   const url = Redacted.isRedacted(options.postgres) ? options.postgres : Redacted.make(options.postgres)
   const address = { host: options.host ?? hostname(), port: options.port ?? defaultPort }
-  return Layer.unwrapEffect(Effect.gen(function*() {
+  return Layer.unwrapScoped(Effect.gen(function*() {
     const pipeline = yield* PipelineModule.load(options)
-    const compute = yield* makeCompute(pipeline, yield* Backend.Backend, options.concurrency ?? 1)
+    const compute = yield* makeCompute(pipeline, yield* Backend.Backend, options.concurrency ?? 1).pipe(
+      Effect.catchAllCause((cause) =>
+        Effect.fail(new Backend.BackendError({ backend: "cluster", message: `building the pipeline's services failed: ${Cause.pretty(cause)}` }))
+      )
+    )
     return IndexBatch.toLayer({ Compute: ({ payload }) => compute(payload) }).pipe(
       Layer.provide(Connection.runner(url, address))
     )
-  }))
+  })).pipe(Layer.provide(NodeHost.layer))
 }

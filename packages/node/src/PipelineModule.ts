@@ -17,6 +17,14 @@ export class PipelineModuleError extends Schema.TaggedError<PipelineModuleError>
   message: Schema.String
 }) {}
 
+/**
+ * A pipeline loaded from a module. Its types are not known at run time, so
+ * it is taken as closed: the services its stages need must travel with it
+ * (`Pipeline.provide`); a stage whose service is missing fails its index
+ * ("Service not found").
+ */
+export type Loaded = Pipeline.Pipeline<unknown, never, boolean>
+
 /** Where a pipeline lives: a module path (absolute, or relative to the working directory) and an export name. */
 export interface Reference {
   readonly module: string
@@ -39,7 +47,7 @@ export const modulePath = (reference: Reference): string => resolve(reference.mo
  * missing export, or an export that is not a pipeline is a typed error that
  * says what was found instead.
  */
-export const load = (reference: Reference): Effect.Effect<Pipeline.Any, PipelineModuleError> =>
+export const load = (reference: Reference): Effect.Effect<Loaded, PipelineModuleError> =>
   Effect.gen(function*() {
     const path = modulePath(reference)
     const fail = (reason: PipelineModuleError["reason"], message: string) =>
@@ -72,5 +80,5 @@ export const load = (reference: Reference): Effect.Effect<Pipeline.Any, Pipeline
         `the export "${name}" of ${path} is not a pipeline (it is ${value === null ? "null" : typeof value}); export the value built by Pipeline.write`
       )
     }
-    return value
+    return value as Loaded
   })

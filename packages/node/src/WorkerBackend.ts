@@ -16,7 +16,8 @@
  *   Effect.provide(SqliteCheckpointStore.layer())
  * )
  */
-import { Backend, IndexReport } from "@curator/core"
+import { Backend } from "@curator/core"
+import * as Remote from "@curator/core/Remote"
 import * as Worker from "@effect/platform/Worker"
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
 import { Effect, Either, Exit, Layer, Option, ParseResult, Queue, Scope, Stream } from "effect"
@@ -65,6 +66,15 @@ const describeDeath = (index: number, error: unknown): string => {
   const cause = (workerError as { readonly cause?: unknown } | undefined)?.cause
   const detail = cause instanceof Error ? cause.message : String(cause ?? workerError)
   return `WorkerDied: the worker thread died while processing index ${index} (${detail}); it was replaced`
+}
+
+/** The unit holding `index` (found only when a thread dies). */
+const unitContaining = (units: Backend.Work<unknown, unknown>["units"], index: number): ReadonlyArray<number> => {
+  for (let k = 0; k < units.count; k++) {
+    const unit = units.indicesOf(k)
+    if (unit.includes(index)) return unit
+  }
+  return [index]
 }
 
 /** A started thread with its pipeline loaded. */
@@ -151,8 +161,9 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
 
     const execute = <E, R>(work: Backend.Work<E, R>): Effect.Effect<void, E | Backend.BackendError, R> =>
       Effect.gen(function*() {
-        const lanes = Math.min(work.concurrency, size, work.units.length)
+        const lanes = Math.min(work.concurrency, size, work.units.count)
         const units = SharedUnits.make(work.units, lanes)
+        const tracing = yield* Remote.tracingEnabled
         yield* Effect.forkScoped(Effect.andThen(work.stopped, () => SharedUnits.requestStop(units)))
 
         /** One lane: a thread from the pool, registered as a worker of this run. */
@@ -170,12 +181,12 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
               missing++
               return Scope.close(thread.scope, exit)
             })
-            if (thread.configHash !== work.pipeline.configHash) {
+            if (thread.configHash !== work.configHash) {
               return yield* backendError(
                 `the worker threads load a pipeline with configuration hash ${thread.configHash.slice(0, 16)} from ${
                   PipelineModule.modulePath(options)
                 }, but the run's pipeline has ${
-                  work.pipeline.configHash.slice(0, 16)
+                  work.configHash.slice(0, 16)
                 }; run the pipeline that module exports (and build it the same way in every process)`
               )
             }
@@ -212,7 +223,7 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
             const steps = yield* Queue.unbounded<Either.Either<typeof LaneStep.Type, unknown>>()
             SharedUnits.forgetClaim(units, laneNumber)
             yield* thread.worker.execute(
-              new ServeLane({ units, lane: laneNumber, first, workerId: lane.workerId, logLevel: work.logLevel })
+              new ServeLane({ units, lane: laneNumber, first, workerId: lane.workerId, logLevel: work.logLevel, tracing })
             ).pipe(
               Stream.runForEach((step) => Queue.offer(steps, Either.right(step))),
               Effect.zipRight(Queue.offer(steps, Either.right({ report: null, started: null }))),
@@ -225,12 +236,17 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
              * and a unit it claimed but never started.
              */
             const leftBehind = (lastStarted: number | undefined) => {
+              const claimed = SharedUnits.claimedBy(units, laneNumber)
+              const claimedUnit = claimed >= 0 ? SharedUnits.unitAt(units, claimed) : []
               const current = lastStarted === undefined || first.includes(lastStarted)
                 ? first
-                : work.units.find((unit) => unit.includes(lastStarted))!
+                : claimedUnit.includes(lastStarted)
+                ? claimedUnit
+                : unitContaining(work.units, lastStarted)
               const rest = lastStarted === undefined ? current : current.slice(current.indexOf(lastStarted) + 1)
-              const claimed = SharedUnits.claimedBy(units, laneNumber)
-              const unstarted = claimed >= 0 && work.units[claimed] !== current ? work.units[claimed]! : []
+              const unstarted = claimedUnit.length > 0 && current !== claimedUnit
+                ? claimedUnit
+                : []
               return [...rest, ...unstarted]
             }
             let lastStarted: number | undefined
@@ -240,16 +256,11 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
               lastStarted = index
               const started = performance.now()
               let next: Either.Either<typeof LaneStep.Type, unknown> | undefined
-              const report = Effect.flatMap(Queue.take(steps), (arrival): Effect.Effect<IndexReport.IndexReport> => {
+              const report = Effect.flatMap(Queue.take(steps), (arrival): Effect.Effect<Remote.IndexReport> => {
                 next = arrival
                 if (Either.isLeft(arrival)) {
                   return Effect.succeed(
-                    new IndexReport.Failure({
-                      message: describeDeath(index, arrival.left),
-                      wallTimeNs: Math.round((performance.now() - started) * 1e6),
-                      peakMemoryBytes: null,
-                      logs: []
-                    })
+                    Remote.diedReport(describeDeath(index, arrival.left), Math.round((performance.now() - started) * 1e6))
                   )
                 }
                 const computed = arrival.right.report

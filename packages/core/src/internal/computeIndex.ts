@@ -1,9 +1,19 @@
-import { Cause, Channel, type Chunk, Effect, Exit, Stream } from "effect"
-import { getHeapStatistics } from "node:v8"
-import type { StageTiming } from "../CheckpointStore.js"
+/**
+ * Computing one index: the closed, fiber-local effect every backend runs,
+ * here or in another thread or process. It reads the source, applies the
+ * filters and writes with the sink, each stage in its own `CurrentStage`
+ * context (and span, when tracing), and measures wall time, stage times and
+ * peak memory. What it produced — paths, artifacts, log lines, timings — is
+ * returned as a `Computed`; recording it is the run's business.
+ */
+import { Cause, Channel, type Chunk, Effect, Either, Exit, Schema, Stream } from "effect"
+import type { LogEntry, StageTiming } from "../CheckpointStore.js"
+import type { MemoryMeter } from "../Host.js"
 import type { Pipeline } from "../Pipeline.js"
-import type { ArtifactWritten, CurrentIndex, Stage } from "./context.js"
+import { InvalidSinkResult } from "../Sink.js"
+import { type ArtifactWritten, CurrentIndex, CurrentStage, type Stage } from "./context.js"
 import { describeFailure } from "./describeFailure.js"
+import type { RecordedSpan } from "./recordingTracer.js"
 
 /** What computing one index produced, before anything is recorded. */
 export type Computed<E> =
@@ -11,70 +21,129 @@ export type Computed<E> =
     readonly _tag: "Success"
     readonly paths: ReadonlyArray<string>
     readonly wallTimeNs: number
-    readonly peakMemoryBytes: number | null
+    /** 0 when memory is not tracked, as the reference records it. */
+    readonly peakMemoryBytes: number
     readonly stages: ReadonlyArray<StageTiming>
     readonly artifacts: ReadonlyArray<ArtifactWritten>
+    readonly logs: ReadonlyArray<LogEntry>
+    readonly spans: ReadonlyArray<RecordedSpan>
   }
   | {
     readonly _tag: "Failure"
     readonly message: string
     readonly cause: Cause.Cause<E>
     readonly wallTimeNs: number
-    readonly peakMemoryBytes: number | null
+    readonly peakMemoryBytes: number
+    readonly logs: ReadonlyArray<LogEntry>
+    readonly spans: ReadonlyArray<RecordedSpan>
   }
 
-/**
- * The growth of the V8 heap over its level at the start of an index, sampled
- * at every stage boundary and at the end. The heap is the thread's:
- * concurrent indices on one thread share it, so each sees the others'
- * allocations too (an upper bound); worker threads have their own.
- */
-class HeapPeak {
-  private readonly start = getHeapStatistics().used_heap_size
-  private peak = this.start
+/** The stages of a pipeline, in order: the source, each filter, the sink. */
+export const stagesOf = (pipeline: Pipeline<unknown, unknown, boolean>): ReadonlyArray<Stage> => [
+  { kind: "source", name: pipeline.source.name, order: 0, recordedName: "source" },
+  ...pipeline.filters.map((filter, i): Stage => ({ kind: "filter", name: filter.name, order: i + 1, recordedName: filter.name })),
+  { kind: "sink", name: pipeline.sink.name, order: pipeline.filters.length + 1, recordedName: "sink" }
+]
+
+const toNs = (ms: number) => Math.max(0, Math.round(ms * 1e6))
+
+/** The peak of memory in use over its level when the index started, from samples taken as the index runs. */
+class PeakMemory {
+  private readonly start: number
+  private peak: number
+  constructor(private readonly meter: MemoryMeter) {
+    this.start = meter.current()
+    this.peak = this.start
+  }
   sample() {
-    const used = getHeapStatistics().used_heap_size
+    const used = this.meter.sample()
     if (used > this.peak) this.peak = used
   }
   growth() {
     this.sample()
-    return this.peak - this.start
+    return Math.max(0, this.peak - this.start)
   }
 }
 
-const toNs = (ms: number) => Math.max(0, Math.round(ms * 1e6))
-
-/** The mutable bookkeeping of one index while it runs. */
+/** The bookkeeping of one index while it runs; it belongs to that index alone. */
 interface Tracking {
-  readonly current: CurrentIndex["Type"]
-  readonly stages: ReadonlyArray<Stage>
   /** The time of each stage, in milliseconds, by stage order. */
   readonly stageMs: Float64Array
-  readonly heap: HeapPeak | undefined
+  readonly memory: PeakMemory | undefined
+}
+
+const SinkResult = Schema.Array(Schema.NonEmptyString)
+const decodeSinkResult = Schema.decodeUnknownEither(SinkResult)
+
+/** What a sink returned, checked: a bad value fails this index alone, with a message saying what was wrong. */
+const checkSinkResult = (sinkName: string, index: number) => (value: unknown) =>
+  Either.match(decodeSinkResult(value), {
+    onRight: (paths): Effect.Effect<ReadonlyArray<string>, InvalidSinkResult> => Effect.succeed(paths),
+    onLeft: () =>
+      Effect.fail(
+        new InvalidSinkResult({
+          sink: sinkName,
+          index,
+          message: `the sink ${sinkName} returned ${preview(value)} for index ${index}; a sink must return an array of non-empty path strings`
+        })
+      )
+  })
+
+const preview = (value: unknown): string => {
+  try {
+    const text = JSON.stringify(value) ?? String(value)
+    return text.length > 120 ? `${text.slice(0, 117)}...` : text
+  } catch {
+    return String(value)
+  }
 }
 
 /**
- * An identity channel placed after stage `k`. While it waits for a chunk,
+ * How each stage runs: in its own `CurrentStage` context, so that its logs,
+ * artifacts and the fibers it forks are attributed to it; and in a real
+ * span of its own when a tracer exports spans, so that a span a user opens
+ * inside a stage is that stage's child.
+ */
+interface StageScope {
+  readonly effect: <A, E, R>(stage: Stage, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  readonly stream: <A, E, R>(stage: Stage, stream: Stream.Stream<A, E, R>) => Stream.Stream<A, E, R>
+}
+
+const stageSpanOptions = (stage: Stage) => ({
+  attributes: { "curator.stage.name": stage.name, "curator.stage.order": stage.order },
+  captureStackTrace: false
+})
+
+const stageScope = (tracing: boolean): StageScope =>
+  tracing
+    ? {
+      effect: (stage, effect) =>
+        Effect.withSpan(Effect.provideService(effect, CurrentStage, stage), `curator.stage ${stage.name}`, stageSpanOptions(stage)),
+      stream: (stage, stream) =>
+        Stream.withSpan(Stream.provideService(stream, CurrentStage, stage), `curator.stage ${stage.name}`, stageSpanOptions(stage))
+    }
+    : {
+      effect: (stage, effect) => Effect.provideService(effect, CurrentStage, stage),
+      stream: (stage, stream) => Stream.provideService(stream, CurrentStage, stage)
+    }
+
+/**
+ * An identity channel placed after stage `k`: while it waits for a chunk,
  * stages 0..k run; that time accumulates in `upstreamMs[k]`, so a stage's
- * own time is the difference of neighbouring slots (chain subtraction). It
- * also tells the index context which stage holds control: `k` while
- * waiting, `k + 1` after.
+ * own time is the difference of neighbouring slots (chain subtraction, as
+ * SPEC.md defines stage times). Memory is sampled as each chunk passes.
  */
 const boundaryAfter = <A>(
   tracking: Tracking,
   upstreamMs: Float64Array,
   k: number
 ): Channel.Channel<Chunk.Chunk<A>, Chunk.Chunk<A>, unknown, unknown, unknown, unknown> => {
-  const upstream = tracking.stages[k]!
-  const downstream = tracking.stages[k + 1]!
   const loop: Channel.Channel<Chunk.Chunk<A>, Chunk.Chunk<A>, unknown, unknown, unknown, unknown> = Channel.suspend(
     () => {
       const asked = performance.now()
-      tracking.current.stage = upstream
       const settle = () => {
         upstreamMs[k]! += performance.now() - asked
-        tracking.current.stage = downstream
-        tracking.heap?.sample()
+        tracking.memory?.sample()
       }
       return Channel.readWithCause({
         onInput: (chunk: Chunk.Chunk<A>) => {
@@ -95,34 +164,35 @@ const boundaryAfter = <A>(
   return loop
 }
 
+type AnyPipeline = Pipeline<unknown, unknown, boolean>
+
 /**
- * The general path: stages composed as streams, pulled by the sink, with a
- * timing boundary after the source and after each filter. Stage times are
- * filled in by chain subtraction once the sink has finished.
+ * The general path: stages composed as streams and pulled by the sink, with
+ * a timing boundary after the source and after each filter.
  */
 const throughStreams = (
-  pipeline: Pipeline<unknown, unknown>,
+  pipeline: AnyPipeline,
+  stages: ReadonlyArray<Stage>,
+  scope: StageScope,
   tracking: Tracking,
   index: number
-): Effect.Effect<ReadonlyArray<string>, unknown, unknown> =>
+): Effect.Effect<unknown, unknown, unknown> =>
   Effect.suspend(() => {
     const started = performance.now()
-    const upstreamMs = new Float64Array(tracking.stages.length - 1)
+    const upstreamMs = new Float64Array(stages.length - 1)
     // Filters and sinks see upstream items as a plain `Stream<A>`; upstream
     // failures still travel through it at run time and fail the index.
     let items = Stream.pipeThroughChannelOrFail(
-      pipeline.source.read(index),
+      scope.stream(stages[0]!, pipeline.source.read(index)),
       boundaryAfter(tracking, upstreamMs, 0)
     ) as Stream.Stream<unknown>
     pipeline.filters.forEach((filter, i) => {
       items = Stream.pipeThroughChannelOrFail(
-        filter.apply(items),
+        scope.stream(stages[i + 1]!, filter.apply(items)),
         boundaryAfter(tracking, upstreamMs, i + 1)
       ) as Stream.Stream<unknown>
     })
-    // The sink holds control until it pulls: its own logs before then are its.
-    tracking.current.stage = tracking.stages[tracking.stages.length - 1]!
-    return pipeline.sink.write(items, index).pipe(
+    return scope.effect(stages[stages.length - 1]!, pipeline.sink.write(items, index)).pipe(
       Effect.ensuring(Effect.sync(() => {
         const last = upstreamMs.length
         for (let k = 0; k < last; k++) tracking.stageMs[k] = upstreamMs[k]! - (k === 0 ? 0 : upstreamMs[k - 1]!)
@@ -135,29 +205,33 @@ const throughStreams = (
  * The fast path, when the source gives all items at once, every filter works
  * item by item and the sink takes all items at once: no stream is built and
  * each stage is timed directly. Results are the same as through streams.
+ * Plain-function filters cannot log or report artifacts, so they run inline
+ * without a stage context (unless spans are wanted).
  */
 const throughArrays = (
-  pipeline: Pipeline<unknown, unknown>,
+  pipeline: AnyPipeline,
+  stages: ReadonlyArray<Stage>,
+  scope: StageScope,
+  tracing: boolean,
   tracking: Tracking,
   index: number
-): Effect.Effect<ReadonlyArray<string>, unknown, unknown> | undefined => {
+): Effect.Effect<unknown, unknown, unknown> => {
   const { filters, sink, source } = pipeline
-  const readItems = source.items
-  const writeItems = sink.writeItems
-  if (readItems === undefined || writeItems === undefined || !filters.every((f) => f.itemwise !== undefined)) {
-    return undefined
-  }
-  const { current, heap, stageMs, stages } = tracking
+  const { memory, stageMs } = tracking
   const settle = (k: number, started: number) => {
     stageMs[k]! += performance.now() - started
-    heap?.sample()
+    memory?.sample()
   }
   const timed = <A>(k: number, stage: Effect.Effect<A, unknown, unknown>) =>
     Effect.suspend(() => {
       const started = performance.now()
-      current.stage = stages[k]!
-      return Effect.ensuring(stage, Effect.sync(() => settle(k, started)))
+      return Effect.ensuring(scope.effect(stages[k]!, stage), Effect.sync(() => settle(k, started)))
     })
+  const runSync = (step: (item: unknown) => ReadonlyArray<unknown>, items: ReadonlyArray<unknown>) => {
+    const next: Array<unknown> = []
+    for (const item of items) for (const out of step(item)) next.push(out)
+    return next
+  }
   const applyFilters = (
     first: number,
     items: ReadonlyArray<unknown>
@@ -165,82 +239,95 @@ const throughArrays = (
     let flowing = items
     for (let i = first; i < filters.length; i++) {
       const step = filters[i]!.itemwise!
-      if (step._tag === "Effect") {
-        return Effect.flatMap(timed(i + 1, Effect.forEach(flowing, step.f)), (next) => applyFilters(i + 1, next))
+      if (step._tag === "Effect" || tracing) {
+        const stage = step._tag === "Effect"
+          ? Effect.forEach(flowing, step.f)
+          : Effect.sync(() => runSync(step.f, flowing))
+        return Effect.flatMap(timed(i + 1, stage), (next) => applyFilters(i + 1, next))
       }
       const started = performance.now()
-      current.stage = stages[i + 1]!
-      const next: Array<unknown> = []
-      for (const item of flowing) for (const out of step.f(item)) next.push(out)
+      flowing = runSync(step.f, flowing)
       settle(i + 1, started)
-      flowing = next
     }
     return Effect.succeed(flowing)
   }
-  return timed(0, readItems(index)).pipe(
+  return timed(0, source.items!(index)).pipe(
     Effect.flatMap((items) => applyFilters(0, items)),
-    Effect.flatMap((items) => timed(stages.length - 1, writeItems(items, index)))
+    Effect.flatMap((items) => timed(stages.length - 1, sink.writeItems!(items, index)))
   )
 }
 
-/** The stages of a pipeline, in order: the source, each filter, the sink. */
-export const stagesOf = (pipeline: Pipeline<unknown, unknown>): ReadonlyArray<Stage> => [
-  { kind: "source", name: pipeline.source.name, order: 0 },
-  ...pipeline.filters.map((filter, i): Stage => ({ kind: "filter", name: filter.name, order: i + 1 })),
-  { kind: "sink", name: pipeline.sink.name, order: pipeline.filters.length + 1 }
-]
+/** How a run computes its indices; built once per run (or per thread), used for every index. */
+export interface ComputeOptions {
+  /** Create stage spans (only worth it when a tracer exports them). */
+  readonly tracing: boolean
+  /** Where peak memory comes from; undefined records 0. */
+  readonly memory: MemoryMeter | undefined
+}
 
 /**
- * Runs one index through source, filters and sink, measuring wall time, the
- * time of each stage, and peak heap growth. `current` is the index's context
- * (the caller provides it as `CurrentIndex`, so logs and artifacts are
- * attributed); its stage moves along as the stages run. Failures of any
- * stage (typed errors and defects alike) become a `Failure`; interruption
- * is not a failure and propagates.
+ * Builds the computation of one index of `pipeline`: runs it as described
+ * above, in a `CurrentIndex` context of its own (so its logs and artifacts
+ * are its own, whichever fibers produce them). Failures of any stage —
+ * typed errors and defects alike — become a `Failure`; interruption is not
+ * a failure and propagates.
  */
-export const computeIndex = <E, R>(
-  pipeline: Pipeline<E, R>,
-  stages: ReadonlyArray<Stage>,
-  current: CurrentIndex["Type"]
-): Effect.Effect<Computed<E>, never, R> =>
-  Effect.suspend(() => {
-    const started = performance.now()
-    const index = current.index
-    current.stage = stages[0]!
-    const tracking: Tracking = {
-      current,
-      stages,
-      stageMs: new Float64Array(stages.length),
-      heap: pipeline.options.trackMemory ? new HeapPeak() : undefined
-    }
-    const paths = throughArrays(pipeline, tracking, index) ?? throughStreams(pipeline, tracking, index)
-    return paths.pipe(
-      Effect.exit,
-      Effect.flatMap((exit): Effect.Effect<Computed<E>> => {
-        const wallMs = performance.now() - started
-        const peakMemoryBytes = tracking.heap === undefined ? null : tracking.heap.growth()
-        if (Exit.isSuccess(exit)) {
+export const makeComputeIndex = <E, R>(
+  pipeline: Pipeline<E, R, boolean>,
+  options: ComputeOptions
+): (index: number, workerId: string) => Effect.Effect<Computed<E>, never, R> => {
+  const any = pipeline as AnyPipeline
+  const stages = stagesOf(any)
+  const scope = stageScope(options.tracing)
+  const fastPath = any.source.items !== undefined && any.sink.writeItems !== undefined &&
+    any.filters.every((f) => f.itemwise !== undefined)
+  const meter = pipeline.options.trackMemory ? options.memory : undefined
+  const check = (index: number) => checkSinkResult(any.sink.name, index)
+  return (index, workerId) =>
+    Effect.suspend(() => {
+      const started = performance.now()
+      const current: CurrentIndex["Type"] = { index, workerId, artifacts: [], logs: [], spans: [] }
+      const tracking: Tracking = {
+        stageMs: new Float64Array(stages.length),
+        memory: meter === undefined ? undefined : new PeakMemory(meter)
+      }
+      const paths = fastPath
+        ? throughArrays(any, stages, scope, options.tracing, tracking, index)
+        : throughStreams(any, stages, scope, tracking, index)
+      return paths.pipe(
+        Effect.flatMap(check(index)),
+        Effect.exit,
+        Effect.flatMap((exit): Effect.Effect<Computed<E>> => {
+          const wallTimeNs = toNs(performance.now() - started)
+          const peakMemoryBytes = tracking.memory?.growth() ?? 0
+          if (Exit.isSuccess(exit)) {
+            return Effect.succeed({
+              _tag: "Success",
+              paths: exit.value,
+              wallTimeNs,
+              peakMemoryBytes,
+              stages: stages.map((stage) => ({
+                order: stage.order,
+                name: stage.recordedName,
+                wallTimeNs: toNs(tracking.stageMs[stage.order]!)
+              })),
+              artifacts: current.artifacts,
+              logs: current.logs,
+              spans: current.spans
+            })
+          }
+          if (Cause.isInterruptedOnly(exit.cause)) return Effect.interrupt
           return Effect.succeed({
-            _tag: "Success",
-            paths: exit.value,
-            wallTimeNs: toNs(wallMs),
+            _tag: "Failure",
+            message: describeFailure(exit.cause),
+            cause: exit.cause as Cause.Cause<E>,
+            wallTimeNs,
             peakMemoryBytes,
-            stages: stages.map((stage) => ({
-              order: stage.order,
-              name: stage.name,
-              wallTimeNs: toNs(tracking.stageMs[stage.order]!)
-            })),
-            artifacts: tracking.current.artifacts
+            logs: current.logs,
+            spans: current.spans
           })
-        }
-        if (Cause.isInterruptedOnly(exit.cause)) return Effect.interrupt
-        return Effect.succeed({
-          _tag: "Failure",
-          message: describeFailure(exit.cause),
-          cause: exit.cause as Cause.Cause<E>,
-          wallTimeNs: toNs(wallMs),
-          peakMemoryBytes
-        })
-      })
-    ) as Effect.Effect<Computed<E>, never, R>
-  })
+        }),
+        Effect.provideService(CurrentIndex, current)
+      ) as Effect.Effect<Computed<E>, never, R>
+    })
+}

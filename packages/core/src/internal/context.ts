@@ -1,31 +1,47 @@
+/**
+ * The context of the work a fiber does for a run: which index it computes
+ * (provided once per index) and which stage's code runs (provided to each
+ * stage's stream or effect). Both are fiber-local: fibers a stage forks —
+ * a concurrent stream operator's workers, say — inherit them, so every log
+ * line and artifact is attributed to the stage whose code emitted it.
+ */
 import { Context } from "effect"
+import type { LogEntry } from "../CheckpointStore.js"
+import type { RecordedSpan } from "./recordingTracer.js"
 
 /** A file a filter reported writing while processing an index. */
 export interface ArtifactWritten {
   readonly path: string
   readonly filterName: string
+  /** The filter's 0-based position among the pipeline's filters, as the reference writes it. */
   readonly filterOrder: number
 }
 
 /** A stage of the pipeline. */
 export interface Stage {
   readonly kind: "source" | "filter" | "sink"
+  /** The component's name: its logs' `logger_name`. */
   readonly name: string
   /** 0 for the source, 1..N for filters, N + 1 for the sink. */
   readonly order: number
+  /** The name under which `stage_metrics` records it: `source`, the filter's name, or `sink` (as the reference writes). */
+  readonly recordedName: string
 }
 
 /**
- * The index being processed by the current fiber, who processes it, and the
- * stage whose code runs now. Streams are pulled, so control moves between
- * stages only at stage boundaries, where the run loop updates `stage`; one
- * context per index is then enough (providing a service per stage per index
- * costs more than all the rest of the index's bookkeeping).
+ * The index being computed by the current fiber, who computes it, and what
+ * it has produced so far besides its items: the artifacts its filters
+ * reported and the log lines captured while it ran. These collections
+ * belong to this index alone.
  */
 export class CurrentIndex extends Context.Tag("@curator/core/CurrentIndex")<CurrentIndex, {
   readonly index: number
   readonly workerId: string
-  stage: Stage
-  /** Artifacts reported by filters so far for this index, in order. */
   readonly artifacts: Array<ArtifactWritten>
+  readonly logs: Array<LogEntry>
+  /** Spans of this index, when it is computed elsewhere and its spans travel back (see recordingTracer.ts). */
+  readonly spans: Array<RecordedSpan>
 }>() {}
+
+/** The stage whose code runs on the current fiber. */
+export class CurrentStage extends Context.Tag("@curator/core/CurrentStage")<CurrentStage, Stage>() {}

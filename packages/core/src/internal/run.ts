@@ -1,246 +1,367 @@
-import { Deferred, Effect, LogLevel } from "effect"
-import { hostname } from "node:os"
-import { Backend, type BackendError, type Lane, newId, type RemoteWorker } from "../Backend.js"
+/**
+ * The run loop: resolves what to compute, opens the checkpoint, hands the
+ * indices to the backend, and records each index's outcome as it comes
+ * back — computed here or elsewhere, the same way. It keeps no state per
+ * index beyond what its caller asks for: `run` gathers every outcome,
+ * `stream` passes each one on.
+ */
+import { type Context, Data, Deferred, Effect, Exit, Layer, LogLevel, Mailbox, type Scope, Stream } from "effect"
+import { Backend, type BackendError, type Lane, newId, type RemoteWorker, type Work } from "../Backend.js"
 import { type Checkpoint, type CheckpointError, CheckpointStore, type LogEntry } from "../CheckpointStore.js"
-import * as LogCapture from "../LogCapture.js"
-import type { Pipeline } from "../Pipeline.js"
+import { Host, type HostInfo } from "../Host.js"
+import type { Pipeline, RunError } from "../Pipeline.js"
 import { canonicalJson } from "../Provenance.js"
 import { type InvalidRunOptions, resolveConcurrency, resolveIndices, type RunOptions } from "../RunOptions.js"
-import { completed, failed, IndexFailed, notRun, type Outcome, type RunResult } from "../RunResult.js"
+import {
+  completed,
+  failed,
+  IndexFailed,
+  notRun,
+  type Outcome,
+  type RemoteFailure,
+  type RunResult
+} from "../RunResult.js"
+import { checkLength, type InvalidSource } from "../Source.js"
 import * as Timestamp from "../Timestamp.js"
-import * as IndexReport from "../IndexReport.js"
-import { type Computed, computeIndex, stagesOf } from "./computeIndex.js"
+import { type Computed, makeComputeIndex } from "./computeIndex.js"
+import { CurrentIndex } from "./context.js"
+import { asFramework, makeLogger, withLogger } from "./logCapture.js"
+import { replaySpans } from "./recordingTracer.js"
+import { traceCachedIndex, tracingEnabled } from "./tracing.js"
 import { unitsOf } from "./units.js"
-import { CurrentIndex, type Stage } from "./context.js"
-import { traceCachedIndex, traceIndex, tracingEnabled } from "./tracing.js"
 import { missingOutputs } from "./verifyOutputs.js"
+import { fromReport } from "./wire.js"
 
-export const openCheckpoint = <E, R>(pipeline: Pipeline<E, R>, totalIndices: number) =>
+type AnyPipeline = Pipeline<any, any, any>
+
+/** `Pipeline.checkpoint` on a pipeline that records nothing (`trackMetrics: false`). */
+export class NoCheckpoint extends Data.TaggedError("NoCheckpoint")<{ readonly message: string }> {}
+
+const openCheckpoint = (pipeline: AnyPipeline, totalIndices: number, resume: boolean, host: HostInfo) =>
   Effect.flatMap(CheckpointStore, (store) =>
     store.open({
       configHash: pipeline.configHash,
       configJson: canonicalJson(pipeline.config),
       totalIndices,
-      resume: pipeline.options.resume,
+      resume,
       dbFile: pipeline.options.dbFile,
       dbDir: pipeline.options.dbDir,
-      runDir: process.cwd()
+      runDir: host.workingDirectory
     }))
 
-export const run = <E, R>(
-  pipeline: Pipeline<E, R>,
-  options: RunOptions = {}
-): Effect.Effect<
-  RunResult<E>,
-  E | InvalidRunOptions | CheckpointError | IndexFailed | BackendError,
-  R | Backend | CheckpointStore
-> =>
-  Effect.suspend(() => {
-    // Log lines gathered by the capture logger, appended to the checkpoint
-    // after each index, at the end, and when the run stops for any reason.
-    const logs: Array<LogEntry> = []
-    const minimumLevel = LogLevel.fromLiteral(options.logLevel ?? "Info")
-    const body = runWithLogs(pipeline, options, logs)
-    return (pipeline.options.trackMetrics
-      ? LogCapture.withLogger(LogCapture.makeLogger(logs, minimumLevel), minimumLevel)(body)
-      : body).pipe(
-        Effect.withSpan("curator.run", { attributes: { "curator.config_hash": pipeline.configHash } })
-      )
+/** The source's length, checked before anything is opened or recorded. */
+const lengthOf = (pipeline: AnyPipeline): Effect.Effect<number, InvalidSource> =>
+  Effect.flatMap(pipeline.source.length as Effect.Effect<number>, (length) => checkLength(pipeline.source, length))
+
+/** Opens the stable checkpoint of a pipeline (the one a resumed run uses). */
+export const openStableCheckpoint = <E, R>(
+  pipeline: Pipeline<E, R, boolean>
+): Effect.Effect<Checkpoint, E | CheckpointError | InvalidSource | NoCheckpoint, R | CheckpointStore | Scope.Scope> =>
+  Effect.gen(function*() {
+    if (!pipeline.options.trackMetrics) {
+      return yield* new NoCheckpoint({
+        message: "this pipeline has trackMetrics: false, so it records nothing and has no checkpoint; turn trackMetrics on to record one"
+      })
+    }
+    const length = yield* lengthOf(pipeline)
+    return yield* openCheckpoint(pipeline, length, true, yield* Host)
   })
 
-const runWithLogs = <E, R>(pipeline: Pipeline<E, R>, options: RunOptions, logs: Array<LogEntry>) =>
+/** The requested indices, by position: all of the source's in order, or the caller's list. */
+interface Selection {
+  readonly size: number
+  readonly at: (position: number) => number
+  readonly positionOf: (index: number) => number
+}
+
+const selectionOf = (indices: ReadonlyArray<number> | undefined, length: number): Selection => {
+  if (indices === undefined) return { size: length, at: (p) => p, positionOf: (i) => i }
+  const positions = new Map<number, number>()
+  indices.forEach((index, position) => positions.set(index, position))
+  return { size: indices.length, at: (p) => indices[p]!, positionOf: (i) => positions.get(i)! }
+}
+
+/** What the run tells its caller besides outcomes. */
+interface RunFacts {
+  readonly location: string | undefined
+  readonly configHash: string
+  readonly redone: ReadonlyArray<number>
+}
+
+/**
+ * Runs the pipeline, passing each outcome to `onOutcome` with its position
+ * in the selection as soon as it is known; indices left unstarted by a
+ * graceful stop are passed as `NotRun` at the end.
+ */
+const execute = <E, R, Tracked extends boolean>(
+  pipeline: Pipeline<E, R, Tracked>,
+  options: RunOptions,
+  onOutcome: (position: number, outcome: Outcome<E>) => Effect.Effect<void>
+): Effect.Effect<RunFacts, RunError<E>, unknown> =>
   Effect.gen(function*() {
-    const concurrency = yield* resolveConcurrency(options.concurrency)
-    const length = yield* pipeline.source.length
-    const indices = yield* resolveIndices(options.indices, length)
+    const host = yield* Host
+    const minimumLevel = LogLevel.fromLiteral(options.logLevel ?? "Info")
+    const concurrency = yield* resolveConcurrency(options.concurrency, host.cpus)
+    const length = yield* lengthOf(pipeline)
+    const selection = selectionOf(
+      options.indices === undefined ? undefined : yield* resolveIndices(options.indices, length),
+      length
+    )
     const backend = yield* Backend
     const checkpoint: Checkpoint | undefined = pipeline.options.trackMetrics
-      ? yield* openCheckpoint(pipeline, length)
+      ? yield* openCheckpoint(pipeline, length, pipeline.options.resume, host)
       : undefined
     yield* Effect.annotateCurrentSpan({
       "curator.backend": backend.name,
       "curator.concurrency": concurrency,
-      "curator.indices": indices.length,
+      "curator.indices": selection.size,
       "curator.db_path": checkpoint?.location ?? ""
     })
-
     const tracing = yield* tracingEnabled
-    const done = checkpoint !== undefined && pipeline.options.resume
-      ? yield* checkpoint.completedOutputs
-      : new Map<number, ReadonlyArray<string>>()
-    const lost = pipeline.options.verifyOutputs ? yield* missingOutputs(done) : new Map<number, string>()
-    const outcomes: Array<Outcome<E>> = new Array(indices.length)
-    const positionOf = new Map<number, number>()
-    const pending: Array<number> = []
-    const redone: Array<number> = []
-    for (let position = 0; position < indices.length; position++) {
-      const index = indices[position]!
-      const paths = done.get(index)
-      const missing = lost.get(index)
-      if (missing !== undefined) {
-        yield* LogCapture.asFramework(
-          Effect.logWarning(`index ${index} is recorded completed but its output ${missing} is missing; computing it again`)
-        )
-        redone.push(index)
-        positionOf.set(index, position)
-        pending.push(index)
-      } else if (paths !== undefined) {
-        outcomes[position] = completed(index, paths, true)
-        if (tracing) yield* traceCachedIndex(index)
-      } else {
-        positionOf.set(index, position)
-        pending.push(index)
+
+    // Log lines logged outside any index (the run's own), appended as they accumulate and at the end.
+    const runLogs: Array<LogEntry> = []
+    const appendLogs = (entries: ReadonlyArray<LogEntry>) =>
+      checkpoint === undefined || entries.length === 0 ? Effect.void : checkpoint.appendLogs(entries)
+    const appendRunLogs = Effect.suspend(() => appendLogs(runLogs.splice(0)))
+    yield* Effect.addFinalizer(() => Effect.ignore(appendRunLogs))
+
+    const body = Effect.gen(function*() {
+      const done = checkpoint !== undefined && pipeline.options.resume
+        ? yield* checkpoint.completedOutputs
+        : new Map<number, ReadonlyArray<string>>()
+      const lost = pipeline.options.verifyOutputs && done.size > 0
+        ? yield* missingOutputs(done)
+        : new Map<number, string>()
+      // Which positions have had their outcome: whatever was not, a graceful stop left unstarted.
+      const reported = new Uint8Array(selection.size)
+      const tally = { completed: 0, failed: 0 }
+      const report = (position: number, outcome: Outcome<E>) => {
+        reported[position] = 1
+        if (outcome._tag === "Completed") tally.completed++
+        else if (outcome._tag === "Failed") tally.failed++
+        return onOutcome(position, outcome)
       }
-    }
+      const pending = new Int32Array(selection.size)
+      let pendingCount = 0
+      const redone: Array<number> = []
+      for (let position = 0; position < selection.size; position++) {
+        const index = selection.at(position)
+        const paths = done.get(index)
+        const missing = lost.get(index)
+        if (missing !== undefined) {
+          yield* asFramework(Effect.logWarning(
+            `index ${index} is recorded completed but its output ${missing} is missing; computing it again`
+          ))
+          redone.push(index)
+          pending[pendingCount++] = index
+        } else if (paths !== undefined) {
+          if (tracing) yield* traceCachedIndex(index)
+          yield* report(position, completed(index, paths, true))
+        } else {
+          pending[pendingCount++] = index
+        }
+      }
+      const toCompute = pending.subarray(0, pendingCount)
+      const cachedCount = selection.size - pendingCount
 
-    const appendLogs = Effect.suspend(() =>
-      checkpoint === undefined || logs.length === 0 ? Effect.void : checkpoint.appendLogs(logs.splice(0))
-    )
-    yield* Effect.addFinalizer(() => Effect.ignore(appendLogs))
+      yield* asFramework(Effect.logInfo(`run started: ${pendingCount} to compute, ${cachedCount} from the checkpoint`)).pipe(
+        Effect.annotateLogs({ config_hash: pipeline.configHash, backend: backend.name, concurrency })
+      )
 
-    yield* LogCapture.asFramework(Effect.logInfo(`run started: ${pending.length} to compute, ${indices.length - pending.length} from the checkpoint`)).pipe(
-      Effect.annotateLogs({ config_hash: pipeline.configHash, backend: backend.name, concurrency })
-    )
+      // After a graceful stop is asked for, lanes take no new index; those in flight finish and are recorded.
+      let stopping = false
+      const stopped = yield* Deferred.make<void>()
+      if (options.stop !== undefined) {
+        yield* Effect.forkScoped(Effect.zipRight(
+          options.stop,
+          Effect.suspend(() => {
+            stopping = true
+            return Effect.zipRight(
+              Deferred.succeed(stopped, undefined),
+              asFramework(Effect.logWarning("stop requested: no new index is started; those in flight finish"))
+            )
+          })
+        ))
+      }
 
-    // After a graceful stop is asked for, lanes take no new index; those in flight finish and are recorded.
-    let stopping = false
-    const stopped = yield* Deferred.make<void>()
-    if (options.stop !== undefined) {
-      yield* Effect.forkScoped(Effect.zipRight(
-        options.stop,
-        Effect.suspend(() => {
-          stopping = true
-          return Effect.zipRight(
-            Deferred.succeed(stopped, undefined),
-            LogCapture.asFramework(Effect.logWarning("stop requested: no new index is started; those in flight finish"))
-          )
-        })
-      ))
-    }
-
-    const progress = options.onProgress
-    progress?.({
-      _tag: "RunStarted",
-      total: indices.length,
-      cached: indices.length - pending.length,
-      backend: backend.name,
-      concurrency,
-      location: checkpoint?.location
-    })
-
-    const invocationId = newId()
-    const openRemoteLane = (worker: RemoteWorker): Effect.Effect<Lane, CheckpointError> => {
-      const lane: Lane = { workerId: worker.workerId }
-      if (checkpoint === undefined) return Effect.succeed(lane)
-      return Effect.as(checkpoint.registerWorker({ ...worker, invocationId }), lane)
-    }
-    const openLane: Effect.Effect<Lane, CheckpointError> = Effect.flatMap(
-      Timestamp.now,
-      (startedAt) => openRemoteLane({ workerId: newId(), pid: process.pid, hostname: hostname(), startedAt })
-    )
-
-    const stages: ReadonlyArray<Stage> = stagesOf(pipeline)
-
-    const traced = (current: CurrentIndex["Type"], computation: Effect.Effect<Computed<E>, never, R>) =>
-      tracing ? traceIndex(computation, current) : computation
-
-    /** Records one index, computed by `compute` here or elsewhere, and reports its progress. */
-    const processIndex = (
-      index: number,
-      lane: Lane,
-      compute: (current: CurrentIndex["Type"]) => Effect.Effect<Computed<E>, never, R>
-    ) =>
-      Effect.suspend(() => {
-        const current: CurrentIndex["Type"] = { index, workerId: lane.workerId, stage: stages[0]!, artifacts: [] }
-        return Effect.provideService(recordIndex(current, lane, traced(current, compute(current))), CurrentIndex, current)
+      const progress = options.onProgress
+      progress?.({
+        _tag: "RunStarted",
+        total: selection.size,
+        cached: cachedCount,
+        backend: backend.name,
+        concurrency,
+        location: checkpoint?.location
       })
 
-    const recordIndex = (current: CurrentIndex["Type"], lane: Lane, computation: Effect.Effect<Computed<E>, never, R>) =>
-      Effect.gen(function*() {
-        const index = current.index
-        if (checkpoint !== undefined) yield* checkpoint.indexStarted(lane.workerId, index, yield* Timestamp.now)
-        progress?.({ _tag: "IndexStarted", index, workerId: lane.workerId })
-        const computed = yield* computation
-        progress?.({
-          _tag: "IndexFinished",
-          index,
-          workerId: lane.workerId,
-          status: computed._tag === "Success" ? "completed" : "failed",
-          wallTimeNs: computed.wallTimeNs
+      const invocationId = newId()
+      const openRemoteLane = (worker: RemoteWorker): Effect.Effect<Lane, CheckpointError> => {
+        const lane: Lane = { workerId: worker.workerId }
+        if (checkpoint === undefined) return Effect.succeed(lane)
+        return Effect.as(checkpoint.registerWorker({ ...worker, invocationId }), lane)
+      }
+      const openLane: Effect.Effect<Lane, CheckpointError> = Effect.flatMap(
+        Timestamp.now,
+        (startedAt) => openRemoteLane({ workerId: newId(), pid: host.pid, hostname: host.hostname, startedAt })
+      )
+
+      // The services the pipeline carries, built once for this run when an index is first computed here.
+      const scope = yield* Effect.scope
+      const pipelineContext: Effect.Effect<Context.Context<never> | undefined> = yield* Effect.cached(
+        pipeline.layer === undefined
+          ? Effect.succeed(undefined)
+          : Effect.orDie(Layer.buildWithScope(pipeline.layer as Layer.Layer<unknown, unknown, never>, scope))
+      )
+      const computeHere = makeComputeIndex(pipeline, { tracing, memory: host.memory })
+      const computeLocally = (index: number, workerId: string): Effect.Effect<Computed<E>, never, R> =>
+        Effect.flatMap(pipelineContext, (context) => {
+          const computation = computeHere(index, workerId)
+          return context === undefined ? computation : Effect.provide(computation, context)
         })
-        const position = positionOf.get(index)!
-        if (computed._tag === "Success") {
+
+      const traced = <A>(index: number, lane: Lane, computation: Effect.Effect<Computed<A>, never, R>) =>
+        tracing
+          ? computation.pipe(
+            Effect.tap((computed) => Effect.annotateCurrentSpan("curator.status", computed._tag === "Success" ? "completed" : "error")),
+            Effect.tap((computed) => (computed._tag === "Failure" ? Effect.exit(Effect.failCause(computed.cause)) : Effect.void)),
+            Effect.withSpan("curator.index", {
+              attributes: { "curator.index": index, "curator.cached": false, "curator.worker_id": lane.workerId },
+              captureStackTrace: false
+            })
+          )
+          : computation
+
+      /** Records one index's outcome, computed here or elsewhere, and reports its progress and outcome. */
+      const recordIndex = (index: number, lane: Lane, computed: Computed<E | RemoteFailure>) =>
+        Effect.gen(function*() {
+          progress?.({
+            _tag: "IndexFinished",
+            index,
+            workerId: lane.workerId,
+            status: computed._tag === "Success" ? "completed" : "failed",
+            wallTimeNs: computed.wallTimeNs
+          })
+          const position = selection.positionOf(index)
+          if (computed._tag === "Success") {
+            if (checkpoint !== undefined) {
+              yield* checkpoint.recordSuccess({
+                index,
+                workerId: lane.workerId,
+                completedAt: yield* Timestamp.now,
+                paths: computed.paths,
+                wallTimeNs: computed.wallTimeNs,
+                peakMemoryBytes: computed.peakMemoryBytes,
+                gpuMemoryBytes: null,
+                stages: computed.stages,
+                artifacts: computed.artifacts
+              })
+              yield* appendLogs(computed.logs)
+              yield* appendRunLogs
+            }
+            return yield* report(position, completed(index, computed.paths, false))
+          }
+          // The failure's own line, filed with the index's other lines.
+          const logs = [...computed.logs]
+          yield* asFramework(Effect.logError(`index ${index} failed: ${computed.message}`)).pipe(
+            Effect.provideService(CurrentIndex, { index, workerId: lane.workerId, artifacts: [], logs, spans: [] })
+          )
           if (checkpoint !== undefined) {
-            yield* checkpoint.recordSuccess({
+            yield* checkpoint.recordFailure({
               index,
               workerId: lane.workerId,
               completedAt: yield* Timestamp.now,
-              paths: computed.paths,
+              error: computed.message,
               wallTimeNs: computed.wallTimeNs,
-              peakMemoryBytes: computed.peakMemoryBytes,
-              gpuMemoryBytes: null,
-              stages: computed.stages,
-              artifacts: computed.artifacts
+              peakMemoryBytes: computed.peakMemoryBytes
             })
-            yield* appendLogs
+            yield* appendLogs(logs)
+            yield* appendRunLogs
           }
-          outcomes[position] = completed(index, computed.paths, false)
-          return
-        }
-        yield* LogCapture.asFramework(Effect.logError(`index ${index} failed: ${computed.message}`))
-        if (checkpoint !== undefined) {
-          yield* checkpoint.recordFailure({
-            index,
-            workerId: lane.workerId,
-            completedAt: yield* Timestamp.now,
-            error: computed.message,
-            wallTimeNs: computed.wallTimeNs,
-            peakMemoryBytes: computed.peakMemoryBytes
-          })
-          yield* appendLogs
-        }
-        outcomes[position] = failed(index, computed.message, computed.cause)
-        if (options.failFast === true) {
-          return yield* new IndexFailed({ index, message: computed.message, cause: computed.cause })
-        }
-      })
+          yield* report(position, failed(index, computed.message, computed.cause))
+          if (options.failFast === true) {
+            return yield* new IndexFailed({ index, message: computed.message, cause: computed.cause })
+          }
+        })
 
-    yield* backend.execute({
-      pipeline,
-      units: yield* Effect.sync(() => unitsOf(pipeline, pending)),
-      concurrency,
-      stopRequested: () => stopping,
-      stopped: Deferred.await(stopped),
-      logLevel: options.logLevel ?? "Info",
-      openLane,
-      openRemoteLane,
-      // The rest of a unit (several indices of one partition) is not started after a stop.
-      process: (index, lane) =>
-        stopping ? Effect.void : processIndex(index, lane, (current) => computeIndex(pipeline, stages, current)),
-      processElsewhere: (index, lane, report) =>
-        processIndex(index, lane, () =>
-          Effect.map(report, (report) => {
-            // Lines logged where the index ran join the run's own, in order.
-            logs.push(...report.logs)
-            return IndexReport.toComputed<E>(report)
-          }))
+      const started = (index: number, lane: Lane) =>
+        Effect.suspend(() => {
+          progress?.({ _tag: "IndexStarted", index, workerId: lane.workerId })
+          return checkpoint === undefined ? Effect.void : Effect.flatMap(Timestamp.now, (at) => checkpoint.indexStarted(lane.workerId, index, at))
+        })
+
+      const work: Work<CheckpointError | IndexFailed, R> = {
+        configHash: pipeline.configHash,
+        units: unitsOf(pipeline, toCompute),
+        concurrency,
+        stopRequested: () => stopping,
+        stopped: Deferred.await(stopped),
+        logLevel: options.logLevel ?? "Info",
+        openLane,
+        openRemoteLane,
+        // The rest of a unit (several indices of one partition) is not started after a stop.
+        process: (index, lane) =>
+          stopping ? Effect.void : Effect.zipRight(
+            started(index, lane),
+            Effect.flatMap(traced(index, lane, computeLocally(index, lane.workerId)), (computed) => recordIndex(index, lane, computed))
+          ),
+        processElsewhere: (index, lane, report) =>
+          Effect.zipRight(
+            started(index, lane),
+            Effect.flatMap(
+              traced(
+                index,
+                lane,
+                Effect.flatMap(report, (report) => Effect.as(tracing ? replaySpans(report.spans) : Effect.void, fromReport<E>(report, pipeline.errorSchemas)))
+              ),
+              (computed) => recordIndex(index, lane, computed)
+            )
+          )
+      }
+      yield* backend.execute(work)
+
+      let notRunCount = 0
+      for (let position = 0; position < selection.size; position++) {
+        if (reported[position] === 0) {
+          notRunCount++
+          yield* onOutcome(position, notRun(selection.at(position)))
+        }
+      }
+      yield* asFramework(Effect.logInfo(
+        `run ${notRunCount > 0 ? "stopped" : "finished"}: ${tally.completed} completed (${cachedCount} from the checkpoint), ${tally.failed} failed` +
+          (notRunCount > 0 ? `, ${notRunCount} not run` : "")
+      ))
+      yield* appendRunLogs
+      if (checkpoint !== undefined) yield* checkpoint.flush
+      return { location: checkpoint?.location, configHash: pipeline.configHash, redone }
     })
 
-    for (let position = 0; position < indices.length; position++) {
-      outcomes[position] ??= notRun(indices[position]!)
-    }
-    const count = (tag: Outcome<E>["_tag"]) => outcomes.filter((outcome) => outcome._tag === tag).length
-    const notRunCount = count("NotRun")
-    yield* LogCapture.asFramework(Effect.logInfo(
-      `run ${notRunCount > 0 ? "stopped" : "finished"}: ${count("Completed")} completed (${indices.length - pending.length} from the checkpoint), ${count("Failed")} failed` +
-        (notRunCount > 0 ? `, ${notRunCount} not run` : "")
-    ))
-    yield* appendLogs
-    if (checkpoint !== undefined) yield* checkpoint.flush
-    return {
-      outcomes,
-      location: checkpoint?.location,
-      configHash: pipeline.configHash,
-      redone
-    } satisfies RunResult<E>
-  }).pipe(Effect.scoped)
+    return yield* (checkpoint === undefined ? body : withLogger(makeLogger(runLogs, minimumLevel), minimumLevel)(body))
+  }).pipe(
+    Effect.scoped,
+    Effect.withSpan("curator.run", { attributes: { "curator.config_hash": pipeline.configHash } })
+  ) as Effect.Effect<RunFacts, RunError<E>, unknown>
+
+/** `Pipeline.run`: every outcome, in the requested order. */
+export const run = <E, R, Tracked extends boolean>(pipeline: Pipeline<E, R, Tracked>, options: RunOptions = {}) =>
+  Effect.suspend(() => {
+    const outcomes: Array<Outcome<E>> = []
+    return Effect.map(
+      execute(pipeline, options, (position, outcome) => Effect.sync(() => void (outcomes[position] = outcome))),
+      (facts): RunResult<E> => ({ outcomes, ...facts })
+    )
+  }) as Effect.Effect<RunResult<E>, RunError<E>, never>
+
+/** `Pipeline.stream`: each outcome as it is known, through a bounded mailbox (the run waits for a slow consumer). */
+export const stream = <E, R, Tracked extends boolean>(pipeline: Pipeline<E, R, Tracked>, options: RunOptions = {}) =>
+  Stream.unwrapScoped(Effect.gen(function*() {
+    const mailbox = yield* Mailbox.make<Outcome<E>, RunError<E>>({ capacity: 4096 })
+    yield* execute(pipeline, options, (_, outcome) => Effect.asVoid(mailbox.offer(outcome))).pipe(
+      Effect.exit,
+      Effect.flatMap((exit) => mailbox.done(Exit.asVoid(exit))),
+      Effect.forkScoped
+    )
+    return Mailbox.toStream(mailbox)
+  })) as Stream.Stream<Outcome<E>, RunError<E>, never>
+
+export type { InvalidRunOptions }

@@ -4,7 +4,7 @@
  * `CuratorIndexBatch` entity (one entity per batch, spread over the shards),
  * and the reports of their indices come back as the reply.
  */
-import { IndexReport } from "@curator/core"
+import { IndexReport } from "@curator/core/Remote"
 import * as ClusterSchema from "@effect/cluster/ClusterSchema"
 import * as Entity from "@effect/cluster/Entity"
 import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
@@ -24,7 +24,7 @@ export const RemoteWorker = Schema.Struct({
 export const ComputedIndex = Schema.Struct({
   index: Schema.Number,
   worker: RemoteWorker,
-  report: IndexReport.IndexReport
+  report: IndexReport
 })
 
 /** A runner cannot compute a batch at all (another pipeline, a broken local backend); the message says why. */
@@ -40,7 +40,9 @@ const batchFields = {
   /** The run call, so that a runner keeps one set of workers per call. */
   invocationId: Schema.String,
   units: Schema.Array(Schema.Array(Schema.Number)),
-  logLevel: LogLevelName
+  logLevel: LogLevelName,
+  /** The run traces: runners record the stages' spans into each report. */
+  tracing: Schema.Boolean
 }
 
 /** What a batch message carries. */

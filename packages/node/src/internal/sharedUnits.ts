@@ -10,6 +10,7 @@
  * start of each unit in the list of indices and one more for the end, then
  * the indices.
  */
+import type { Units } from "@curator/core/Remote"
 import { Schema } from "effect"
 
 /** The two shared buffers, as they are sent to a thread. */
@@ -24,21 +25,27 @@ const STOP = 1
 const CLAIMED = 2
 
 /** Shares `units` among `lanes` lanes. */
-export const make = (units: ReadonlyArray<ReadonlyArray<number>>, lanes: number): Buffers => {
-  const total = units.reduce((sum, unit) => sum + unit.length, 0)
+export const make = (units: Units, lanes: number): Buffers => {
   const control = new SharedArrayBuffer((CLAIMED + lanes) * Int32Array.BYTES_PER_ELEMENT)
   new Int32Array(control).fill(-1, CLAIMED)
-  const plan = new SharedArrayBuffer((2 + units.length + total) * Float64Array.BYTES_PER_ELEMENT)
+  const plan = new SharedArrayBuffer((2 + units.count + units.size) * Float64Array.BYTES_PER_ELEMENT)
   const view = new Float64Array(plan)
-  view[0] = units.length
-  let at = 2 + units.length
-  units.forEach((unit, position) => {
+  view[0] = units.count
+  let at = 2 + units.count
+  for (let position = 0; position < units.count; position++) {
+    const unit = units.indicesOf(position)
     view[1 + position] = at
     view.set(unit, at)
     at += unit.length
-  })
-  view[1 + units.length] = at
+  }
+  view[1 + units.count] = at
   return { control, plan }
+}
+
+/** The indices of unit `position`, as shared. */
+export const unitAt = (buffers: Buffers, position: number): ReadonlyArray<number> => {
+  const view = new Float64Array(buffers.plan)
+  return Array.from(view.subarray(view[1 + position]!, view[2 + position]!))
 }
 
 /** Asks every thread to start no new index. */

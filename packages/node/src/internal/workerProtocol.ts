@@ -1,4 +1,4 @@
-import { IndexReport } from "@curator/core"
+import { IndexReport } from "@curator/core/Remote"
 import { Schema } from "effect"
 import { PipelineModuleError } from "../PipelineModule.js"
 import * as SharedUnits from "./sharedUnits.js"
@@ -22,7 +22,7 @@ export const LogLevelName = Schema.Literal("All", "Fatal", "Error", "Warning", "
  * the last). An index's failure, if any, is inside its report.
  */
 export const LaneStep = Schema.Struct({
-  report: Schema.NullOr(IndexReport.IndexReport),
+  report: Schema.NullOr(IndexReport),
   started: Schema.NullOr(Schema.Number)
 })
 
@@ -38,7 +38,9 @@ export class ServeLane extends Schema.TaggedRequest<ServeLane>()("ServeLane", {
     lane: Schema.Number,
     first: Schema.Array(Schema.Number),
     workerId: Schema.String,
-    logLevel: LogLevelName
+    logLevel: LogLevelName,
+    /** Record spans into each report, for the run to replay (it traces). */
+    tracing: Schema.Boolean
   }
 }) {}
 

@@ -5,6 +5,7 @@
  * gracefully (no new index; those in flight finish, for up to `--grace`
  * seconds), prints the summary and exits 130; a second one stops at once.
  */
+import { availableParallelism } from "node:os"
 import { Backend, Pipeline, type RunResult, RunOptions } from "@curator/core"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
@@ -25,7 +26,7 @@ import * as Signals from "../Signals.js"
 export const parseConcurrency = (text: string): Either.Either<number | "all", CliError> => {
   const trimmed = text.trim()
   const value = trimmed === "all" ? "all" : /^\d+$/.test(trimmed) ? Number(trimmed) : Number.NaN
-  return Either.mapBoth(RunOptions.resolveConcurrency(value), {
+  return Either.mapBoth(RunOptions.resolveConcurrency(value, availableParallelism()), {
     onLeft: () => usage(`--concurrency must be a positive integer or "all", got "${text}"`),
     onRight: () => value
   })
@@ -210,7 +211,7 @@ export const command = Command.make(
       }
       // A module's pipeline must be runnable as it is: the command line has no services to give it.
       const pipeline = Pipeline.withOptions(loaded, overrides) as Pipeline.Pipeline<unknown, never>
-      const threads = yield* Either.mapLeft(RunOptions.resolveConcurrency(concurrency), (error) => usage(error.message))
+      const threads = yield* Either.mapLeft(RunOptions.resolveConcurrency(concurrency, availableParallelism()), (error) => usage(error.message))
       const postgres = Option.getOrUndefined(options.postgres)
       if (options.backend === "cluster" && postgres === undefined) {
         return yield* usage("--backend cluster needs --postgres URL: the database the runners were started with")

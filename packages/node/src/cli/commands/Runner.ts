@@ -4,6 +4,7 @@
  * that `curator run --backend cluster` submits, until stopped (Ctrl-C or
  * SIGTERM: it leaves the cluster and its shards move to the other runners).
  */
+import { availableParallelism } from "node:os"
 import { Backend, RunOptions } from "@curator/core"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
@@ -53,7 +54,7 @@ export const command = Command.make(
   (options) =>
     Effect.gen(function*() {
       const concurrency = yield* Either.flatMap(parseConcurrency(options.concurrency), (value) =>
-        Either.mapLeft(RunOptions.resolveConcurrency(value), (error) => usage(error.message)))
+        Either.mapLeft(RunOptions.resolveConcurrency(value, availableParallelism()), (error) => usage(error.message)))
       if (options.port < 1 || options.port > 65535) return yield* usage(`--port must be between 1 and 65535, got ${options.port}`)
       const exportName = Option.getOrUndefined(options.exportName)
       const local = options.backend === "workers"

@@ -1,0 +1,62 @@
+/**
+ * For backends that compute indices in another thread or process (the
+ * worker-thread and cluster backends): computing an index there and the
+ * report that carries it back to the run, which records it exactly as if
+ * it had been computed locally. Not part of the main API (`@curator/core`);
+ * imported as `@curator/core/Remote`.
+ */
+import { Effect, Layer, LogLevel, type Scope } from "effect"
+import { Host } from "./Host.js"
+import { makeComputeIndex } from "./internal/computeIndex.js"
+import { makeLogger, withLogger } from "./internal/logCapture.js"
+import { recordingTracer } from "./internal/recordingTracer.js"
+import { toReport } from "./internal/wire.js"
+import type { IndexReport } from "./internal/wire.js"
+import type { Pipeline } from "./Pipeline.js"
+
+export { diedReport, Failure, IndexReport, Success } from "./internal/wire.js"
+
+/** How the run wants an index computed elsewhere. */
+export interface ComputeRequest {
+  readonly index: number
+  readonly workerId: string
+  /** The lowest level of log lines to capture into the report. */
+  readonly logLevel: LogLevel.Literal
+  /** Record the stages' spans (and the user's, inside them) into the report, for the run to replay. */
+  readonly tracing: boolean
+}
+
+/**
+ * Prepares a pipeline to compute indices here for a run elsewhere: builds
+ * the services it carries (`Pipeline.provide`) once, in `scope` — so they
+ * live as long as the thread or runner — and returns the computation of one
+ * index as a report. Log lines go only into the report (no console: the run
+ * decides where they go); spans are recorded when the run traces.
+ */
+export const makeIndexServer = <E, Tracked extends boolean>(
+  pipeline: Pipeline<E, never, Tracked>
+): Effect.Effect<(request: ComputeRequest) => Effect.Effect<IndexReport>, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const host = yield* Host
+    const context = pipeline.layer === undefined ? undefined : yield* Layer.buildWithScope(pipeline.layer, scope)
+    const plain = makeComputeIndex(pipeline, { tracing: false, memory: host.memory })
+    const traced = makeComputeIndex(pipeline, { tracing: true, memory: host.memory })
+    return (request) => {
+      const level = LogLevel.fromLiteral(request.logLevel)
+      const computed = (request.tracing ? traced : plain)(request.index, request.workerId).pipe(
+        withLogger(makeLogger([], level), level, true)
+      )
+      const withTracer = request.tracing ? Effect.withTracer(computed, recordingTracer) : computed
+      const provided = context === undefined ? withTracer : Effect.provide(withTracer, context)
+      return Effect.map(provided, toReport)
+    }
+  })
+
+export type { Units } from "./internal/units.js"
+
+/** Whether the run traces (a tracer that exports spans is installed): then ask for the stages' spans. */
+export { tracingEnabled } from "./internal/tracing.js"
+
+/** Units of the given groups (a batch received by a runner), for its local backend. */
+export { fromGroups } from "./internal/units.js"

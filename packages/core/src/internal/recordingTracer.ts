@@ -1,0 +1,100 @@
+/**
+ * Spans across a thread or process boundary. Where an index is computed
+ * elsewhere, a recording tracer keeps the spans its stages (and the user's
+ * code inside them) open, in the index's own context; the report carries
+ * them back and the parent replays them under its `curator.index` span
+ * through its own tracer, so they are exported as if they had run there.
+ */
+import { Context, Effect, Exit, Option, type Tracer } from "effect"
+import { CurrentIndex } from "./context.js"
+
+/** A finished span, as recorded where the index ran. */
+export interface RecordedSpan {
+  readonly id: string
+  /** The recorded span it is a child of; null for a child of the index's span. */
+  readonly parent: string | null
+  readonly name: string
+  readonly kind: Tracer.SpanKind
+  readonly startNanos: bigint
+  readonly endNanos: bigint
+  readonly attributes: ReadonlyArray<readonly [string, string | number | boolean]>
+  readonly failed: boolean
+}
+
+let nextId = 0
+
+class RecordingSpan implements Tracer.Span {
+  readonly _tag = "Span"
+  readonly spanId: string
+  readonly traceId = "recorded"
+  readonly sampled = true
+  status: Tracer.SpanStatus
+  readonly attributes = new Map<string, unknown>()
+  readonly links: Array<Tracer.SpanLink> = []
+  constructor(
+    readonly name: string,
+    readonly parent: Option.Option<Tracer.AnySpan>,
+    readonly context: Context.Context<never>,
+    readonly kind: Tracer.SpanKind,
+    startTime: bigint,
+    private readonly record: Array<RecordedSpan> | undefined
+  ) {
+    this.spanId = `r${++nextId}`
+    this.status = { _tag: "Started", startTime }
+  }
+  end(endTime: bigint, exit: Exit.Exit<unknown, unknown>) {
+    this.status = { _tag: "Ended", startTime: this.status.startTime, endTime, exit }
+    if (this.record === undefined) return
+    const parent = Option.getOrUndefined(this.parent)
+    const attributes: Array<readonly [string, string | number | boolean]> = []
+    for (const [key, value] of this.attributes) {
+      if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") attributes.push([key, value])
+    }
+    this.record.push({
+      id: this.spanId,
+      parent: parent instanceof RecordingSpan ? parent.spanId : null,
+      name: this.name,
+      kind: this.kind,
+      startNanos: this.status.startTime,
+      endNanos: endTime,
+      attributes,
+      failed: Exit.isFailure(exit)
+    })
+  }
+  attribute(key: string, value: unknown) {
+    this.attributes.set(key, value)
+  }
+  event() {}
+  addLinks(links: ReadonlyArray<Tracer.SpanLink>) {
+    this.links.push(...links)
+  }
+}
+
+/** A tracer that records each span into the `spans` of the index computed on its fiber. */
+export const recordingTracer: Tracer.Tracer = Effect.runSync(Effect.map(Effect.tracer, (base) =>
+  ({
+    ...base,
+    span: (name, parent, context, _links, startTime, kind) => {
+      const current = Context.getOption(context, CurrentIndex)
+      return new RecordingSpan(name, parent, context, kind, startTime, Option.getOrUndefined(current)?.spans)
+    },
+    context: (f) => f()
+  }) satisfies Tracer.Tracer))
+
+/** Replays recorded spans under the current span (the parent's index span), through the tracer in context. */
+export const replaySpans = (spans: ReadonlyArray<RecordedSpan>): Effect.Effect<void> =>
+  spans.length === 0 ? Effect.void : Effect.flatMap(Effect.currentSpan, (indexSpan) =>
+    Effect.tracerWith((tracer) =>
+      Effect.sync(() => {
+        const replayed = new Map<string, Tracer.Span>()
+        // Parents start before their children: replaying in start order finds each parent replayed.
+        const ordered = [...spans].sort((a, b) => (a.startNanos < b.startNanos ? -1 : a.startNanos > b.startNanos ? 1 : 0))
+        for (const recorded of ordered) {
+          const parent: Tracer.AnySpan = (recorded.parent === null ? undefined : replayed.get(recorded.parent)) ?? indexSpan
+          const span = tracer.span(recorded.name, Option.some(parent), parent.context, [], recorded.startNanos, recorded.kind)
+          for (const [key, value] of recorded.attributes) span.attribute(key, value)
+          span.end(recorded.endNanos, recorded.failed ? Exit.fail(recorded.name) : Exit.void)
+          replayed.set(recorded.id, span)
+        }
+      })
+    )).pipe(Effect.catchTag("NoSuchElementException", () => Effect.void))
