@@ -8,7 +8,6 @@
  */
 import { Backend, type CheckpointStore, type Host } from "@curator/core"
 import type { FileSystem } from "@effect/platform"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import type { SqlCheckpoint } from "@curator/sql"
 import { Layer } from "effect"
 import * as NodeHost from "./NodeHost.js"
@@ -26,4 +25,4 @@ export const layer = (
  * memory) and the file system (output checks). Provide it beside any other
  * store or backend.
  */
-export const platform: Layer.Layer<Host.Host | FileSystem.FileSystem> = Layer.merge(NodeHost.layer, NodeFileSystem.layer)
+export const platform: Layer.Layer<Host.Host | FileSystem.FileSystem> = NodeHost.platform

@@ -4,6 +4,8 @@
  * through garbage collections.
  */
 import { Host } from "@curator/core"
+import type { FileSystem } from "@effect/platform"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { Layer } from "effect"
 import * as os from "node:os"
 import * as v8 from "node:v8"
@@ -58,3 +60,10 @@ export const hostInfo = (): Host.HostInfo => ({
 
 /** Provides `Host` with this process's facts. */
 export const layer: Layer.Layer<Host.Host> = Layer.sync(Host.Host, hostInfo)
+
+/**
+ * What core reads from the platform: the host facts and the file system
+ * (output checks). Node's store layers provide it too, so a run recording
+ * into SQLite or PostgreSQL from Node records this process's facts.
+ */
+export const platform: Layer.Layer<Host.Host | FileSystem.FileSystem> = Layer.merge(layer, NodeFileSystem.layer)

@@ -11,7 +11,9 @@
  *   Effect.provide(Backend.layerFibers)
  * )
  */
-import { CheckpointStore } from "@curator/core"
+import type { FileSystem } from "@effect/platform"
+import * as NodeHost from "./NodeHost.js"
+import { CheckpointStore, type Host } from "@curator/core"
 import { SqlCheckpoint } from "@curator/sql"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -151,7 +153,9 @@ export const openSchema = (
   )
 
 /** Checkpoints on the PostgreSQL server at `options.url`, one schema per database SPEC.md would write as a file. */
-export const layer = (options: Options): Layer.Layer<CheckpointStore.CheckpointStore> =>
-  Layer.succeed(CheckpointStore.CheckpointStore, {
+export const layer = (
+  options: Options
+): Layer.Layer<CheckpointStore.CheckpointStore | Host.Host | FileSystem.FileSystem> =>
+  Layer.merge(NodeHost.platform, Layer.succeed(CheckpointStore.CheckpointStore, {
     open: (request) => Effect.flatMap(schemaOf(request), (schema) => openForRun(options, schema, request))
-  })
+  }))

@@ -4,7 +4,9 @@
  * foreign keys off (as the reference writes them), and lock conflicts waited
  * out in Effect instead of SQLite's blocking busy handler.
  */
-import { CheckpointStore } from "@curator/core"
+import type { FileSystem } from "@effect/platform"
+import * as NodeHost from "./NodeHost.js"
+import { CheckpointStore, type Host } from "@curator/core"
 import { CheckpointSchema, SqlCheckpoint } from "@curator/sql"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqliteClient } from "@effect/sql-sqlite-node"
@@ -151,8 +153,10 @@ export const openFile = (
  * The default checkpoint store: one SQLite file per configuration, placed
  * and named as SPEC.md says (see `DatabaseLocation`).
  */
-export const layer = (options: SqlCheckpoint.Options = {}): Layer.Layer<CheckpointStore.CheckpointStore> =>
-  Layer.succeed(CheckpointStore.CheckpointStore, {
+export const layer = (
+  options: SqlCheckpoint.Options = {}
+): Layer.Layer<CheckpointStore.CheckpointStore | Host.Host | FileSystem.FileSystem> =>
+  Layer.merge(NodeHost.platform, Layer.succeed(CheckpointStore.CheckpointStore, {
     open: (request) =>
       Effect.flatMap(DatabaseLocation.resolvePath(request), (path) => openForRun(path, request, options))
-  })
+  }))

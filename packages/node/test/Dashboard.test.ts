@@ -129,7 +129,7 @@ describe("Dashboard API", () => {
     const metrics = await query((c) => c.metrics)
     expect(body.perIndex.map((p: any) => [p.index, p.status === "completed", p.wallTimeMs]))
       .toEqual(metrics.map((m) => [m.index, !fails(m.index), m.wallTimeNs! / 1e6]))
-    expect(body.stageNames).toEqual(["Numbers", "Square", "JsonFiles"])
+    expect(body.stageNames).toEqual(["source", "Square", "sink"])
     const completed = metrics.filter((m) => m.stages.length > 0)
     expect(body.stageBars.map((b: any) => [b.fromIndex, b.toIndex])).toEqual(completed.map((m) => [m.index, m.index]))
     expect(body.stageBars[0].stageMs).toEqual(completed[0]!.stages.map((s) => s.wallTimeNs / 1e6))

@@ -155,7 +155,7 @@ const suite = (backend: BackendName) =>
             expect(metrics.status).toBe("completed")
             expect(workerIds.has(metrics.workerId!)).toBe(true)
             expect(metrics.wallTimeNs).toBeGreaterThan(0)
-            expect(metrics.stages.map((s) => [s.order, s.name])).toEqual([[0, "Shards"], [1, "Describe"], [2, "ShardFiles"]])
+            expect(metrics.stages.map((s) => [s.order, s.name])).toEqual([[0, "source"], [1, "Describe"], [2, "sink"]])
             for (const stage of metrics.stages) expect(stage.wallTimeNs).toBeGreaterThanOrEqual(0)
           }
 
