@@ -113,7 +113,7 @@ describe("Dashboard API", () => {
     const metrics = (await query((c) => c.metrics)).find((m) => m.index === 2)!
     expect(detail.body).toMatchObject({ index: 2, status: "completed", error: null, workerId: metrics.workerId })
     expect(detail.body.outputs).toEqual(Option.getOrThrow(await query((c) => c.outputsOf(2))))
-    expect(detail.body.artifacts).toEqual([{ path: path.join(root, "out", "artifacts", "2.txt"), index: 2, filterName: "Square", filterOrder: 1 }])
+    expect(detail.body.artifacts).toEqual([{ path: path.join(root, "out", "artifacts", "2.txt"), index: 2, filterName: "Square", filterOrder: 0 }])
     expect(detail.body.stages).toEqual(metrics.stages.map((s) => ({ order: s.order, name: s.name, wallTimeMs: s.wallTimeNs / 1e6 })))
     expect(detail.body.logs).toEqual(await query((c) => c.logs({ index: 2 })))
     expect(detail.body.logs.map((l: any) => l.message)).toContain("squaring 2")
