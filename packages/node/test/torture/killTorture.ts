@@ -13,7 +13,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { journalOf, markerOf, outputsOf } from "../fixtures/crashOutputs.js"
-import { nodeArgs, repoRoot } from "../cli/curator.js"
+import { nodeArgs, repoRoot } from "../cli/curatorProcess.js"
 
 const fixture = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../fixtures/crashPipeline.ts")
 
