@@ -360,9 +360,9 @@ export const openExisting = (
         location,
         message: matching.length === 0
           ? `${location} has no configuration ${prefix === "" ? "" : `whose hash starts with ${prefix}`}`
-          : `${location} holds ${matching.length} configurations (${
-            matching.map((run) => run.config_hash.slice(0, 16)).join(", ")
-          }); say which by its hash`
+          : `${location} holds ${matching.length} configurations; say which by its hash: ${
+            matching.map((run) => `${location}#${run.config_hash.slice(0, 16)}`).join(" or ")
+          }`
       })
     }
     const run = matching[0]!

@@ -1,7 +1,7 @@
 import type { CheckpointStore } from "@curator/core"
 import type * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
-import { Duration, Effect } from "effect"
+import { SqlError } from "@effect/sql/SqlError"
+import { Duration, Effect, Option } from "effect"
 import { retryBusy } from "./busy.js"
 import * as RecordRows from "./recordRows.js"
 import type { Row } from "./recordRows.js"
@@ -47,6 +47,25 @@ const chunksOf = <A>(rows: ReadonlyArray<A>, size: number): ReadonlyArray<Readon
   for (let i = 0; i < rows.length; i += size) chunks.push(rows.slice(i, i + size))
   return chunks
 }
+
+/**
+ * Runs `effect` in a transaction whose failure to COMMIT is a failure like
+ * any other. @effect/sql turns a failed COMMIT (or ROLLBACK) into a defect,
+ * but in WAL mode a full disk, and a lock held by another writer, surface
+ * precisely there; SQLite may leave the transaction open then, so it is
+ * rolled back before the failure is returned (and the batch kept).
+ */
+const committed = <A, E, R>(sql: SqlClient.SqlClient, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+  sql.withTransaction(effect).pipe(
+    Effect.catchSomeDefect((defect) =>
+      defect instanceof SqlError
+        ? Option.some(Effect.zipRight(
+          sql.onDialectOrElse({ sqlite: () => Effect.ignore(sql.unsafe("ROLLBACK")), orElse: () => Effect.void }),
+          Effect.fail(defect)
+        ))
+        : Option.none()
+    )
+  )
 
 export interface WriterOptions {
   /** Records are written at least this often while a run goes on. */
@@ -142,7 +161,7 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
         }
       })
 
-    const transaction = (batch: Pending) => retryBusy(sql.withTransaction(write(batch)))
+    const transaction = (batch: Pending) => retryBusy(committed(sql, write(batch)))
 
     /**
      * Writes index records in transactions of their own, halving on a
