@@ -91,7 +91,7 @@ beforeAll(async () => {
     run("a malformed range", ["--indices", "2-"]),
     run("a negative grace", ["--grace", "-1"])
   ])
-}, 120_000)
+}, 300_000)
 
 afterAll(() => {
   if (sandbox === undefined) return
