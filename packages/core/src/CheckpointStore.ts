@@ -18,6 +18,10 @@ export class CheckpointError extends Schema.TaggedError<CheckpointError>()("Chec
     "NewerSchema",
     /** The database or its directory cannot be written. */
     "ReadOnly",
+    /** The database file is damaged (truncated, overwritten); it is left as it is. */
+    "Damaged",
+    /** The disk holding the database is full. */
+    "DiskFull",
     /** No database (or no run in it) where one was expected. */
     "NotFound",
     /** Several runs match and the caller must say which. */

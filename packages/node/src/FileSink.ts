@@ -1,7 +1,8 @@
 /**
  * Sinks that write files: one file per index, written atomically (to a
  * temporary name, then renamed), so a file that exists holds exactly what
- * the sink meant to write even if the process dies mid-write.
+ * the sink meant to write even if the process dies mid-write. The temporary
+ * files of a writer killed mid-write are swept by the sink's next run.
  */
 import { type Provenance, Sink } from "@curator/core"
 import { Effect, Schema } from "effect"
@@ -13,6 +14,39 @@ export class FileSinkError extends Schema.TaggedError<FileSinkError>()("FileSink
   path: Schema.String,
   message: Schema.String
 }) {}
+
+/**
+ * The temporary files of `writeFileAtomic`: `<final name>.<pid>.<random>.tmp`,
+ * the pid being the writing process's.
+ */
+const temporaryPattern = /^.+\.(\d+)\.[0-9a-z]+\.tmp$/
+
+/** Tells whether a process of this machine is alive (one we may not signal is). */
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (cause) {
+    return (cause as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/**
+ * Removes the temporary files that writers killed mid-write (SIGKILL, a
+ * crash) left in `dir`: only names of `writeFileAtomic`'s pattern, only in
+ * that directory, and never one whose writing process is still alive (a
+ * concurrent run may be writing it). Returns the files removed.
+ */
+export const sweepTemporaryFiles = (dir: string): Effect.Effect<ReadonlyArray<string>> =>
+  Effect.promise(async () => {
+    const names = await fs.readdir(dir).catch(() => [] as Array<string>)
+    const stale = names.filter((name) => {
+      const match = temporaryPattern.exec(name)
+      return match !== null && !isAlive(Number(match[1]))
+    })
+    await Promise.all(stale.map((name) => fs.rm(join(dir, name), { force: true })))
+    return stale.map((name) => join(dir, name))
+  })
 
 /**
  * Writes `contents` to `path` atomically: a reader (or a resumed run) never
@@ -52,13 +86,15 @@ interface FileOptions {
 const fileSink = <A>(options: FileOptions, defaults: { readonly name: string; readonly extension: string }, encode: (items: ReadonlyArray<A>) => string) => {
   const dir = resolve(options.dir)
   const fileName = options.fileName ?? ((index: number) => `${String(index).padStart(6, "0")}${defaults.extension}`)
+  // Once per sink and process, before its first file: what killed writers left in its directory goes.
+  const sweptOnce = Effect.runSync(Effect.cached(sweepTemporaryFiles(dir)))
   return Sink.fromItems<A, FileSinkError>({
     name: options.name ?? defaults.name,
     params: { ...options.params, dir },
     write: (items, index) => {
       if (items.length === 0) return Effect.succeed([])
       const path = join(dir, fileName(index))
-      return Effect.as(writeFileAtomic(path, encode(items)), [path])
+      return Effect.zipRight(sweptOnce, Effect.as(writeFileAtomic(path, encode(items)), [path]))
     }
   })
 }

@@ -7,7 +7,7 @@
 import { Pipeline } from "@curator/core"
 import { Effect, Schema } from "effect"
 import * as fs from "node:fs"
-import { resolve } from "node:path"
+import { dirname, join, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 
 /** A pipeline module that cannot be used, and why. */
@@ -39,6 +39,32 @@ let tsxRegistered: Promise<unknown> | undefined
 /** Lets this thread import TypeScript, once (a no-op cost after the first call). */
 const registerTypeScript = () => (tsxRegistered ??= import("tsx/esm/api").then((tsx) => tsx.register()))
 
+/**
+ * Whether a TypeScript module failed because Node loaded it as CommonJS (no
+ * `"type": "module"` in the nearest package.json), where it cannot import
+ * the ES modules it needs: Node reports a `require()` cycle or an ES module
+ * required.
+ */
+const loadedAsCommonJs = (path: string, cause: unknown): boolean => {
+  const code = (cause as { readonly code?: unknown } | undefined)?.code
+  const message = cause instanceof Error ? cause.message : ""
+  return /\.tsx?$/.test(path) && (
+    code === "ERR_REQUIRE_CYCLE_MODULE" || code === "ERR_REQUIRE_ESM" || code === "ERR_REQUIRE_ASYNC_MODULE" ||
+    /Cannot require\(\) ES Module/.test(message)
+  )
+}
+
+/** What to change so that Node loads a TypeScript module as an ES module. */
+const commonJsFix = (path: string): string => {
+  let manifest: string | undefined
+  for (let dir = dirname(path); manifest === undefined; dir = dirname(dir)) {
+    if (fs.existsSync(join(dir, "package.json"))) manifest = join(dir, "package.json")
+    else if (dirname(dir) === dir) break
+  }
+  const rename = path.endsWith(".ts") ? `, or rename the module to ${path.slice(0, -3)}.mts` : ""
+  return `Add "type": "module" to ${manifest ?? `a package.json beside it (${join(dirname(path), "package.json")})`}${rename}`
+}
+
 /** The absolute path of a module reference. */
 export const modulePath = (reference: Reference): string => resolve(reference.module)
 
@@ -61,7 +87,14 @@ export const load = (reference: Reference): Effect.Effect<Loaded, PipelineModule
         return (await import(pathToFileURL(path).href)) as Record<string, unknown>
       },
       catch: (cause) =>
-        fail("ImportFailed", `importing ${path} failed: ${cause instanceof Error ? cause.message : String(cause)}`)
+        fail(
+          "ImportFailed",
+          loadedAsCommonJs(path, cause)
+            ? `importing ${path} failed: Node loaded it as CommonJS, where it cannot import ES modules (${
+              String((cause as { readonly code?: unknown }).code ?? "require() of an ES module")
+            }). ${commonJsFix(path)}`
+            : `importing ${path} failed: ${cause instanceof Error ? cause.message : String(cause)}`
+        )
     })
     const name = reference.exportName ?? ("pipeline" in exports ? "pipeline" : "default")
     if (!(name in exports)) {

@@ -34,6 +34,7 @@ describe("kill torture", () => {
     expect(report.kills, shown).toBe(20)
     expect(report.killsOnWorkers, shown).toBeGreaterThan(0)
     expect(report.integrity).toBe("ok")
+    expect(report.temporaryFilesAtEnd, shown).toBe(0)
     expect(report.completed).toBe(2000)
     expect(report.finalExitCode).toBe(0)
   }, 300_000)

@@ -10,6 +10,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { type Duration, Effect, Layer, Option, type Scope } from "effect"
 import * as CheckpointSchema from "./CheckpointSchema.js"
 import { retryBusy } from "./internal/busy.js"
+import { wellFormed } from "./internal/text.js"
 import { defaultWriterOptions, makeWriter, type WriterOptions } from "./internal/writer.js"
 
 type CheckpointError = CheckpointStore.CheckpointError
@@ -307,9 +308,10 @@ export const make = (
       yield* sql`INSERT INTO pipeline_runs ${
         sql.insert({
           config_hash: request.configHash,
-          config_json: request.configJson,
+          // Every text stored is valid UTF-8 (see internal/text.ts).
+          config_json: wellFormed(request.configJson),
           started_at: startedAt,
-          run_dir: request.runDir,
+          run_dir: wellFormed(request.runDir),
           total_indices: request.totalIndices
         })
       } ON CONFLICT (config_hash) DO UPDATE SET total_indices = excluded.total_indices, run_dir = excluded.run_dir`
@@ -358,9 +360,9 @@ export const openExisting = (
         location,
         message: matching.length === 0
           ? `${location} has no configuration ${prefix === "" ? "" : `whose hash starts with ${prefix}`}`
-          : `${location} holds ${matching.length} configurations (${
-            matching.map((run) => run.config_hash.slice(0, 16)).join(", ")
-          }); say which by its hash`
+          : `${location} holds ${matching.length} configurations; say which by its hash: ${
+            matching.map((run) => `${location}#${run.config_hash.slice(0, 16)}`).join(" or ")
+          }`
       })
     }
     const run = matching[0]!

@@ -5,7 +5,9 @@
 import { Backend, CheckpointStore, RunOptions, RunResult } from "@curator/core"
 import * as ValidationError from "@effect/cli/ValidationError"
 import { Cause, Data, Option } from "effect"
+import { dirname } from "node:path"
 import { PipelineModuleError } from "../PipelineModule.js"
+import * as SqliteCheckpointStore from "../SqliteCheckpointStore.js"
 
 /** The exit codes of `curator`. */
 export const ExitCode = {
@@ -34,10 +36,22 @@ export const usage = (message: string): CliError => new CliError({ reason: "Usag
 /** A failure (exit 1). */
 export const failed = (message: string): CliError => new CliError({ reason: "Failed", message })
 
+/**
+ * A run stopped by a full disk: where, how far it got (indices recorded in
+ * the database, when it can still be read), and how to go on.
+ */
+export const diskFull = (failure: CheckpointStore.CheckpointError, recorded: number | undefined, resume: string): CliError =>
+  usage(
+    `the disk holding ${dirname(failure.location)} is full: ` +
+      `${recorded === undefined ? "" : `${recorded} indices are recorded in ${failure.location}; `}` +
+      `free some space there, then ${resume}`
+  )
+
 /** Checkpoint errors about where the database is are the user's to fix (exit 2); the rest are failures. */
 const checkpointIsUsage = (error: CheckpointStore.CheckpointError) =>
   error.reason === "NotFound" || error.reason === "Ambiguous" || error.reason === "NotADatabase" ||
-  error.reason === "ForeignSchema" || error.reason === "NewerSchema" || error.reason === "ReadOnly"
+  error.reason === "ForeignSchema" || error.reason === "NewerSchema" || error.reason === "ReadOnly" ||
+  error.reason === "Damaged" || error.reason === "DiskFull"
 
 /** The exit code and the one-line message of a failure. */
 export const describe = (error: unknown): { readonly code: number; readonly message: string } => {
@@ -46,7 +60,9 @@ export const describe = (error: unknown): { readonly code: number; readonly mess
   if (error instanceof RunOptions.InvalidRunOptions) return { code: ExitCode.Usage, message: error.message }
   if (error instanceof PipelineModuleError) return { code: ExitCode.Usage, message: error.message }
   if (error instanceof CheckpointStore.CheckpointError) {
-    return { code: checkpointIsUsage(error) ? ExitCode.Usage : ExitCode.Failed, message: error.message }
+    // A damaged file, a read-only folder or a full disk may show only once reading or writing has begun.
+    const explained = SqliteCheckpointStore.explain(error)
+    return { code: checkpointIsUsage(explained) ? ExitCode.Usage : ExitCode.Failed, message: explained.message }
   }
   if (error instanceof RunResult.IndexFailed) {
     return { code: ExitCode.Failed, message: `index ${error.index} failed: ${error.message}; stopped there (--fail-fast)` }

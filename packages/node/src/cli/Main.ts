@@ -9,6 +9,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Cause, Effect, Exit, Layer, Logger } from "effect"
 import * as fs from "node:fs"
 import { ExitCode, fromCause } from "./CliError.js"
+import * as ClosedPipe from "./ClosedPipe.js"
 import * as Cache from "./commands/Cache.js"
 import * as Dashboard from "./commands/Dashboard.js"
 import * as Failed from "./commands/Failed.js"
@@ -62,7 +63,7 @@ const cli = Command.run(command, { name: "curator", version: version() })
 export const run = (argv: ReadonlyArray<string>): Effect.Effect<number> => {
   const verbose = argv.includes("--verbose")
   const args = argv.filter((arg, i) => i < 2 || arg !== "--verbose")
-  return cli(args).pipe(
+  return Effect.zipRight(Effect.sync(() => ClosedPipe.endQuietly(process.stdout)), cli(args)).pipe(
     Effect.as(ExitCode.Ok as number),
     Effect.catchAllCause((cause) => {
       // An interruption stays one: the process exits with 130.

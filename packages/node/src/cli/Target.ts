@@ -7,7 +7,7 @@
  * printed (`postgresql://user@host:port/db#schema`; the password may come
  * from `PGPASSWORD`).
  */
-import type { CheckpointStore } from "@curator/core"
+import { type CheckpointStore, RunOptions } from "@curator/core"
 import { Effect, Either, type Scope } from "effect"
 import * as fs from "node:fs/promises"
 import { join, resolve as resolvePath, sep } from "node:path"
@@ -127,3 +127,20 @@ export const resolveAndOpen = (
   CliError | PipelineModule.PipelineModuleError | CheckpointStore.CheckpointError,
   Scope.Scope
 > => Effect.flatMap(resolve(input), (target) => open(target, options))
+
+/**
+ * One index of a checkpoint as a command names it, validated as `run
+ * --indices` validates its list: a negative index counts from the end, and
+ * one outside the configuration's indices is a usage error (`option` names
+ * the option or argument in the message).
+ */
+export const resolveIndex = (
+  checkpoint: CheckpointStore.Checkpoint,
+  index: number,
+  option: string
+): Effect.Effect<number, CliError | CheckpointStore.CheckpointError> =>
+  Effect.flatMap(checkpoint.summary, ({ total }) =>
+    Either.match(RunOptions.resolveIndices([index], total), {
+      onLeft: (error) => usage(`${option}: ${error.message} in ${checkpoint.location}`),
+      onRight: ([resolved]) => Effect.succeed(resolved!)
+    }))

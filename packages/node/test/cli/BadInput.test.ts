@@ -91,7 +91,7 @@ beforeAll(async () => {
     run("a malformed range", ["--indices", "2-"]),
     run("a negative grace", ["--grace", "-1"])
   ])
-}, 120_000)
+}, 300_000)
 
 afterAll(() => {
   if (sandbox === undefined) return
@@ -134,7 +134,7 @@ describe("curator run: bad input exits 2 with one line saying what to do", () =>
     if (!readOnlyWorks) context.skip("this user can write to any directory (root without chattr); cannot make one read-only")
     expectUsage(
       "a read-only directory",
-      /^curator: cannot write .+read-only\/[0-9a-f]{16}_\d+\.db \(.+\); make its directory writable or choose another dbDir\n$/
+      /^curator: cannot create .+read-only\/[0-9a-f]{16}_\d+\.db: its folder .+read-only is read-only \(.+\); make it writable or choose another dbDir\n$/
     )
   })
   it("params that are not JSON", () =>

@@ -10,33 +10,9 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { nodeArgs, repoRoot } from "./curatorProcess.js"
 
-const here = path.dirname(fileURLToPath(import.meta.url))
-
-/** The repository's root. */
-export const repoRoot = path.resolve(here, "../../../..")
-
-/** The command line's entry in the sources. */
-export const binSource = path.resolve(here, "../../src/bin.ts")
-
-/** The `curator` executable of the package. */
-export const binScript = path.resolve(here, "../../bin/curator.mjs")
-
-/** The fixture pipelines (`pipeline`, `failing`, `notAPipeline`). */
-export const fixture = path.resolve(here, "../fixtures/cliPipelines.ts")
-
-/** What `bin/curator.mjs` imports first to run the sources: tsx, after the dependencies. */
-const sourceLoader = pathToFileURL(path.resolve(here, "../../bin/source.mjs")).href
-
-/** The node arguments that run `curator` from the sources, as `bin/curator.mjs` does. */
-export const nodeArgs = (args: ReadonlyArray<string>): Array<string> => [
-  "--conditions=@curator/source",
-  "--import",
-  sourceLoader,
-  binSource,
-  ...args
-]
+export { binScript, binSource, fixture, nodeArgs, repoRoot } from "./curatorProcess.js"
 
 /** What a finished `curator` process left. */
 export interface Result {

@@ -4,7 +4,8 @@
  * run to the end. After every kill the database and the files are checked
  * against what a user relies on: the database is intact, every index
  * recorded completed has exactly the outputs its sink writes, and none is
- * recorded completed before its sink finished (its final marker exists).
+ * recorded completed before its sink finished (its final marker exists);
+ * at the end no temporary file of a killed writer remains.
  * Used by `KillTorture.test.ts` (the CI size) and `main.ts`
  * (`npm run test:torture`, a larger size).
  */
@@ -13,7 +14,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { journalOf, markerOf, outputsOf } from "../fixtures/crashOutputs.js"
-import { nodeArgs, repoRoot } from "../cli/curator.js"
+import { nodeArgs, repoRoot } from "../cli/curatorProcess.js"
 
 const fixture = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../fixtures/crashPipeline.ts")
 
@@ -51,6 +52,10 @@ export interface Report {
   readonly finishedMoreThanOnce: number
   /** Every broken promise found after a kill or at the end; empty when all held. */
   readonly violations: ReadonlyArray<string>
+  /** Temporary files of killed writers found in the output folder after a kill (each swept by the next run). */
+  readonly temporaryFilesAfterKills: number
+  /** Temporary files left in the output folder after the last run: none may remain. */
+  readonly temporaryFilesAtEnd: number
   /** `PRAGMA integrity_check` after the last run. */
   readonly integrity: string
   /** Indices recorded completed after the last run. */
@@ -119,6 +124,10 @@ class Journal {
   }
 }
 
+/** The temporary files (`*.tmp`) of interrupted atomic writes under the output folder. */
+const temporaryFiles = (outDir: string): Array<string> =>
+  fs.readdirSync(outDir, { recursive: true, encoding: "utf8" }).filter((name) => name.endsWith(".tmp"))
+
 /** Checks the database and the files after a run ended (killed or not); returns the completed indices. */
 const check = (dbFile: string, outDir: string, when: string, violations: Array<string>) => {
   if (!fs.existsSync(dbFile)) return { completed: new Set<number>(), integrity: "no database yet" }
@@ -185,6 +194,7 @@ export const run = async (options: Options): Promise<Report> => {
   let killsBeforeFirstIndex = 0
   let killsOnWorkers = 0
   let finishedEarly = 0
+  let temporaryFilesAfterKills = 0
   let startupMs = 3000
 
   const attempt = (backend: string): ChildProcess =>
@@ -228,6 +238,7 @@ export const run = async (options: Options): Promise<Report> => {
     const ended = await exit
     const when = `after attempt ${k + 1} (${backend}, ${ended.signal ?? `exit ${ended.code}`})`
     const completed = check(dbFile, outDir, when, violations).completed.size
+    temporaryFilesAfterKills += temporaryFiles(outDir).length
     if (ended.signal === "SIGKILL") {
       kills++
       if (beforeFirstIndex) killsBeforeFirstIndex++
@@ -252,6 +263,8 @@ export const run = async (options: Options): Promise<Report> => {
   const finalExitCode = await new Promise<number | null>((resolve) => last.on("exit", (code) => resolve(code)))
   if (finalExitCode !== 0) violations.push(`the last run exited ${finalExitCode}: ${lastStderr.trim()}`)
   const final = check(dbFile, outDir, "at the end", violations)
+  const leftover = temporaryFiles(outDir)
+  if (leftover.length > 0) violations.push(`at the end: temporary files remain: ${leftover.slice(0, 5).join(", ")}`)
   if (final.completed.size !== options.indices) {
     const missing = Array.from({ length: options.indices }, (_, i) => i).filter((i) => !final.completed.has(i))
     violations.push(`at the end: ${missing.length} indices not completed, e.g. ${missing.slice(0, 5).join(", ")}`)
@@ -269,6 +282,8 @@ export const run = async (options: Options): Promise<Report> => {
     startedMoreThanOnce: moreThanOnce(journal.startsOf),
     finishedMoreThanOnce: moreThanOnce(journal.endsOf),
     violations,
+    temporaryFilesAfterKills,
+    temporaryFilesAtEnd: leftover.length,
     integrity: final.integrity,
     completed: final.completed.size,
     finalExitCode,

@@ -1,27 +1,39 @@
 import type { CheckpointStore } from "@curator/core"
 import type * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
-import { Duration, Effect } from "effect"
+import { SqlError } from "@effect/sql/SqlError"
+import { Duration, Effect, Option } from "effect"
 import { retryBusy } from "./busy.js"
-
-type Row = Record<string, string | number | null>
+import * as RecordRows from "./recordRows.js"
+import type { Row } from "./recordRows.js"
+import { isRefusal, messageOf } from "./refusal.js"
+import { wellFormed } from "./text.js"
 
 /** Records accepted but not yet written, keyed so that a later record of the same thing replaces an earlier one. */
 interface Pending {
   readonly workers: Array<Row>
-  readonly results: Map<string, { readonly row: Row; readonly children: Children }>
+  readonly results: Map<string, RecordRows.ResultRows>
   readonly workerState: Map<string, { lastHeartbeat: string; currentIndex: number | null; completed: number }>
   readonly logs: Array<Row>
   count: number
 }
 
-interface Children {
-  readonly stages: ReadonlyArray<Row>
-  readonly outputs: ReadonlyArray<Row>
-  readonly artifacts: ReadonlyArray<Row>
-}
-
 const emptyPending = (): Pending => ({ workers: [], results: new Map(), workerState: new Map(), logs: [], count: 0 })
+
+/** A batch holding only the given records (for writing a batch in parts). */
+const partOf = (
+  parts: { readonly results?: ReadonlyArray<[string, RecordRows.ResultRows]>; readonly logs?: ReadonlyArray<Row> }
+): Pending => ({
+  workers: [],
+  results: new Map(parts.results ?? []),
+  workerState: new Map(),
+  logs: [...(parts.logs ?? [])],
+  count: 0
+})
+
+const halves = <A>(items: ReadonlyArray<A>): [ReadonlyArray<A>, ReadonlyArray<A>] => {
+  const middle = Math.ceil(items.length / 2)
+  return [items.slice(0, middle), items.slice(middle)]
+}
 
 /**
  * Rows per INSERT statement. A fixed size keeps the statement text the same
@@ -35,6 +47,25 @@ const chunksOf = <A>(rows: ReadonlyArray<A>, size: number): ReadonlyArray<Readon
   for (let i = 0; i < rows.length; i += size) chunks.push(rows.slice(i, i + size))
   return chunks
 }
+
+/**
+ * Runs `effect` in a transaction whose failure to COMMIT is a failure like
+ * any other. @effect/sql turns a failed COMMIT (or ROLLBACK) into a defect,
+ * but in WAL mode a full disk, and a lock held by another writer, surface
+ * precisely there; SQLite may leave the transaction open then, so it is
+ * rolled back before the failure is returned (and the batch kept).
+ */
+const committed = <A, E, R>(sql: SqlClient.SqlClient, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+  sql.withTransaction(effect).pipe(
+    Effect.catchSomeDefect((defect) =>
+      defect instanceof SqlError
+        ? Option.some(Effect.zipRight(
+          sql.onDialectOrElse({ sqlite: () => Effect.ignore(sql.unsafe("ROLLBACK")), orElse: () => Effect.void }),
+          Effect.fail(defect)
+        ))
+        : Option.none()
+    )
+  )
 
 export interface WriterOptions {
   /** Records are written at least this often while a run goes on. */
@@ -50,6 +81,13 @@ export interface WriterOptions {
  * `flush`, and when the scope closes (normal end, failure or interruption).
  * A crash loses at most the records not yet written; their indices simply
  * run again, and none is ever recorded as completed before its sink ended.
+ *
+ * One record's bad value never costs the others their record: values that
+ * do not fit their column are caught when a record is accepted (see
+ * `recordRows.ts`), and when the database still refuses a batch, the batch
+ * is written again in parts, halving down to the one record it refuses,
+ * which is stored as that index's failure instead (or, for a log line,
+ * left out).
  */
 export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
   /**
@@ -123,6 +161,51 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
         }
       })
 
+    const transaction = (batch: Pending) => retryBusy(committed(sql, write(batch)))
+
+    /**
+     * Writes index records in transactions of their own, halving on a
+     * refusal: every record the database accepts is written, and a success
+     * it refuses is written as that index's failure. A failure it refuses is
+     * left out: its index has no record and runs again anyway.
+     */
+    const writeResults = (
+      results: ReadonlyArray<[string, RecordRows.ResultRows]>
+    ): Effect.Effect<void, SqlError> =>
+      Effect.catchIf(transaction(partOf({ results })), isRefusal, (error) => {
+        if (results.length > 1) {
+          const [first, second] = halves(results)
+          return Effect.zipRight(writeResults(first), writeResults(second))
+        }
+        const [key, rows] = results[0]!
+        if (rows.row.status !== "completed") return Effect.void
+        const instead = RecordRows.refusedInstead(rows, RecordRows.describeRefusal(rows, messageOf(error)))
+        return writeResults([[key, instead]])
+      })
+
+    /** Writes log lines as `writeResults` does; a line the database refuses is left out. */
+    const writeLogs = (logs: ReadonlyArray<Row>): Effect.Effect<void, SqlError> =>
+      Effect.catchIf(transaction(partOf({ logs })), isRefusal, () => {
+        if (logs.length <= 1) return Effect.void
+        const [first, second] = halves(logs)
+        return Effect.zipRight(writeLogs(first), writeLogs(second))
+      })
+
+    /**
+     * Writes a batch in one transaction; if the database refuses a value of
+     * it, writes the workers first, then the records and log lines in parts
+     * (see `writeResults`). Other errors (locks held too long, a full disk)
+     * fail the whole batch, which is kept for the next flush.
+     */
+    const writeBatch = (batch: Pending): Effect.Effect<void, SqlError> =>
+      Effect.catchIf(transaction(batch), isRefusal, () =>
+        Effect.gen(function*() {
+          yield* transaction({ ...emptyPending(), workers: batch.workers })
+          yield* writeResults([...batch.results])
+          yield* writeLogs(batch.logs)
+          yield* transaction({ ...emptyPending(), workerState: batch.workerState })
+        }))
+
     /** Puts a batch that could not be written back in front of what came since. */
     const restore = (batch: Pending) => {
       const since = pending
@@ -142,7 +225,7 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
         if (pending.count === 0 && pending.workerState.size === 0) return Effect.void
         const batch = pending
         pending = emptyPending()
-        return retryBusy(sql.withTransaction(write(batch))).pipe(
+        return writeBatch(batch).pipe(
           Effect.tapError(() => Effect.sync(() => restore(batch)))
         )
       })
@@ -154,10 +237,11 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
         return pending.count >= options.maxBatch ? flush : Effect.void
       })
 
-    const touchWorker = (workerId: string, at: string, currentIndex: number | null, completed: number) => {
+    const touchWorker = (id: string, at: string, currentIndex: number | null, completed: number) => {
+      const workerId = wellFormed(id)
       const state = pending.workerState.get(workerId)
       pending.workerState.set(workerId, {
-        lastHeartbeat: at,
+        lastHeartbeat: wellFormed(at),
         currentIndex,
         completed: (state?.completed ?? 0) + completed
       })
@@ -173,98 +257,31 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
 
       registerWorker: (runId: number, worker: CheckpointStore.WorkerRegistration) =>
         Effect.suspend(() => {
-          pending.workers.push({
-            worker_id: worker.workerId,
-            run_id: runId,
-            pid: worker.pid,
-            hostname: worker.hostname,
-            started_at: worker.startedAt,
-            last_heartbeat: worker.startedAt,
-            current_index: null,
-            completed_count: 0,
-            invocation_id: worker.invocationId
-          })
+          pending.workers.push(RecordRows.worker(runId, worker))
           return added(1)
         }),
       indexStarted: (workerId: string, index: number, at: string) =>
         Effect.sync(() => touchWorker(workerId, at, index, 0)),
       recordSuccess: (runId: number, record: CheckpointStore.SuccessRecord) =>
         Effect.suspend(() => {
-          pending.results.set(`${runId}:${record.index}`, {
-            row: {
-              idx: record.index,
-              run_id: runId,
-              status: "completed",
-              output_paths: JSON.stringify(record.paths),
-              completed_at: record.completedAt,
-              wall_time_ns: record.wallTimeNs,
-              peak_memory_bytes: record.peakMemoryBytes,
-              gpu_memory_bytes: record.gpuMemoryBytes,
-              error: null,
-              worker_id: record.workerId
-            },
-            children: {
-              stages: record.stages.map((stage) => ({
-                idx: record.index,
-                run_id: runId,
-                stage_order: stage.order,
-                stage_name: stage.name,
-                wall_time_ns: stage.wallTimeNs
-              })),
-              outputs: uniquePaths(record.paths).map((path, seq) => ({ path, idx: record.index, run_id: runId, seq })),
-              artifacts: record.artifacts.map((artifact) => ({
-                path: artifact.path,
-                idx: record.index,
-                run_id: runId,
-                filter_name: artifact.filterName,
-                filter_order: artifact.filterOrder
-              }))
-            }
-          })
-          touchWorker(record.workerId, record.completedAt, null, 1)
+          const rows = RecordRows.success(runId, record)
+          pending.results.set(`${runId}:${record.index}`, rows)
+          touchWorker(record.workerId, record.completedAt, null, rows.row.status === "completed" ? 1 : 0)
           return added(1)
         }),
       recordFailure: (runId: number, record: CheckpointStore.FailureRecord) =>
         Effect.suspend(() => {
-          pending.results.set(`${runId}:${record.index}`, {
-            row: {
-              idx: record.index,
-              run_id: runId,
-              status: "error",
-              output_paths: null,
-              completed_at: record.completedAt,
-              wall_time_ns: record.wallTimeNs,
-              peak_memory_bytes: record.peakMemoryBytes,
-              gpu_memory_bytes: null,
-              error: record.error,
-              worker_id: record.workerId
-            },
-            children: { stages: [], outputs: [], artifacts: [] }
-          })
+          pending.results.set(`${runId}:${record.index}`, RecordRows.failure(runId, record))
           touchWorker(record.workerId, record.completedAt, null, 0)
           return added(1)
         }),
       appendLogs: (runId: number, entries: ReadonlyArray<CheckpointStore.LogEntry>) =>
         Effect.suspend(() => {
-          for (const entry of entries) {
-            pending.logs.push({
-              run_id: runId,
-              timestamp: entry.timestamp,
-              level: entry.level,
-              level_name: entry.levelName,
-              logger_name: entry.loggerName,
-              message: entry.message,
-              worker_id: entry.workerId,
-              idx: entry.index
-            })
-          }
+          for (const entry of entries) pending.logs.push(RecordRows.log(runId, entry))
           return added(entries.length)
         })
     }
   })
-
-/** A path listed twice by one sink is one file: `output_files` keys rows by path. */
-const uniquePaths = (paths: ReadonlyArray<string>): ReadonlyArray<string> => [...new Set(paths)]
 
 export type Writer = Effect.Effect.Success<ReturnType<typeof makeWriter>>
 

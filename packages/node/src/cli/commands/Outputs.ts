@@ -14,9 +14,10 @@ import * as Target from "../Target.js"
 export const command = Command.make(
   "outputs",
   { target: Shared.target, index: Args.integer({ name: "index" }), json: Shared.json },
-  ({ index, json, target }) =>
+  ({ index: given, json, target }) =>
     Effect.gen(function*() {
       const checkpoint = yield* Target.resolveAndOpen(target)
+      const index = yield* Target.resolveIndex(checkpoint, given, "index")
       const outputs = yield* checkpoint.outputsOf(index)
       if (Option.isNone(outputs)) {
         const error = (yield* checkpoint.failedIndices).get(index)

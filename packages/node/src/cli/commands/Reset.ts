@@ -22,14 +22,19 @@ export const command = Command.make(
   (options) =>
     Effect.gen(function*() {
       const target = yield* Target.resolve(options.target)
-      const question = Option.isSome(options.index)
-        ? `Forget index ${options.index.value} in ${target.path} so that the next run computes it again?`
+      // An index outside the configuration is refused before anything is asked or changed.
+      const given = Option.getOrUndefined(options.index)
+      const index = given === undefined
+        ? undefined
+        : yield* Effect.flatMap(Target.open(target), (checkpoint) => Target.resolveIndex(checkpoint, given, "--index"))
+      const question = index !== undefined
+        ? `Forget index ${index} in ${target.path} so that the next run computes it again?`
         : `Clear every record in ${target.path} (completions, failures, metrics, workers, logs)?`
       if (!options.yes && !(yield* confirm(question))) return yield* Console.error("nothing was changed")
       const checkpoint = yield* Target.open(target, { writable: true })
-      if (Option.isSome(options.index)) {
-        yield* checkpoint.resetIndex(options.index.value)
-        yield* Console.log(`index ${options.index.value} forgotten in ${checkpoint.location}`)
+      if (index !== undefined) {
+        yield* checkpoint.resetIndex(index)
+        yield* Console.log(`index ${index} forgotten in ${checkpoint.location}`)
       } else {
         yield* checkpoint.reset
         yield* Console.log(`every record cleared in ${checkpoint.location}`)

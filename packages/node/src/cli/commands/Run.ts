@@ -16,7 +16,7 @@ import * as PgCheckpointStore from "../../PgCheckpointStore.js"
 import * as PipelineModule from "../../PipelineModule.js"
 import * as SqliteCheckpointStore from "../../SqliteCheckpointStore.js"
 import * as WorkerBackend from "../../WorkerBackend.js"
-import { type CliError, ExitCode, SilentExit, usage } from "../CliError.js"
+import { type CliError, diskFull, ExitCode, SilentExit, usage } from "../CliError.js"
 import * as Format from "../Format.js"
 import * as ProgressDisplay from "../ProgressDisplay.js"
 import * as Shared from "../Shared.js"
@@ -143,11 +143,19 @@ export const formatSummary = (summary: Summary): string => {
     const width = Math.max(...shown.map((f) => String(f.index).length))
     for (const failure of shown) lines.push(`  ${String(failure.index).padStart(width)}  ${failure.error.split("\n")[0]}`)
     if (summary.failures.length > shown.length) {
-      lines.push(`  … and ${summary.failures.length - shown.length} more; see curator failed ${summary.db_path ?? ""}`.trimEnd())
+      lines.push(`  … and ${summary.failures.length - shown.length} more; see curator failed ${failedTarget(summary)}`.trimEnd())
     }
   }
   return lines.join("\n")
 }
+
+/**
+ * The target naming this run's configuration for the read commands: a
+ * SQLite file may hold several configurations, so `file.db#hash`
+ * (a PostgreSQL location already ends in its configuration's `#schema`).
+ */
+const failedTarget = (summary: Summary): string =>
+  summary.db_path === null ? "" : /^postgres(ql)?:/.test(summary.db_path) ? summary.db_path : `${summary.db_path}#${summary.config_hash.slice(0, 16)}`
 
 const optionalText = (name: string, description: string) =>
   Options.text(name).pipe(Options.optional, Options.withDescription(description))
@@ -244,6 +252,15 @@ export const command = Command.make(
         Effect.scoped,
         Effect.provide(backendLayer(options.backend, options.module, exportName, threads, postgres ?? "")),
         Effect.provide(postgres === undefined ? SqliteCheckpointStore.layer() : PgCheckpointStore.layer({ url: postgres })),
+        Effect.catchIf(SqliteCheckpointStore.isDiskFull, (failure) =>
+          Effect.flatMap(SqliteCheckpointStore.recordedIndices(failure.location), (recorded) =>
+            diskFull(
+              failure,
+              recorded,
+              pipeline.options.resume
+                ? "run the same command again to continue"
+                : `run it again with --resume --db-file ${failure.location} to continue`
+            ))),
         Effect.onInterrupt(() =>
           state.started && state.location !== undefined
             ? Console.error(
