@@ -10,6 +10,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { type Duration, Effect, Layer, Option, type Scope } from "effect"
 import * as CheckpointSchema from "./CheckpointSchema.js"
 import { retryBusy } from "./internal/busy.js"
+import * as PagedQueries from "./internal/pagedQueries.js"
 import { defaultWriterOptions, makeWriter, type WriterOptions } from "./internal/writer.js"
 
 type CheckpointError = CheckpointStore.CheckpointError
@@ -284,7 +285,8 @@ const makeCheckpoint = (
     recordSuccess: (record) => writing((w) => w.recordSuccess(runId, record)),
     recordFailure: (record) => writing((w) => w.recordFailure(runId, record)),
     appendLogs: (entries) => writing((w) => w.appendLogs(runId, entries)),
-    flush: writing((w) => w.flush)
+    flush: writing((w) => w.flush),
+    ...PagedQueries.make(sql, () => runId, query)
   }
 }
 
