@@ -22,6 +22,7 @@ import { Data, type Duration, Effect, type Scope } from "effect"
 import * as http from "node:http"
 import * as Assets from "./internal/dashboard/assets.js"
 import * as Routes from "./internal/dashboard/routes.js"
+import * as Views from "./internal/dashboard/views.js"
 
 /** Where the dashboard listens and how often it looks for changes. */
 export interface Options {
@@ -94,7 +95,7 @@ export const serve = (
     yield* Effect.addFinalizer(() => Effect.sync(() => server.closeAllConnections()))
     const address = httpServer.address
     const boundPort = address._tag === "TcpAddress" ? address.port : port
-    const app = Routes.make(checkpoint, assets, options.pollInterval ?? "1 second")
+    const app = Routes.make(yield* Views.make(checkpoint), assets, options.pollInterval ?? "1 second")
     yield* HttpServer.serveEffect(guard(allowedHosts(host, boundPort))(app)).pipe(
       Effect.provideService(HttpServer.HttpServer, httpServer)
     )
