@@ -21,6 +21,37 @@ const csvField = (value: string | number | null | undefined): string => {
   return /[",\n\r]/.test(text) ? `"${text.replaceAll("\"", "\"\"")}"` : text
 }
 
+/** The stage columns of the CSV: (order, name) in pipeline order. */
+export type StageColumn = { readonly order: number; readonly name: string }
+
+/** The CSV's header line (no newline) for the given stage columns. */
+export const csvHeader = (stages: ReadonlyArray<StageColumn>): string =>
+  [
+    "idx",
+    "status",
+    "wall_time_ns",
+    "peak_memory_bytes",
+    "gpu_memory_bytes",
+    "worker_id",
+    "completed_at",
+    "error",
+    ...stages.map((s) => `stage_${s.order}_${s.name}_ns`)
+  ].join(",")
+
+/** One index's CSV line (no newline) for the given stage columns: what a streamed export writes per row. */
+export const csvLine = (row: IndexMetrics, stages: ReadonlyArray<StageColumn>): string =>
+  [
+    row.index,
+    row.status,
+    row.wallTimeNs,
+    row.peakMemoryBytes,
+    row.gpuMemoryBytes,
+    row.workerId,
+    row.completedAt,
+    row.error,
+    ...stages.map((s) => stageTime(row, s))
+  ].map(csvField).join(",")
+
 /** One CSV line per index; stage times in nanoseconds, one column per stage. */
 export const toCsv = (metrics: ReadonlyArray<IndexMetrics>): string => {
   const stages = stageColumns(metrics)

@@ -231,6 +231,8 @@ export interface Views {
     { readonly rows: ReadonlyArray<CheckpointStore.LogRow>; readonly lastId: number },
     CheckpointError | Params.BadRequest
   >
+  /** Computes the overview and performance once, so that the first visitor finds them ready. */
+  readonly warm: Effect.Effect<void, CheckpointError>
   /** The checkpoint's change mark, and the summary and run figures as of that mark: what the live feed sends. */
   readonly changes: Effect.Effect<{ readonly mark: string; readonly update: unknown }, CheckpointError>
 }
@@ -238,18 +240,33 @@ export interface Views {
 /** Builds the views of `checkpoint`; its cache lives as long as the views. */
 export const make = (checkpoint: Checkpoint): Effect.Effect<Views> =>
   Effect.gen(function*() {
-    const cache = yield* Ref.make(new Map<string, { readonly mark: string; readonly value: unknown }>())
+    const cache = yield* Ref.make(
+      new Map<string, { readonly mark: string; readonly value: unknown; readonly atMs: number; readonly costMs: number }>()
+    )
 
     /**
      * `compute` as of change mark `mark`: computed again only when the mark
-     * has moved since it was last computed. Each request reads the mark once.
+     * has moved since it was last computed. A `heavy` read (a scan of every
+     * record) is also kept while the mark moves, for ten times what it cost
+     * (at least 2 s): while a 10⁶-index run writes, the charts lag a little
+     * instead of the server scanning the whole run every second.
+     * Each request reads the mark once.
      */
-    const memo = <A>(mark: string, key: string, compute: Effect.Effect<A, CheckpointError>): Effect.Effect<A, CheckpointError> =>
+    const memo = <A>(
+      mark: string,
+      key: string,
+      compute: Effect.Effect<A, CheckpointError>,
+      heavy = false
+    ): Effect.Effect<A, CheckpointError> =>
       Effect.gen(function*() {
         const held = (yield* Ref.get(cache)).get(key)
-        if (held !== undefined && held.mark === mark) return held.value as A
+        const nowMs = yield* Clock.currentTimeMillis
+        if (held !== undefined && (held.mark === mark || (heavy && nowMs - held.atMs < Math.max(2000, 10 * held.costMs)))) {
+          return held.value as A
+        }
         const value = yield* compute
-        yield* Ref.update(cache, (entries) => new Map(entries).set(key, { mark, value }))
+        const doneMs = yield* Clock.currentTimeMillis
+        yield* Ref.update(cache, (entries) => new Map(entries).set(key, { mark, value, atMs: doneMs, costMs: doneMs - nowMs }))
         return value
       })
 
@@ -274,7 +291,7 @@ export const make = (checkpoint: Checkpoint): Effect.Effect<Views> =>
         summary,
         completedSet: memo(mark, "completed", checkpoint.completedIndexSet),
         failedSet: memo(mark, "failed", checkpoint.failedIndexSet),
-        stages: memo(mark, "stages", Effect.map(checkpoint.stageStatistics, (all) => all.map(stageInMs))),
+        stages: memo(mark, "stages", Effect.map(checkpoint.stageStatistics, (all) => all.map(stageInMs)), true),
         slowestWallTime: memo(mark, "slowestWall", Effect.map(checkpoint.statistics(), (st) => st.wallTimeNs.max)),
         latestWorkers,
         running: Effect.map(
@@ -291,7 +308,7 @@ export const make = (checkpoint: Checkpoint): Effect.Effect<Views> =>
             ratePerS: run.spanS > 0 ? s.completed / run.spanS : null
           }
         })),
-        memo: <A>(key: string, compute: Effect.Effect<A, CheckpointError>) => memo(mark, key, compute)
+        memo: <A>(key: string, compute: Effect.Effect<A, CheckpointError>, heavy = false) => memo(mark, key, compute, heavy)
       }
     }
 
@@ -380,9 +397,9 @@ export const make = (checkpoint: Checkpoint): Effect.Effect<Views> =>
       const { memo, stages } = yield* current
       const { histogram, slowest, stageBuckets, stageStats, timeline } = yield* Effect.all({
         stageStats: stages,
-        timeline: memo("timeline", checkpoint.timeline(maxChartBuckets)),
-        stageBuckets: memo("stageTimeline", checkpoint.stageTimeline(maxChartBuckets)),
-        histogram: memo("histogram", checkpoint.histogram("peakMemoryBytes", histogramBins)),
+        timeline: memo("timeline", checkpoint.timeline(maxChartBuckets), true),
+        stageBuckets: memo("stageTimeline", checkpoint.stageTimeline(maxChartBuckets), true),
+        histogram: memo("histogram", checkpoint.histogram("peakMemoryBytes", histogramBins), true),
         slowest: memo("slowest", checkpoint.slowest(10))
       })
       return {
@@ -434,5 +451,7 @@ export const make = (checkpoint: Checkpoint): Effect.Effect<Views> =>
       return { mark, update: yield* figures }
     })
 
-    return { overview, indices, indexDetail, performance, logs, changes }
+    const warm = Effect.asVoid(Effect.all([overview, performance, indices({ selection: [], status: "all", page: 1, pageSize: 50 })]))
+
+    return { overview, indices, indexDetail, performance, logs, warm, changes }
   })
