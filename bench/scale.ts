@@ -95,7 +95,7 @@ export const resumeSet = async (database: string) => {
   for (let k = 0; k < 3; k++) {
     const start = performance.now()
     let count = 0
-    for (const _ of db.prepare("SELECT idx FROM index_results WHERE status = 'completed'").raw().iterate()) count++
+    for (const _ of db.prepare("SELECT idx FROM index_results WHERE status = 'completed'").pluck().iterate()) count++
     floors.push(msSince(start))
     if (count !== size) throw new Error(`the completed set holds ${size} indices, the table ${count}`)
   }
