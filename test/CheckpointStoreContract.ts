@@ -691,7 +691,7 @@ export const checkpointStoreContract = (
             expect(Option.isNone(paged.none)).toBe(true)
             expect(failed.size).toBe(3)
           })
-        ))
+        ), 60_000)
 
       it.live("aggregates equal what the whole-run metrics give: statistics, percentiles, histogram, slowest, latest, stages, timelines", () =>
         withStore((dbDir) =>
@@ -770,7 +770,7 @@ export const checkpointStoreContract = (
               )
             }
           })
-        ))
+        ), 60_000)
 
       it.live("invocations, their workers, whole-run figures, worker labels from workers and logs, artifacts of one index", () =>
         withStore((dbDir) =>
@@ -815,7 +815,7 @@ export const checkpointStoreContract = (
             const of1 = yield* withCheckpoint(pipeline, { dbDir }, (c) => c.artifactsOf(1))
             expect(of1.map((a) => [a.path, a.index, a.filterName])).toEqual([["/t/m1.png", 1, "Thumb"], ["/g/m1.gif", 1, "Gif"]])
           })
-        ))
+        ), 60_000)
 
       it.live("the change mark stays while nothing changes and moves with a record, a reset index or a log line", () =>
         withStore((dbDir) =>
@@ -835,7 +835,7 @@ export const checkpointStoreContract = (
             expect(marks.afterReset).not.toBe(marks.first)
             expect(marks.afterLog).not.toBe(marks.afterReset)
           })
-        ))
+        ), 60_000)
     })
   })
 }

@@ -82,7 +82,9 @@ const rankOf = (p: number, n: number) => Math.min(n - 1, Math.max(0, Math.ceil((
 export const make = (
   sql: SqlClient.SqlClient,
   runId: () => number,
-  query: <A>(effect: Effect.Effect<A, SqlError>) => Effect.Effect<A, CheckpointStore.CheckpointError>
+  query: <A>(effect: Effect.Effect<A, SqlError>) => Effect.Effect<A, CheckpointStore.CheckpointError>,
+  /** How many writes this checkpoint has accepted: its own changes, which SQLite's data_version does not count. */
+  ownWrites: () => number
 ): PagedQueries => {
   const resultColumns = sql`idx, status, completed_at, wall_time_ns, peak_memory_bytes, gpu_memory_bytes, error, worker_id`
 
@@ -457,17 +459,29 @@ export const make = (
 
     changeMark: query(Effect.gen(function*() {
       const id = runId()
-      // Each part is one index lookup or one index-only count: cheap at 10⁶ records.
-      const [mark] = yield* sql<Record<string, Numeric>>`SELECT
-        (SELECT COUNT(*) FROM index_results WHERE run_id = ${id} AND status = 'completed') AS completed,
-        (SELECT COUNT(*) FROM index_results WHERE run_id = ${id} AND status = 'error') AS failed,
-        (SELECT MAX(completed_at) FROM index_results WHERE run_id = ${id} AND status = 'completed') AS completed_at,
-        (SELECT MAX(completed_at) FROM index_results WHERE run_id = ${id} AND status = 'error') AS failed_at,
-        (SELECT MAX(last_heartbeat) FROM workers WHERE run_id = ${id}) AS heartbeat,
-        (SELECT COUNT(*) FROM workers WHERE run_id = ${id} AND current_index IS NOT NULL) AS busy,
-        (SELECT MAX(id) FROM logs WHERE run_id = ${id}) AS log_id,
-        (SELECT total_indices FROM pipeline_runs WHERE run_id = ${id}) AS total`
-      return [id, ...Object.values(mark ?? {}).map((value) => String(value))].join("|")
+      return yield* sql.onDialectOrElse({
+        // SQLite: data_version moves whenever another connection commits (each checkpoint of a
+        // file has its own), and our own writes are counted: one pragma, whatever the size.
+        sqlite: () =>
+          Effect.map(
+            sql<{ data_version: Numeric }>`PRAGMA data_version`,
+            (rows) => `${id}|${String(rows[0]?.data_version)}|${ownWrites()}`
+          ),
+        // Elsewhere: counts and maxima, each one index lookup or one index-only count.
+        orElse: () =>
+          Effect.map(
+            sql<Record<string, Numeric>>`SELECT
+              (SELECT COUNT(*) FROM index_results WHERE run_id = ${id} AND status = 'completed') AS completed,
+              (SELECT COUNT(*) FROM index_results WHERE run_id = ${id} AND status = 'error') AS failed,
+              (SELECT MAX(completed_at) FROM index_results WHERE run_id = ${id} AND status = 'completed') AS completed_at,
+              (SELECT MAX(completed_at) FROM index_results WHERE run_id = ${id} AND status = 'error') AS failed_at,
+              (SELECT MAX(last_heartbeat) FROM workers WHERE run_id = ${id}) AS heartbeat,
+              (SELECT COUNT(*) FROM workers WHERE run_id = ${id} AND current_index IS NOT NULL) AS busy,
+              (SELECT MAX(id) FROM logs WHERE run_id = ${id}) AS log_id,
+              (SELECT total_indices FROM pipeline_runs WHERE run_id = ${id}) AS total`,
+            ([mark]) => [id, ...Object.values(mark ?? {}).map((value) => String(value))].join("|")
+          )
+      })
     }))
   }
 }
