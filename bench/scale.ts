@@ -182,7 +182,7 @@ const cli = (database: string, dir: string, n: number) => {
     workers: ["workers", database],
     "logs --level error": ["logs", database, "--level", "error"],
     [`logs --index ${n - 1}`]: ["logs", database, "--index", String(n - 1)],
-    [`outputs ${n - 1}`]: ["outputs", database, String(n - 1)],
+    [`outputs ${n - 2}`]: ["outputs", database, String(n - 2)],
     "metrics (table of the first and last indices)": ["metrics", database, "--limit", "20"]
   }
   const figures: Record<string, unknown> = {}
@@ -213,21 +213,33 @@ const cli = (database: string, dir: string, n: number) => {
   })
 }
 
+/**
+ * `CURATOR_BENCH_SCALE_DB` names a database this workload built before (of
+ * the same n), to measure again without building it: the file is copied
+ * into the temporary directory, and the copy is read.
+ */
+const reuse = process.env.CURATOR_BENCH_SCALE_DB
+
 export const scale = async (n: number): Promise<Measurement> => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "curator-bench-scale-"))
   try {
     const written = Math.min(n, 100_000)
     const start = performance.now()
-    const database = await Effect.runPromise(makeBulkDatabase({ n, written, dbDir: dir, logsPerIndex: 1 }))
-    const buildS = msSince(start) / 1000
-    print({
-      workload: "scale",
-      part: "database",
-      n,
-      through_writer: written,
-      build_s: round(buildS),
-      size_mb: round(fs.statSync(database).size / 2 ** 20)
-    })
+    let database: string
+    if (reuse === undefined) {
+      database = await Effect.runPromise(makeBulkDatabase({ n, written, dbDir: dir, logsPerIndex: 1 }))
+      print({
+        workload: "scale",
+        part: "database",
+        n,
+        through_writer: written,
+        build_s: round(msSince(start) / 1000),
+        size_mb: round(fs.statSync(database).size / 2 ** 20)
+      })
+    } else {
+      database = path.join(dir, path.basename(reuse))
+      fs.copyFileSync(reuse, database)
+    }
     await resumeSet(database)
     await dashboard(database, n)
     cli(database, dir, n)
