@@ -101,7 +101,7 @@ export const toTable = (metrics: ReadonlyArray<IndexMetrics>): string => {
     row.workerId?.slice(0, 8) ?? "",
     ...stages.map((s) => ms(stageTime(row, s)))
   ])
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)))
+  const widths = header.map((h, c) => rows.reduce((width, row) => Math.max(width, row[c]!.length), h.length))
   const line = (cells: ReadonlyArray<string>) =>
     cells.map((cell, c) => (c <= 1 || c === 4 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n") + "\n"
