@@ -23,18 +23,18 @@ const maxLogLines = 5000
 
 /**
  * The server-sent events of a checkpoint: an `update` with the summary and
- * run figures whenever the change mark moves (the mark costs a few index
- * lookups; nothing else is read while the run stands still).
+ * run figures whenever the change mark moves (on SQLite one pragma;
+ * nothing else is read while the run stands still).
  */
 const liveFeed = (views: Views.Views, pollInterval: Duration.DurationInput) =>
   Stream.repeatEffectWithSchedule(views.changes, Schedule.spaced(pollInterval)).pipe(
-      Stream.changesWith((a, b) => a.mark === b.mark),
-      Stream.map(({ update }) => `event: update\ndata: ${JSON.stringify(update)}\n\n`),
-      // A failed read ends the feed with its reason; the browser reconnects by itself.
-      Stream.catchAll((error) => Stream.make(`event: failure\ndata: ${JSON.stringify({ message: error.message })}\n\n`)),
-      Stream.prepend(Chunk.of("retry: 2000\n\n")),
-      Stream.encodeText
-    )
+    Stream.changesWith((a, b) => a.mark === b.mark),
+    Stream.map(({ update }) => `event: update\ndata: ${JSON.stringify(update)}\n\n`),
+    // A failed read ends the feed with its reason; the browser reconnects by itself.
+    Stream.catchAll((error) => Stream.make(`event: failure\ndata: ${JSON.stringify({ message: error.message })}\n\n`)),
+    Stream.prepend(Chunk.of("retry: 2000\n\n")),
+    Stream.encodeText
+  )
 
 /** The routes of a dashboard over a checkpoint's views. */
 export const make = (
