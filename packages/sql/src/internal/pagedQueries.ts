@@ -195,7 +195,9 @@ export const make = (
         const limit = q.limit ?? CheckpointStore.defaultPageSize
         const rows = yield* sql<ResultRow>`SELECT ${resultColumns} FROM index_results
           WHERE ${sql.and([
-            sql`run_id = ${runId()}`,
+            // Without a status, the primary key (idx, run_id) serves the range in order; `+run_id`
+            // keeps the planner off the (run_id, status, …) indexes, which would read the whole run to sort it.
+            q.status === undefined ? sql`+run_id = ${runId()}` : sql`run_id = ${runId()}`,
             ...(q.status === undefined ? [] : [sql`status = ${q.status}`]),
             ...(q.from === undefined ? [] : [sql`idx >= ${q.from}`]),
             ...(q.to === undefined ? [] : [sql`idx <= ${q.to}`]),
