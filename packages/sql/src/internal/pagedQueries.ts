@@ -322,8 +322,10 @@ export const make = (
         SELECT COUNT(DISTINCT COALESCE(invocation_id, '')) AS invocations, MIN(started_at) AS first, MAX(last_heartbeat) AS last,
           COUNT(*) AS worker_rows, COUNT(DISTINCT ${processKey}) AS processes
         FROM workers WHERE run_id = ${runId()}`
-      const [records] = yield* sql<{ last: string | null }>`
-        SELECT MAX(completed_at) AS last FROM index_results WHERE run_id = ${runId()}`
+      // One index lookup per status on (run_id, status, completed_at), not a scan of the run.
+      const [records] = yield* sql<{ last: string | null }>`SELECT MAX(last) AS last FROM (
+        SELECT MAX(completed_at) AS last FROM index_results WHERE run_id = ${runId()} AND status = 'completed'
+        UNION ALL SELECT MAX(completed_at) AS last FROM index_results WHERE run_id = ${runId()} AND status = 'error') AS latest`
       const first = workers?.first ?? null
       const ends = [workers?.last ?? null, records?.last ?? null].filter((t): t is string => t !== null)
       const last = ends.length === 0 ? null : ends.reduce((a, b) => (b > a ? b : a))
