@@ -23,6 +23,7 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { progress } from "./progress.js"
+import { scale } from "./scale.js"
 
 export interface Measurement {
   readonly workload: string
@@ -449,5 +450,6 @@ export const workloads = {
   stream: { run: stream, defaultN: 1_000_000 },
   tracing: { run: tracing, defaultN: 20_000 },
   progress: { run: progress, defaultN: 20_000 },
-  cluster: { run: cluster, defaultN: 120 }
+  cluster: { run: cluster, defaultN: 120 },
+  scale: { run: scale, defaultN: 1_000_000 }
 } as const

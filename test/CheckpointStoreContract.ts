@@ -6,7 +6,7 @@
  */
 import { Backend, CheckpointStore, Filter, Pipeline, Provenance, Sink, Source, Timestamp } from "@curator/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Data, Effect, Layer, Logger, Option, type Scope, Stream } from "effect"
+import { Chunk, Data, Effect, Layer, Logger, Option, type Scope, Stream } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Boom, hex32, makeProbe, outcomesOf, type Probe, range } from "../packages/core/test/helpers.js"
@@ -609,5 +609,233 @@ export const checkpointStoreContract = (
           expect(written.limited).toEqual(logs.slice(0, 2))
         })
       ))
+
+    describe("paged queries and aggregates", () => {
+      /** Every page of a paged query, read as a stream. */
+      const allPages = <A>(read: (after: number | undefined) => Effect.Effect<CheckpointStore.Page<A>, CheckpointStore.CheckpointError>) =>
+        Effect.map(Stream.runCollect(CheckpointStore.streamPages(read)), Chunk.toReadonlyArray)
+
+      /** A probe run with failures, two run calls and extra log lines, and its checkpoint's whole-run reads. */
+      const recorded = (dbDir: string) =>
+        Effect.gen(function*() {
+          const probe = makeProbe({ length: 23, failing: [3, 10, 17] })
+          yield* run(probe, dbDir, { indices: range(0, 12), concurrency: 3 })
+          yield* run(probe, dbDir, { concurrency: 2 })
+          yield* withCheckpoint(probe.pipeline, { dbDir }, (c) =>
+            Effect.flatMap(Timestamp.now, (timestamp) =>
+              c.appendLogs([
+                { timestamp, level: 20, levelName: "INFO", loggerName: "ref", message: "a", workerId: "ForkServerProcess-1", index: 4 },
+                { timestamp, level: 40, levelName: "ERROR", loggerName: "ref", message: "b", workerId: "ForkServerProcess-2", index: 5 },
+                { timestamp, level: 20, levelName: "INFO", loggerName: "Square", message: "c", workerId: "ForkServerProcess-1", index: 6 }
+              ])))
+          const whole = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) =>
+            Effect.all({
+              metrics: c.metrics,
+              completed: c.completedOutputs,
+              failed: c.failedIndices,
+              logs: c.logs(),
+              workers: c.workers
+            }))
+          return { probe, ...whole }
+        })
+
+      it.live("completed and failed index sets, and every page of results, outputs and logs, equal the whole-run reads", () =>
+        withStore((dbDir) =>
+          Effect.gen(function*() {
+            const { completed, failed, logs, metrics, probe } = yield* recorded(dbDir)
+            const paged = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) =>
+              Effect.all({
+                done: c.completedIndexSet,
+                bad: c.failedIndexSet,
+                results: allPages((after) => c.resultsPage({ after, limit: 5 })),
+                errors: allPages((after) => c.resultsPage({ after, limit: 2, status: "error" })),
+                middle: allPages((after) => c.resultsPage({ after, limit: 4, status: "completed", from: 5, to: 15 })),
+                byWorker: allPages((after) => c.resultsPage({ after, workerId: metrics[0]!.workerId! })),
+                firstPage: c.resultsPage({ limit: 5 }),
+                lastPage: c.resultsPage({ limit: 5, after: 19 }),
+                outputs: allPages((after) => c.outputsPage({ after, limit: 3 })),
+                logPages: allPages((after) => c.logsPage({ after, limit: 4 })),
+                tail: c.logsPage({ limit: 3, newestFirst: true }),
+                errorsOnly: allPages((after) => c.logsPage({ after, minLevel: 40 })),
+                ofRef: allPages((after) => c.logsPage({ after, loggerName: "ref", limit: 1 })),
+                ofIndex: c.logsPage({ index: 6 }),
+                ofLabel: c.logsPage({ workerId: "ForkServerProcess-1" }),
+                before: c.logsPage({ before: logs[3]!.id, newestFirst: true }),
+                one: c.metricsOf(4),
+                failedOne: c.metricsOf(10),
+                none: c.metricsOf(99)
+              }))
+            expect([...paged.done]).toEqual([...completed.keys()].sort((a, b) => a - b))
+            expect(paged.done.size).toBe(20)
+            expect([...paged.bad]).toEqual([3, 10, 17])
+            expect(paged.results).toEqual(metrics)
+            expect(paged.errors).toEqual(metrics.filter((m) => m.status === "error"))
+            expect(paged.middle).toEqual(metrics.filter((m) => m.status === "completed" && m.index >= 5 && m.index <= 15))
+            expect(paged.byWorker).toEqual(metrics.filter((m) => m.workerId === metrics[0]!.workerId))
+            expect(paged.firstPage).toEqual({ rows: metrics.slice(0, 5), next: 4 })
+            expect(paged.lastPage).toEqual({ rows: metrics.slice(20), next: undefined })
+            expect(paged.outputs).toEqual([...completed].sort(([a], [b]) => a - b).map(([index, paths]) => ({ index, paths })))
+            expect(paged.outputs[0]).toEqual({ index: 0, paths: probe.pathsOf(0) })
+            expect(paged.logPages).toEqual(logs)
+            expect(paged.tail.rows).toEqual(logs.slice(-3).reverse())
+            expect(paged.errorsOnly).toEqual(logs.filter((l) => l.level >= 40))
+            expect(paged.errorsOnly.map((l) => l.message)).toContain("b")
+            expect(paged.ofRef).toEqual(logs.filter((l) => l.loggerName === "ref"))
+            expect(paged.ofRef.map((l) => l.message)).toEqual(["a", "b"])
+            expect(paged.ofIndex.rows).toEqual(logs.filter((l) => l.index === 6))
+            expect(paged.ofLabel.rows.map((l) => l.message)).toEqual(["a", "c"])
+            expect(paged.before.rows).toEqual(logs.slice(0, 3).reverse())
+            expect(paged.one).toEqual(Option.some(metrics.find((m) => m.index === 4)))
+            expect(Option.getOrThrow(paged.one).stages.map((s) => s.order)).toEqual([0, 1, 2])
+            expect(paged.failedOne).toEqual(Option.some(metrics.find((m) => m.index === 10)))
+            expect(Option.isNone(paged.none)).toBe(true)
+            expect(failed.size).toBe(3)
+          })
+        ), 60_000)
+
+      it.live("aggregates equal what the whole-run metrics give: statistics, percentiles, histogram, slowest, latest, stages, timelines", () =>
+        withStore((dbDir) =>
+          Effect.gen(function*() {
+            const { metrics, probe } = yield* recorded(dbDir)
+            const got = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) =>
+              Effect.all({
+                all: c.statistics(),
+                done: c.statistics("completed"),
+                percentiles: c.percentiles("wallTimeNs", [0, 50, 95, 100], "completed"),
+                memory: c.percentiles("peakMemoryBytes", [50], "error"),
+                histogram: c.histogram("wallTimeNs", 4),
+                slowest: c.slowest(5),
+                latest: c.latest("error", 2),
+                stages: c.stageStatistics,
+                timeline: c.timeline(4),
+                stageTimeline: c.stageTimeline(4)
+              }))
+            const done = metrics.filter((m) => m.status === "completed")
+            const walls = (rows: ReadonlyArray<CheckpointStore.IndexMetrics>) => rows.map((m) => m.wallTimeNs!).sort((a, b) => a - b)
+            const rank = (sorted: ReadonlyArray<number>, p: number) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!
+            const sum = (values: ReadonlyArray<number>) => values.reduce((a, b) => a + b, 0)
+
+            expect(got.all.count).toBe(23)
+            expect(got.done.count).toBe(20)
+            expect(got.done.wallTimeNs.total).toBe(sum(walls(done)))
+            expect(got.done.wallTimeNs.mean).toBeCloseTo(sum(walls(done)) / 20, 3)
+            expect(got.all.wallTimeNs.max).toBe(walls(metrics).at(-1))
+            const peaks = metrics.map((m) => m.peakMemoryBytes!).sort((a, b) => a - b)
+            expect(got.all.peakMemoryBytes.max).toBe(peaks.at(-1))
+            expect(got.all.peakMemoryBytes.min).toBe(peaks[0])
+            expect(got.all.peakMemoryBytes.mean).toBeCloseTo(sum(peaks) / 23, 3)
+
+            expect(got.percentiles).toEqual([0, 50, 95, 100].map((p) => rank(walls(done), p)))
+            expect(got.memory).toEqual([rank(metrics.filter((m) => m.status === "error").map((m) => m.peakMemoryBytes!).sort((a, b) => a - b), 50)])
+
+            const all = walls(metrics)
+            const [low, high] = [all[0]!, all.at(-1)!]
+            const expectedCounts = [0, 0, 0, 0]
+            for (const v of all) expectedCounts[v === high ? 3 : Math.floor(((v - low) * 4) / (high - low))]!++
+            expect(got.histogram.map((bin) => bin.count)).toEqual(expectedCounts)
+            expect(got.histogram[0]!.from).toBe(low)
+            expect(got.histogram[3]!.to).toBe(high)
+
+            const bySlowness = [...metrics].sort((a, b) => b.wallTimeNs! - a.wallTimeNs! || a.index - b.index)
+            expect(got.slowest).toEqual(bySlowness.slice(0, 5))
+            const newestErrors = metrics.filter((m) => m.status === "error")
+              .sort((a, b) => b.completedAt.localeCompare(a.completedAt) || a.index - b.index)
+            expect(got.latest).toEqual(newestErrors.slice(0, 2))
+
+            expect(got.stages.map((s) => [s.order, s.name, s.count])).toEqual([[0, "Numbers", 20], [1, "Square", 20], [2, "Collect", 20]])
+            for (const stage of got.stages) {
+              const times = done.map((m) => m.stages.find((s) => s.order === stage.order)!.wallTimeNs).sort((a, b) => a - b)
+              expect(stage.totalNs).toBe(sum(times))
+              expect(stage.meanNs).toBeCloseTo(sum(times) / times.length, 3)
+              expect([stage.medianNs, stage.p95Ns, stage.maxNs]).toEqual([rank(times, 50), rank(times, 95), times.at(-1)])
+            }
+
+            // 23 indices in 4 buckets: index i in bucket floor(4i / 23).
+            const bucketOf = (i: number) => CheckpointStore.bucketOf(i, 23, 4)
+            expect(got.timeline.reduce((n, b) => n + b.count, 0)).toBe(23)
+            for (const bucket of got.timeline) {
+              const members = metrics.filter((m) => bucketOf(m.index) === bucketOf(bucket.fromIndex) && m.status === bucket.status)
+              expect([bucket.fromIndex, bucket.toIndex, bucket.count]).toEqual([members[0]!.index, members.at(-1)!.index, members.length])
+              expect(bucket.maxWallTimeNs).toBe(Math.max(...members.map((m) => m.wallTimeNs!)))
+              expect(bucket.meanWallTimeNs).toBeCloseTo(sum(members.map((m) => m.wallTimeNs!)) / members.length, 3)
+            }
+            expect(got.timeline.filter((b) => b.status === "error").map((b) => [b.fromIndex, b.toIndex])).toEqual([[3, 3], [10, 10], [17, 17]])
+            expect(got.stageTimeline).toHaveLength(4)
+            for (const bucket of got.stageTimeline) {
+              const members = done.filter((m) => bucketOf(m.index) === bucketOf(bucket.fromIndex))
+              expect([bucket.fromIndex, bucket.toIndex]).toEqual([members[0]!.index, members.at(-1)!.index])
+              expect(bucket.stages.map((s) => s.order)).toEqual([0, 1, 2])
+              bucket.stages.forEach((s) =>
+                expect(s.meanNs).toBeCloseTo(sum(members.map((m) => m.stages[s.order]!.wallTimeNs)) / members.length, 3)
+              )
+            }
+          })
+        ), 60_000)
+
+      it.live("invocations, their workers, whole-run figures, worker labels from workers and logs, artifacts of one index", () =>
+        withStore((dbDir) =>
+          Effect.gen(function*() {
+            const { probe, workers } = yield* recorded(dbDir)
+            const got = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) =>
+              Effect.gen(function*() {
+                const invocations = yield* c.invocations
+                return {
+                  invocations,
+                  members: yield* Effect.forEach(invocations, (i) => c.workersOf(i.invocationId)),
+                  figures: yield* c.runFigures,
+                  fork: yield* c.workerLabels("Fork", 10),
+                  forkOne: yield* c.workerLabels("ForkServerProcess-1", 10),
+                  byPrefix: yield* c.workerLabels(workers[0]!.workerId.slice(0, 6), 10),
+                  limited: yield* c.workerLabels("", 2),
+                  nobody: yield* c.workerLabels("zzz", 10)
+                }
+              }))
+            expect(got.invocations.map((i) => [i.workerRows, i.processes, i.completed])).toEqual([[3, 1, 10], [2, 1, 10]])
+            expect(got.members.map((ws) => ws.length)).toEqual([3, 2])
+            expect(got.members.flat().map((w) => w.workerId).sort()).toEqual(workers.map((w) => w.workerId).sort())
+            for (const [k, invocation] of got.invocations.entries()) {
+              expect(got.members[k]!.every((w) => w.invocationId === invocation.invocationId)).toBe(true)
+              expect(invocation.elapsedS).toBe((Date.parse(invocation.lastHeartbeat) - Date.parse(invocation.startedAt)) / 1e3)
+            }
+            expect(got.figures).toMatchObject({ invocations: 2, workerRows: 5, processes: 1, firstStartedAt: got.invocations[0]!.startedAt })
+            expect(got.figures.spanS).toBeGreaterThanOrEqual(got.invocations[0]!.elapsedS + got.invocations[1]!.elapsedS - 0.001)
+            expect(got.figures.lastActivityAt! >= got.invocations[1]!.lastHeartbeat).toBe(true)
+            expect(got.fork).toEqual(["ForkServerProcess-1", "ForkServerProcess-2"])
+            expect(got.forkOne).toEqual(["ForkServerProcess-1"])
+            expect(got.byPrefix).toContain(workers[0]!.workerId)
+            expect(got.limited).toHaveLength(2)
+            expect(got.nobody).toEqual([])
+
+            const pipeline = Pipeline.from(Source.fromArray("Meshes", ["m0", "m1"])).pipe(
+              Pipeline.filter(Filter.mapEffect({ name: "Thumb", f: (s: string) => Effect.as(Filter.recordArtifact(`/t/${s}.png`), s) })),
+              Pipeline.filter(Filter.mapEffect({ name: "Gif", f: (s: string) => Effect.as(Filter.recordArtifact(`/g/${s}.gif`), s) })),
+              Pipeline.write(Sink.drain({ name: "Nowhere", pathOf: (i) => [`/dev/null/${i}`] }), { resume: true, dbDir })
+            )
+            yield* Pipeline.run(pipeline)
+            const of1 = yield* withCheckpoint(pipeline, { dbDir }, (c) => c.artifactsOf(1))
+            expect(of1.map((a) => [a.path, a.index, a.filterName])).toEqual([["/t/m1.png", 1, "Thumb"], ["/g/m1.gif", 1, "Gif"]])
+          })
+        ), 60_000)
+
+      it.live("the change mark stays while nothing changes and moves with a record, a reset index or a log line", () =>
+        withStore((dbDir) =>
+          Effect.gen(function*() {
+            const probe = makeProbe({ length: 4 })
+            yield* run(probe, dbDir)
+            const marks = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) =>
+              Effect.gen(function*() {
+                const first = yield* c.changeMark
+                const same = yield* c.changeMark
+                yield* c.resetIndex(2)
+                const afterReset = yield* c.changeMark
+                yield* c.appendLogs([{ timestamp: yield* Timestamp.now, level: 20, levelName: "INFO", loggerName: "x", message: "m", workerId: null, index: null }])
+                return { first, same, afterReset, afterLog: yield* c.changeMark }
+              }))
+            expect(marks.same).toBe(marks.first)
+            expect(marks.afterReset).not.toBe(marks.first)
+            expect(marks.afterLog).not.toBe(marks.afterReset)
+          })
+        ), 60_000)
+    })
   })
 }

@@ -5,6 +5,11 @@
  * SQL store (`@curator/sql`) and SQLite files (`@curator/node`) persist.
  */
 import { Context, type Effect, Layer, type Option, Schema, type Scope } from "effect"
+import * as Chunk from "effect/Chunk"
+import * as EffectOps from "effect/Effect"
+import * as OptionOps from "effect/Option"
+import * as Stream from "effect/Stream"
+import type { IndexSet } from "./IndexSet.js"
 import * as MemoryStore from "./internal/memoryStore.js"
 
 /** Why a checkpoint database could not be used; every message says what to do. */
@@ -213,7 +218,202 @@ export interface Checkpoint {
   readonly appendLogs: (entries: ReadonlyArray<LogEntry>) => Effect.Effect<void, CheckpointError>
   /** Makes every record accepted so far durable. Queries flush first. */
   readonly flush: Effect.Effect<void, CheckpointError>
+
+  // Paged queries and aggregates: what a reader of a 10⁶-index run uses
+  // instead of the whole-run reads above, each computed by the store.
+
+  /** Indices recorded as completed, as a compact set loaded in one indexed scan: what a resumed run skips. */
+  readonly completedIndexSet: Effect.Effect<IndexSet, CheckpointError>
+  /** Indices recorded as failed, as a compact set. */
+  readonly failedIndexSet: Effect.Effect<IndexSet, CheckpointError>
+  /** The recorded outputs of completed indices, in index order, a page at a time. */
+  readonly outputsPage: (query?: PageQuery) => Effect.Effect<Page<IndexOutputs>, CheckpointError>
+  /** Recorded indices (with their stage timings) selected by status, range and worker, in index order, a page at a time. */
+  readonly resultsPage: (query?: ResultsQuery) => Effect.Effect<Page<IndexMetrics>, CheckpointError>
+  /** The record of one index, with its stage timings. */
+  readonly metricsOf: (index: number) => Effect.Effect<Option.Option<IndexMetrics>, CheckpointError>
+  /** Files reported by the filters of one index, in filter order. */
+  readonly artifactsOf: (index: number) => Effect.Effect<ReadonlyArray<Artifact>, CheckpointError>
+  /** Log lines selected like `logs`, a page at a time, oldest or newest first; `next` is an id. */
+  readonly logsPage: (query?: LogPageQuery) => Effect.Effect<Page<LogRow>, CheckpointError>
+  /** Worker labels recorded in `workers` or in `logs.worker_id` that start with `prefix`, sorted, at most `limit`. */
+  readonly workerLabels: (prefix: string, limit: number) => Effect.Effect<ReadonlyArray<string>, CheckpointError>
+  /** Every run call recorded in `workers`, oldest first, with its span and counts. */
+  readonly invocations: Effect.Effect<ReadonlyArray<Invocation>, CheckpointError>
+  /** The workers of one run call, oldest first. */
+  readonly workersOf: (invocationId: string) => Effect.Effect<ReadonlyArray<WorkerRow>, CheckpointError>
+  /** Figures over the whole run, every invocation together (see {@link RunFigures}). */
+  readonly runFigures: Effect.Effect<RunFigures, CheckpointError>
+  /** Count, mean and max of wall time and peak memory of the recorded indices (of one status if given). */
+  readonly statistics: (status?: IndexMetrics["status"]) => Effect.Effect<ResultStatistics, CheckpointError>
+  /**
+   * Percentiles (0–100, nearest rank: p95 of 20 values is the 19th) of a
+   * column over the recorded indices of one status; `null` when none is recorded.
+   */
+  readonly percentiles: (
+    field: MeasuredField,
+    ps: ReadonlyArray<number>,
+    status?: IndexMetrics["status"]
+  ) => Effect.Effect<ReadonlyArray<number | null>, CheckpointError>
+  /** `bins` equal-width bins over a column's recorded range (fewer when the values are all equal). */
+  readonly histogram: (field: MeasuredField, bins: number) => Effect.Effect<ReadonlyArray<HistogramBin>, CheckpointError>
+  /** The `limit` slowest recorded indices, slowest first (ties by index). */
+  readonly slowest: (limit: number) => Effect.Effect<ReadonlyArray<IndexMetrics>, CheckpointError>
+  /** The `limit` newest records of one status, newest first (by `completedAt`, ties by index). */
+  readonly latest: (status: IndexMetrics["status"], limit: number) => Effect.Effect<ReadonlyArray<IndexMetrics>, CheckpointError>
+  /** Timing statistics of every stage, in pipeline order. */
+  readonly stageStatistics: Effect.Effect<ReadonlyArray<StageStatistics>, CheckpointError>
+  /**
+   * The recorded indices downsampled into at most `buckets` runs of
+   * consecutive indices, per status: what a chart over 10⁶ indices draws.
+   */
+  readonly timeline: (buckets: number) => Effect.Effect<ReadonlyArray<TimelineBucket>, CheckpointError>
+  /** Mean stage times over the same buckets as {@link Checkpoint.timeline}, completed indices only. */
+  readonly stageTimeline: (buckets: number) => Effect.Effect<ReadonlyArray<StageBucket>, CheckpointError>
+  /** A cheap fingerprint of everything recorded: it differs whenever a record, worker or log line was added or changed. */
+  readonly changeMark: Effect.Effect<string, CheckpointError>
 }
+
+/** Where a page starts and how long it is. */
+export interface PageQuery {
+  /** Only rows whose key is greater than this (the `next` of the previous page). */
+  readonly after?: number | undefined
+  /** At most this many rows (default 1,000). */
+  readonly limit?: number | undefined
+}
+
+/** A page of rows in key order, and where the next page starts. */
+export interface Page<A> {
+  readonly rows: ReadonlyArray<A>
+  /** The `after` of the next page; `undefined` when this page is the last. */
+  readonly next: number | undefined
+}
+
+/** The default length of a page. */
+export const defaultPageSize = 1000
+
+/** Which recorded indices a page holds. */
+export interface ResultsQuery extends PageQuery {
+  readonly status?: IndexMetrics["status"] | undefined
+  /** The first index considered (included). */
+  readonly from?: number | undefined
+  /** The last index considered (included). */
+  readonly to?: number | undefined
+  readonly workerId?: string | undefined
+}
+
+/** The recorded outputs of a completed index. */
+export interface IndexOutputs {
+  readonly index: number
+  readonly paths: ReadonlyArray<string>
+}
+
+/** Which log lines a page holds. `after` and `before` bound ids; `sinceId` is `after`. */
+export interface LogPageQuery extends LogQuery {
+  readonly after?: number | undefined
+  readonly before?: number | undefined
+  /** Only the lines of this logger (filters log under their own name: the stage). */
+  readonly loggerName?: string | undefined
+  /** Newest first (the tail of a log), else oldest first. */
+  readonly newestFirst?: boolean | undefined
+}
+
+/** One run call: the workers sharing an `invocation_id`. */
+export interface Invocation {
+  /** Empty when the workers recorded none. */
+  readonly invocationId: string
+  readonly startedAt: string
+  readonly lastHeartbeat: string
+  /** `lastHeartbeat - startedAt`, in seconds. */
+  readonly elapsedS: number
+  /** Rows in `workers` (the reference registers one per index). */
+  readonly workerRows: number
+  /** Distinct (host, pid) pairs: the processes that worked. */
+  readonly processes: number
+  /** The sum of the workers' completed counts. */
+  readonly completed: number
+}
+
+/** The run as a whole, every invocation together. */
+export interface RunFigures {
+  readonly invocations: number
+  /** The first worker's start, or the configuration's creation when no worker is recorded. */
+  readonly firstStartedAt: string | null
+  /** The latest heartbeat or record. */
+  readonly lastActivityAt: string | null
+  /** From the first start to the latest activity, idle time between invocations included, in seconds. */
+  readonly spanS: number
+  readonly workerRows: number
+  readonly processes: number
+}
+
+/** A column measured per index. */
+export type MeasuredField = "wallTimeNs" | "peakMemoryBytes"
+
+/** Aggregates over recorded indices; means and maxima are `null` where nothing was recorded. */
+export interface ResultStatistics {
+  readonly count: number
+  readonly wallTimeNs: { readonly mean: number | null; readonly max: number | null; readonly total: number }
+  readonly peakMemoryBytes: { readonly mean: number | null; readonly max: number | null; readonly min: number | null }
+}
+
+/** One histogram bin: values in [from, to) (the last bin includes `to`). */
+export interface HistogramBin {
+  readonly from: number
+  readonly to: number
+  readonly count: number
+}
+
+/** Timing statistics of one stage over the indices that recorded it, in nanoseconds. */
+export interface StageStatistics {
+  readonly order: number
+  readonly name: string
+  readonly count: number
+  readonly meanNs: number
+  readonly medianNs: number
+  readonly p95Ns: number
+  readonly maxNs: number
+  readonly totalNs: number
+}
+
+/** The recorded indices of one status in a run of consecutive indices. */
+export interface TimelineBucket {
+  readonly fromIndex: number
+  readonly toIndex: number
+  readonly status: IndexMetrics["status"]
+  readonly count: number
+  readonly meanWallTimeNs: number | null
+  readonly maxWallTimeNs: number | null
+}
+
+/** Mean stage times of the completed indices in a run of consecutive indices. */
+export interface StageBucket {
+  readonly fromIndex: number
+  readonly toIndex: number
+  /** Mean time of each stage that ran in the bucket, by stage order. */
+  readonly stages: ReadonlyArray<{ readonly order: number; readonly meanNs: number }>
+}
+
+/**
+ * Reads every page of a paged query as a stream, one page in memory at a
+ * time: `streamPages((after) => checkpoint.resultsPage({ after }))`.
+ */
+export const streamPages = <A, E>(
+  read: (after: number | undefined) => Effect.Effect<Page<A>, E>
+): Stream.Stream<A, E> =>
+  Stream.paginateChunkEffect(undefined as number | undefined, (after) =>
+    EffectOps.map(read(after), (page) =>
+      [
+        Chunk.fromIterable(page.rows),
+        page.next === undefined ? OptionOps.none() : OptionOps.some<number | undefined>(page.next)
+      ] as const))
+
+/**
+ * The bucket of `index` when `total` indices are drawn in at most `buckets`
+ * runs of consecutive indices (the stores compute the same in SQL).
+ */
+export const bucketOf = (index: number, total: number, buckets: number): number =>
+  Math.floor((index * buckets) / Math.max(1, total))
 
 /** The service a run records through. */
 export class CheckpointStore extends Context.Tag("@curator/core/CheckpointStore")<CheckpointStore, {

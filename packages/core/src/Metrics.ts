@@ -21,6 +21,37 @@ const csvField = (value: string | number | null | undefined): string => {
   return /[",\n\r]/.test(text) ? `"${text.replaceAll("\"", "\"\"")}"` : text
 }
 
+/** The stage columns of the CSV: (order, name) in pipeline order. */
+export type StageColumn = { readonly order: number; readonly name: string }
+
+/** The CSV's header line (no newline) for the given stage columns. */
+export const csvHeader = (stages: ReadonlyArray<StageColumn>): string =>
+  [
+    "idx",
+    "status",
+    "wall_time_ns",
+    "peak_memory_bytes",
+    "gpu_memory_bytes",
+    "worker_id",
+    "completed_at",
+    "error",
+    ...stages.map((s) => `stage_${s.order}_${s.name}_ns`)
+  ].join(",")
+
+/** One index's CSV line (no newline) for the given stage columns: what a streamed export writes per row. */
+export const csvLine = (row: IndexMetrics, stages: ReadonlyArray<StageColumn>): string =>
+  [
+    row.index,
+    row.status,
+    row.wallTimeNs,
+    row.peakMemoryBytes,
+    row.gpuMemoryBytes,
+    row.workerId,
+    row.completedAt,
+    row.error,
+    ...stages.map((s) => stageTime(row, s))
+  ].map(csvField).join(",")
+
 /** One CSV line per index; stage times in nanoseconds, one column per stage. */
 export const toCsv = (metrics: ReadonlyArray<IndexMetrics>): string => {
   const stages = stageColumns(metrics)
@@ -70,7 +101,7 @@ export const toTable = (metrics: ReadonlyArray<IndexMetrics>): string => {
     row.workerId?.slice(0, 8) ?? "",
     ...stages.map((s) => ms(stageTime(row, s)))
   ])
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)))
+  const widths = header.map((h, c) => rows.reduce((width, row) => Math.max(width, row[c]!.length), h.length))
   const line = (cells: ReadonlyArray<string>) =>
     cells.map((cell, c) => (c <= 1 || c === 4 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n") + "\n"

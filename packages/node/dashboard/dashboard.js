@@ -101,21 +101,34 @@
     $("pipeline").replaceChildren(...parts.flatMap((part, i) => (i === 0 ? [part] : [el("div", { class: "arrow" }, "→"), part])));
   };
 
-  const showWorkerChoices = (workers) => {
+  // The worker filter offers the latest invocation's workers and every other label the logs
+  // recorded (the Python reference logs process names such as ForkServerProcess-1).
+  const showWorkerChoices = (workers, labels) => {
     const select = document.querySelector("#log-query select[name=worker]");
     const chosen = select.value;
-    select.replaceChildren(
+    const known = new Set(workers.map((w) => w.workerId));
+    const options = [
       el("option", { value: "" }, "all"),
-      ...workers.map((w) => el("option", { value: w.workerId }, `${fmt.id(w.workerId)} (pid ${w.pid})`))
-    );
-    select.value = workers.some((w) => w.workerId === chosen) ? chosen : "";
+      ...workers.map((w) => el("option", { value: w.workerId }, `${fmt.id(w.workerId)} (pid ${w.pid})`)),
+      ...labels.filter((label) => !known.has(label)).map((label) => el("option", { value: label }, label))
+    ];
+    select.replaceChildren(...options);
+    select.value = options.some((o) => o.value === chosen) ? chosen : "";
+  };
+
+  const showRun = (run) => {
+    if (run === undefined) return;
+    $("card-run-span").textContent = fmt.duration(run.spanS);
+    $("card-run-rate").textContent = run.ratePerS === null ? "–" : `${run.ratePerS.toFixed(run.ratePerS < 10 ? 2 : 0)}/s`;
+    $("card-run-workers").textContent = `${run.invocations} · ${run.processes}`;
   };
 
   const showOverview = (view) => {
     showSummary(view.summary);
     $("card-rate").textContent = view.ratePerS === null ? "–" : `${view.ratePerS.toFixed(view.ratePerS < 10 ? 2 : 0)}/s`;
     $("stale-hint").textContent = `a worker busy on one index for more than ${fmt.duration(view.staleAfterS)} is marked stale`;
-    showWorkerChoices(view.workers);
+    showWorkerChoices(view.workers, view.workerLabels);
+    showRun(view.run);
     fillRows(
       $("workers").tBodies[0],
       view.workers.map((w) =>
@@ -228,7 +241,10 @@
   };
 
   const showPerformance = (view) => {
-    const points = (status) => view.perIndex.filter((p) => p.status === status && p.wallTimeMs !== null).map((p) => ({ x: p.index, y: p.wallTimeMs }));
+    const points = (status) =>
+      view.timeline
+        .filter((b) => b.status === status && b.meanWallTimeMs !== null)
+        .map((b) => ({ x: (b.fromIndex + b.toIndex) / 2, y: b.meanWallTimeMs }));
     drawChart("chart-wall", "scatter", {
       datasets: ["completed", "failed"].map((status) => ({ label: status, data: points(status), backgroundColor: colours[status], pointRadius: 3 }))
     }, { scales: { x: { title: { display: true, text: "index" } }, y: { title: { display: true, text: "ms" }, beginAtZero: true } } });
@@ -416,7 +432,9 @@
     $("live").className = "live off";
   });
   feed.addEventListener("update", (event) => {
-    showSummary(JSON.parse(event.data).summary);
+    const update = JSON.parse(event.data);
+    showSummary(update.summary);
+    showRun(update.run);
     refreshSoon();
   });
   feed.addEventListener("failure", (event) => showProblem(JSON.parse(event.data).message));

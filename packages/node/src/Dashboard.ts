@@ -22,6 +22,7 @@ import { Data, type Duration, Effect, type Scope } from "effect"
 import * as http from "node:http"
 import * as Assets from "./internal/dashboard/assets.js"
 import * as Routes from "./internal/dashboard/routes.js"
+import * as Views from "./internal/dashboard/views.js"
 
 /** Where the dashboard listens and how often it looks for changes. */
 export interface Options {
@@ -94,7 +95,10 @@ export const serve = (
     yield* Effect.addFinalizer(() => Effect.sync(() => server.closeAllConnections()))
     const address = httpServer.address
     const boundPort = address._tag === "TcpAddress" ? address.port : port
-    const app = Routes.make(checkpoint, assets, options.pollInterval ?? "1 second")
+    const views = yield* Views.make(checkpoint)
+    // The first visitor of a 10⁶-index run should not wait for the whole-run aggregates: compute them now.
+    yield* Effect.forkScoped(Effect.ignoreLogged(views.warm))
+    const app = Routes.make(views, assets, options.pollInterval ?? "1 second")
     yield* HttpServer.serveEffect(guard(allowedHosts(host, boundPort))(app)).pipe(
       Effect.provideService(HttpServer.HttpServer, httpServer)
     )

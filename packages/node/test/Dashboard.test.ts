@@ -13,7 +13,6 @@ import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Dashboard from "../src/Dashboard.js"
-import * as Views from "../src/internal/dashboard/views.js"
 import * as SqliteCheckpointStore from "../src/SqliteCheckpointStore.js"
 import { fails, make, markupMessage } from "./fixtures/dashboardPipelines.js"
 import { snapshot, withRaw } from "./helpers.js"
@@ -127,8 +126,9 @@ describe("Dashboard API", () => {
   it("performance: time per index, stages per index, memory histogram, the 10 slowest, stage statistics", async () => {
     const { body } = await get("/api/performance")
     const metrics = await query((c) => c.metrics)
-    expect(body.perIndex.map((p: any) => [p.index, p.status === "completed", p.wallTimeMs]))
-      .toEqual(metrics.map((m) => [m.index, !fails(m.index), m.wallTimeNs! / 1e6]))
+    // Fewer indices than chart buckets: one point per index, each its own bucket.
+    expect(body.timeline.map((p: any) => [p.fromIndex, p.toIndex, p.status === "completed", p.meanWallTimeMs, p.count]))
+      .toEqual(metrics.map((m) => [m.index, m.index, !fails(m.index), m.wallTimeNs! / 1e6, 1]))
     expect(body.stageNames).toEqual(["source", "Square", "sink"])
     const completed = metrics.filter((m) => m.stages.length > 0)
     expect(body.stageBars.map((b: any) => [b.fromIndex, b.toIndex])).toEqual(completed.map((m) => [m.index, m.index]))
@@ -146,25 +146,6 @@ describe("Dashboard API", () => {
       .sort((a, b) => a - b)
     const square = body.stages.find((s: any) => s.name === "Square")
     expect(square).toMatchObject({ count: 9, maxMs: squareTimes[8], medianMs: squareTimes[4], p95Ms: squareTimes[8] })
-  })
-
-  it("stage bars: one per index up to the limit, beyond it groups of consecutive indices with their mean stage times", () => {
-    const metrics = Array.from({ length: 601 }, (_, index): CheckpointStore.IndexMetrics => ({
-      index,
-      status: "completed",
-      completedAt: "2026-01-01T00:00:00.000000+00:00",
-      wallTimeNs: index * 1e6,
-      peakMemoryBytes: null,
-      gpuMemoryBytes: null,
-      workerId: null,
-      error: null,
-      stages: [{ order: 0, name: "Source", wallTimeNs: index * 1e6 }]
-    }))
-    const bars = Views.stageBars(metrics, Views.stageStatistics(metrics))
-    expect(bars).toHaveLength(201)
-    expect(bars[0]).toEqual({ fromIndex: 0, toIndex: 2, stageMs: [1] })
-    expect(bars.at(-1)).toEqual({ fromIndex: 600, toIndex: 600, stageMs: [600] })
-    expect(Views.stageBars(metrics.slice(0, Views.maxStageBars), Views.stageStatistics(metrics))).toHaveLength(Views.maxStageBars)
   })
 
   it("logs: filtered by level, worker and index; the latest lines, or those after an id to follow the tail", async () => {

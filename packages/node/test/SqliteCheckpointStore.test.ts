@@ -169,7 +169,8 @@ describe("SqliteCheckpointStore", () => {
           expect(db.pragma("journal_mode", { simple: true })).toBe("wal")
 
           expect(db.prepare("SELECT migration_id, name FROM curator_migrations").all()).toEqual([
-            { migration_id: 1, name: "seven_tables" }
+            { migration_id: 1, name: "seven_tables" },
+            { migration_id: 2, name: "query_indexes" }
           ])
         })
       }).pipe(Effect.scoped, Effect.provide(Live)))
@@ -267,7 +268,7 @@ describe("SqliteCheckpointStore", () => {
         withRaw(dbFile, (raw) => {
           expect(raw.prepare("SELECT run_id, run_dir FROM pipeline_runs").all()).toEqual([{ run_id: 1, run_dir: process.cwd() }])
           expect(raw.prepare("SELECT COUNT(*) AS n FROM index_results WHERE status = 'completed'").get()).toEqual({ n: 6 })
-          expect(raw.prepare("SELECT migration_id FROM curator_migrations").all()).toEqual([{ migration_id: 1 }])
+          expect(raw.prepare("SELECT migration_id FROM curator_migrations").all()).toEqual([{ migration_id: 1 }, { migration_id: 2 }])
         }, { readonly: true })
       }).pipe(Effect.scoped, Effect.provide(Live)))
   })

@@ -12,6 +12,9 @@ declare module "better-sqlite3" {
     run(...params: ReadonlyArray<unknown>): RunResult
     get(...params: ReadonlyArray<unknown>): unknown
     all(...params: ReadonlyArray<unknown>): Array<unknown>
+    iterate(...params: ReadonlyArray<unknown>): IterableIterator<unknown>
+    /** Rows as their first column's value. */
+    pluck(toggle?: boolean): Statement
   }
   interface Options {
     readonly readonly?: boolean

@@ -11,6 +11,7 @@ import { type Duration, Effect, Layer, Option, type Scope } from "effect"
 import * as CheckpointSchema from "./CheckpointSchema.js"
 import { retryBusy } from "./internal/busy.js"
 import { wellFormed } from "./internal/text.js"
+import * as PagedQueries from "./internal/pagedQueries.js"
 import { defaultWriterOptions, makeWriter, type WriterOptions } from "./internal/writer.js"
 
 type CheckpointError = CheckpointStore.CheckpointError
@@ -95,8 +96,13 @@ const makeCheckpoint = (
   const query = <A>(effect: Effect.Effect<A, SqlError>): Effect.Effect<A, CheckpointError> =>
     Effect.mapError(Effect.zipRight(flushed, retryBusy(effect)), fail)
   const writeFailure = storageFailure(location, "Writing to")
+  // Counted for the change mark: SQLite's data_version does not see a connection's own writes.
+  let writes = 0
   const writing = <A>(f: (w: NonNullable<typeof writer>) => Effect.Effect<A, SqlError>): Effect.Effect<A, CheckpointError> =>
-    writer === undefined ? readOnly : Effect.mapError(f(writer), writeFailure)
+    writer === undefined ? readOnly : Effect.suspend(() => {
+      writes++
+      return Effect.mapError(f(writer), writeFailure)
+    })
 
   // Statements capture `runId` when they are built, and `reset` changes it:
   // every statement reading it is built when its query runs, not before.
@@ -285,7 +291,8 @@ const makeCheckpoint = (
     recordSuccess: (record) => writing((w) => w.recordSuccess(runId, record)),
     recordFailure: (record) => writing((w) => w.recordFailure(runId, record)),
     appendLogs: (entries) => writing((w) => w.appendLogs(runId, entries)),
-    flush: writing((w) => w.flush)
+    flush: writing((w) => w.flush),
+    ...PagedQueries.make(sql, () => runId, query, () => writes)
   }
 }
 

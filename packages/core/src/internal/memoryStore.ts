@@ -4,12 +4,18 @@ import type {
   Checkpoint,
   CheckpointStore,
   IndexMetrics,
+  Invocation,
+  LogPageQuery,
   LogQuery,
   LogRow,
+  MeasuredField,
   OpenRequest,
+  Page,
+  StageStatistics,
   WorkerRow
 } from "../CheckpointStore.js"
-import { databaseFileName, makeSummary } from "../CheckpointStore.js"
+import { bucketOf, databaseFileName, defaultPageSize, makeSummary } from "../CheckpointStore.js"
+import * as IndexSet from "../IndexSet.js"
 
 interface Records {
   runId: number
@@ -40,6 +46,44 @@ const newRecords = (runId: number, configHash: string, configJson: string, total
 })
 
 const byIndex = <A extends { readonly index: number }>(a: A, b: A) => a.index - b.index
+
+/** The first `limit` rows (sorted by key) after `after`, and the key of the next page. */
+const pageOf = <A>(sorted: ReadonlyArray<A>, key: (a: A) => number, after: number | undefined, limit: number | undefined): Page<A> => {
+  const size = limit ?? defaultPageSize
+  const rows = sorted.filter((row) => after === undefined || key(row) > after).slice(0, size)
+  return { rows, next: rows.length === size && rows.length > 0 ? key(rows[rows.length - 1]!) : undefined }
+}
+
+/** The value at percentile `p` of ascending `sorted` values, by nearest rank. */
+const nearestRank = (sorted: ReadonlyArray<number>, p: number): number | null =>
+  sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
+
+const fieldOf = (m: IndexMetrics, field: MeasuredField): number | null =>
+  field === "wallTimeNs" ? m.wallTimeNs : m.peakMemoryBytes
+
+const spanSeconds = (from: string, to: string) => Math.max(0, Date.parse(to) - Date.parse(from)) / 1e3
+
+const logMatches = (query: LogPageQuery) => (row: LogRow) =>
+  (query.minLevel === undefined || row.level >= query.minLevel) &&
+  (query.index === undefined || row.index === query.index) &&
+  (query.workerId === undefined || row.workerId === query.workerId) &&
+  (query.loggerName === undefined || row.loggerName === query.loggerName) &&
+  (query.sinceId === undefined || row.id > query.sinceId) &&
+  (query.after === undefined || row.id > query.after) &&
+  (query.before === undefined || row.id < query.before)
+
+/**
+ * Equal-width bins from `min` to `max`, one bin when all values are equal;
+ * value v falls in bin floor((v - min) * bins / (max - min)), the last bin
+ * taking `max` (the SQL stores compute the same in integers).
+ */
+const histogramOf = (values: ReadonlyArray<number>, min: number, max: number, bins: number) => {
+  const count = min === max ? 1 : bins
+  const width = (max - min) / count
+  const counts = new Array<number>(count).fill(0)
+  for (const value of values) counts[min === max ? 0 : Math.min(count - 1, Math.floor(((value - min) * count) / (max - min)))]!++
+  return counts.map((n, i) => ({ from: min + i * width, to: i === count - 1 ? max : min + (i + 1) * width, count: n }))
+}
 
 /** Builds the in-memory store; databases live as long as the returned service. */
 export const make = (): CheckpointStore["Type"] => {
@@ -201,7 +245,213 @@ export const make = (): CheckpointStore["Type"] => {
           Effect.sync(() => {
             for (const entry of entries) r.logs.push({ ...entry, id: db.nextLogId++ })
           }),
-        flush: Effect.void
+        flush: Effect.void,
+
+        completedIndexSet: Effect.map(statusOf("completed"), (rows) => IndexSet.fromIndices(rows.map((row) => row.index))),
+        failedIndexSet: Effect.map(statusOf("error"), (rows) => IndexSet.fromIndices(rows.map((row) => row.index))),
+        outputsPage: (query = {}) =>
+          Effect.map(statusOf("completed"), (rows) => {
+            const page = pageOf(rows, (row) => row.index, query.after, query.limit)
+            return { rows: page.rows.map((row) => ({ index: row.index, paths: row.paths })), next: page.next }
+          }),
+        resultsPage: (query = {}) =>
+          Effect.sync(() => {
+            const rows = [...r.results.values()].filter((row) =>
+              (query.status === undefined || row.status === query.status) &&
+              (query.from === undefined || row.index >= query.from) &&
+              (query.to === undefined || row.index <= query.to) &&
+              (query.workerId === undefined || row.workerId === query.workerId)
+            ).sort(byIndex).map(({ paths: _, ...metrics }) => metrics)
+            return pageOf(rows, (row) => row.index, query.after, query.limit)
+          }),
+        metricsOf: (index) =>
+          Effect.sync(() => Option.map(Option.fromNullable(r.results.get(index)), ({ paths: _, ...metrics }) => metrics)),
+        artifactsOf: (index) =>
+          Effect.sync(() =>
+            [...r.artifacts.values()].filter((a) => a.index === index).sort((a, b) =>
+              a.filterOrder - b.filterOrder || a.path.localeCompare(b.path)
+            )
+          ),
+        logsPage: (query = {}) =>
+          Effect.sync(() => {
+            const matching = r.logs.filter(logMatches(query))
+            const size = query.limit ?? defaultPageSize
+            const rows = query.newestFirst === true ? matching.slice(-size).reverse() : matching.slice(0, size)
+            return { rows, next: rows.length === size && rows.length > 0 ? rows[rows.length - 1]!.id : undefined }
+          }),
+        workerLabels: (prefix, limit) =>
+          Effect.sync(() => {
+            const labels = new Set<string>()
+            for (const id of r.workers.keys()) if (id.startsWith(prefix)) labels.add(id)
+            for (const row of r.logs) if (row.workerId !== null && row.workerId.startsWith(prefix)) labels.add(row.workerId)
+            return [...labels].sort().slice(0, limit)
+          }),
+        invocations: Effect.sync(() => {
+          const groups = new Map<string, Array<WorkerRow>>()
+          for (const w of r.workers.values()) groups.set(w.invocationId, [...(groups.get(w.invocationId) ?? []), w])
+          return [...groups.entries()].map(([invocationId, members]): Invocation => {
+            const startedAt = members.reduce((min, w) => (w.startedAt < min ? w.startedAt : min), members[0]!.startedAt)
+            const lastHeartbeat = members.reduce((max, w) => (w.lastHeartbeat > max ? w.lastHeartbeat : max), members[0]!.lastHeartbeat)
+            return {
+              invocationId,
+              startedAt,
+              lastHeartbeat,
+              elapsedS: spanSeconds(startedAt, lastHeartbeat),
+              workerRows: members.length,
+              processes: new Set(members.map((w) => `${w.hostname}\u0000${w.pid}`)).size,
+              completed: members.reduce((sum, w) => sum + w.completedCount, 0)
+            }
+          }).sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.invocationId.localeCompare(b.invocationId))
+        }),
+        workersOf: (invocationId) =>
+          Effect.sync(() =>
+            [...r.workers.values()].filter((w) => w.invocationId === invocationId).sort((a, b) => a.startedAt.localeCompare(b.startedAt))
+          ),
+        runFigures: Effect.sync(() => {
+          const workers = [...r.workers.values()]
+          const starts = workers.map((w) => w.startedAt)
+          const ends = [...workers.map((w) => w.lastHeartbeat), ...[...r.results.values()].map((row) => row.completedAt)]
+          const first = starts.reduce<string | null>((min, t) => (min === null || t < min ? t : min), null)
+          const last = ends.reduce<string | null>((max, t) => (max === null || t > max ? t : max), null)
+          return {
+            invocations: new Set(workers.map((w) => w.invocationId)).size,
+            firstStartedAt: first,
+            lastActivityAt: last,
+            spanS: first === null || last === null ? 0 : spanSeconds(first, last),
+            workerRows: workers.length,
+            processes: new Set(workers.map((w) => `${w.hostname}\u0000${w.pid}`)).size
+          }
+        }),
+        statistics: (status) =>
+          Effect.sync(() => {
+            const rows = [...r.results.values()].filter((row) => status === undefined || row.status === status)
+            const walls = rows.flatMap((row) => (row.wallTimeNs === null ? [] : [row.wallTimeNs]))
+            const peaks = rows.flatMap((row) => (row.peakMemoryBytes === null ? [] : [row.peakMemoryBytes]))
+            const total = walls.reduce((sum, v) => sum + v, 0)
+            return {
+              count: rows.length,
+              wallTimeNs: {
+                mean: walls.length === 0 ? null : total / walls.length,
+                max: walls.reduce<number | null>((max, v) => (max === null || v > max ? v : max), null),
+                total
+              },
+              peakMemoryBytes: {
+                mean: peaks.length === 0 ? null : peaks.reduce((sum, v) => sum + v, 0) / peaks.length,
+                max: peaks.reduce<number | null>((max, v) => (max === null || v > max ? v : max), null),
+                min: peaks.reduce<number | null>((min, v) => (min === null || v < min ? v : min), null)
+              }
+            }
+          }),
+        percentiles: (field, ps, status) =>
+          Effect.sync(() => {
+            const values = [...r.results.values()]
+              .filter((row) => status === undefined || row.status === status)
+              .flatMap((row) => {
+                const value = fieldOf(row, field)
+                return value === null ? [] : [value]
+              })
+              .sort((a, b) => a - b)
+            return ps.map((p) => nearestRank(values, p))
+          }),
+        histogram: (field, bins) =>
+          Effect.sync(() => {
+            const values = [...r.results.values()].flatMap((row) => {
+              const value = fieldOf(row, field)
+              return value === null ? [] : [value]
+            })
+            if (values.length === 0) return []
+            const min = values.reduce((a, b) => (b < a ? b : a))
+            const max = values.reduce((a, b) => (b > a ? b : a))
+            return histogramOf(values, min, max, bins)
+          }),
+        slowest: (limit) =>
+          Effect.sync(() =>
+            [...r.results.values()]
+              .filter((row) => row.wallTimeNs !== null)
+              .sort((a, b) => b.wallTimeNs! - a.wallTimeNs! || a.index - b.index)
+              .slice(0, limit)
+              .map(({ paths: _, ...metrics }) => metrics)
+          ),
+        latest: (status, limit) =>
+          Effect.map(statusOf(status), (rows) =>
+            rows.sort((a, b) => b.completedAt.localeCompare(a.completedAt) || a.index - b.index)
+              .slice(0, limit)
+              .map(({ paths: _, ...metrics }) => metrics)),
+        stageStatistics: Effect.sync(() => {
+          const byOrder = new Map<number, { name: string; times: Array<number> }>()
+          for (const row of r.results.values()) {
+            for (const stage of row.stages) {
+              const entry = byOrder.get(stage.order) ?? { name: stage.name, times: [] }
+              entry.times.push(stage.wallTimeNs)
+              byOrder.set(stage.order, entry)
+            }
+          }
+          return [...byOrder.entries()].sort(([a], [b]) => a - b).map(([order, { name, times }]): StageStatistics => {
+            const sorted = times.sort((a, b) => a - b)
+            const total = sorted.reduce((sum, t) => sum + t, 0)
+            return {
+              order,
+              name,
+              count: sorted.length,
+              meanNs: total / sorted.length,
+              medianNs: nearestRank(sorted, 50)!,
+              p95Ns: nearestRank(sorted, 95)!,
+              maxNs: sorted[sorted.length - 1]!,
+              totalNs: total
+            }
+          })
+        }),
+        timeline: (buckets) =>
+          Effect.sync(() => {
+            const groups = new Map<string, Array<IndexMetrics>>()
+            for (const row of [...r.results.values()].sort(byIndex)) {
+              const key = `${bucketOf(row.index, r.totalIndices, buckets)}:${row.status}`
+              groups.set(key, [...(groups.get(key) ?? []), row])
+            }
+            return [...groups.values()].map((rows) => {
+              const walls = rows.flatMap((row) => (row.wallTimeNs === null ? [] : [row.wallTimeNs]))
+              return {
+                fromIndex: rows[0]!.index,
+                toIndex: rows[rows.length - 1]!.index,
+                status: rows[0]!.status,
+                count: rows.length,
+                meanWallTimeNs: walls.length === 0 ? null : walls.reduce((a, b) => a + b, 0) / walls.length,
+                maxWallTimeNs: walls.length === 0 ? null : walls.reduce((a, b) => (b > a ? b : a))
+              }
+            }).sort((a, b) => a.fromIndex - b.fromIndex || a.status.localeCompare(b.status))
+          }),
+        stageTimeline: (buckets) =>
+          Effect.sync(() => {
+            const groups = new Map<number, Array<IndexMetrics>>()
+            for (const row of [...r.results.values()].sort(byIndex)) {
+              if (row.status !== "completed" || row.stages.length === 0) continue
+              const bucket = bucketOf(row.index, r.totalIndices, buckets)
+              groups.set(bucket, [...(groups.get(bucket) ?? []), row])
+            }
+            return [...groups.entries()].sort(([a], [b]) => a - b).map(([, rows]) => {
+              const sums = new Map<number, { total: number; count: number }>()
+              for (const row of rows) {
+                for (const stage of row.stages) {
+                  const sum = sums.get(stage.order) ?? { total: 0, count: 0 }
+                  sums.set(stage.order, { total: sum.total + stage.wallTimeNs, count: sum.count + 1 })
+                }
+              }
+              return {
+                fromIndex: rows[0]!.index,
+                toIndex: rows[rows.length - 1]!.index,
+                stages: [...sums.entries()].sort(([a], [b]) => a - b).map(([order, sum]) => ({ order, meanNs: sum.total / sum.count }))
+              }
+            })
+          }),
+        changeMark: Effect.sync(() => {
+          // The memory store changes only through this object: a version counter would do, but
+          // a content fingerprint keeps the same meaning as the SQL stores'.
+          const rows = [...r.results.values()]
+          const latestAt = rows.reduce((max, row) => (row.completedAt > max ? row.completedAt : max), "")
+          const heartbeat = [...r.workers.values()].reduce((max, w) => (w.lastHeartbeat > max ? w.lastHeartbeat : max), "")
+          return [r.runId, rows.length, rows.filter((row) => row.status === "error").length, latestAt, r.workers.size, heartbeat, db.nextLogId]
+            .join("|")
+        })
       }
     })
 

@@ -9,7 +9,8 @@ export const table = (
   rows: ReadonlyArray<ReadonlyArray<string>>,
   right: ReadonlyArray<number> = []
 ): string => {
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => (row[c] ?? "").length)))
+  // A reduce, not a spread: a listing may have more rows than a call has room for arguments.
+  const widths = header.map((h, c) => rows.reduce((width, row) => Math.max(width, (row[c] ?? "").length), h.length))
   const line = (cells: ReadonlyArray<string>) =>
     cells.map((cell, c) => (right.includes(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("  ").trimEnd()
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n")
@@ -17,7 +18,7 @@ export const table = (
 
 /** `key  value` lines with the keys aligned. */
 export const keyValues = (entries: ReadonlyArray<readonly [string, string]>): string => {
-  const width = Math.max(0, ...entries.map(([key]) => key.length))
+  const width = entries.reduce((max, [key]) => Math.max(max, key.length), 0)
   return entries.map(([key, value]) => `${key.padEnd(width)}  ${value}`).join("\n")
 }
 

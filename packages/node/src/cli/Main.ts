@@ -62,7 +62,7 @@ const cli = Command.run(command, { name: "curator", version: version() })
  */
 export const run = (argv: ReadonlyArray<string>): Effect.Effect<number> => {
   const verbose = argv.includes("--verbose")
-  const args = argv.filter((arg, i) => i < 2 || arg !== "--verbose")
+  const args = Metrics.withDefaultFiles(argv.filter((arg, i) => i < 2 || arg !== "--verbose"))
   return Effect.zipRight(Effect.sync(() => ClosedPipe.endQuietly(process.stdout)), cli(args)).pipe(
     Effect.as(ExitCode.Ok as number),
     Effect.catchAllCause((cause) => {

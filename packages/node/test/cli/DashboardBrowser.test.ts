@@ -16,6 +16,7 @@ import * as path from "node:path"
 import { type Browser, chromium, type Page } from "playwright-core"
 import * as Dashboard from "../../src/Dashboard.js"
 import * as SqliteCheckpointStore from "../../src/SqliteCheckpointStore.js"
+import { makeBulkDatabase } from "../fixtures/bulkDatabase.js"
 import { make, markupMessage, markupParam } from "../fixtures/dashboardPipelines.js"
 import { withRaw } from "../helpers.js"
 import { databases, makeSandbox, repoRoot, type Sandbox, start } from "./curator.js"
@@ -195,6 +196,55 @@ describe.skipIf(!fs.existsSync(chromiumPath))(`curator dashboard in Chromium (${
     await page.close()
     expect(await interrupt(dashboard.child)).toBe(130)
   }, 90_000)
+
+  it("on a 200,000-index database, all four tabs render with numbers and an index near the end opens", async () => {
+    const { env, sandbox } = sandboxFor({})
+    const n = 200_000
+    // Bulk SQL after one index through the real writer: every 250th index failed (800 of them).
+    const database = await Effect.runPromise(makeBulkDatabase({ n, dbDir: sandbox.cache }))
+    const dashboard = await startDashboard(database, env)
+    children.push(dashboard.child)
+    const { page, problems } = await openPage(dashboard.url)
+
+    await page.locator("#card-total", { hasText: String(n) }).waitFor({ timeout: 60_000 })
+    expect(await text(page, "#card-completed")).toBe(String(n - 800))
+    expect(await text(page, "#card-failed")).toBe("800")
+    expect(await text(page, "#card-remaining")).toBe("0")
+    await page.locator("#latest-errors tbody tr").first().waitFor()
+    expect(await page.locator("#latest-errors tbody tr").count()).toBe(10)
+
+    await page.click("nav button[data-tab=indices]")
+    await page.fill("#index-query input[name=range]", "199990-199999")
+    await page.click("#index-query button[type=submit]")
+    await page.locator("#page-info", { hasText: "(10 indices)" }).waitFor()
+    await page.click("#indices tr[data-index='199998']")
+    await page.locator("#detail-outputs", { hasText: "/bulk/out/199998.json" }).waitFor()
+    expect(await page.locator("#detail-stages tbody tr").count()).toBe(3)
+    await page.click("#indices tr[data-index='199999']")
+    await page.locator("#detail-facts dd[data-fact=error]", { hasText: "Boom: index 199999 is bad" }).waitFor()
+
+    await page.click("nav button[data-tab=performance]")
+    await page.locator("#slowest tbody tr").nth(9).waitFor()
+    const plotted = await page.evaluate(() =>
+      (globalThis as any).Chart.getChart("chart-wall").data.datasets.map((d: any) => d.data.length))
+    // Downsampled by the query: at most 300 runs of consecutive indices per status.
+    expect(plotted[0]).toBeGreaterThan(100)
+    expect(plotted[0]).toBeLessThanOrEqual(300)
+    expect(plotted[1]).toBeGreaterThan(100)
+    expect(await page.locator("#stage-stats tbody tr").count()).toBe(3)
+
+    await page.click("nav button[data-tab=logs]")
+    await page.selectOption("#log-query select[name=level]", "warning")
+    await page.click("#log-query button[type=submit]")
+    await page.locator("#logs tbody tr", { hasText: "squared 199900" }).waitFor()
+    const levels = await page.locator("#logs tbody tr td:nth-child(2)").allInnerTexts()
+    expect(levels.every((level) => level === "WARNING")).toBe(true)
+    await page.screenshot({ path: path.join(screenshots, "dashboard-200k.png"), fullPage: true })
+
+    expect(problems).toEqual([])
+    await page.close()
+    expect(await interrupt(dashboard.child)).toBe(130)
+  }, 180_000)
 
   it("while a slow run writes, the open page's counts and log tail grow without a reload", async () => {
     const { env, sandbox } = sandboxFor({ CURATOR_DASH_N: "1000", CURATOR_DASH_DELAY_MS: "100" })

@@ -1,10 +1,9 @@
 /**
  * `curator failed <target>`: the failed indices and their errors.
  */
-// CheckpointStore names the error type in the declaration of `command`.
-import type { CheckpointStore } from "@curator/core"
+import { CheckpointStore } from "@curator/core"
 import * as Command from "@effect/cli/Command"
-import { Console, Effect } from "effect"
+import { Chunk, Console, Effect, Stream } from "effect"
 import * as Format from "../Format.js"
 import * as Shared from "../Shared.js"
 import * as Target from "../Target.js"
@@ -15,7 +14,10 @@ export const command = Command.make(
   ({ json, target }) =>
     Effect.gen(function*() {
       const checkpoint = yield* Target.resolveAndOpen(target)
-      const failed = [...(yield* checkpoint.failedIndices)].sort(([a], [b]) => a - b)
+      // Only the failed records are read, in index order, a page at a time.
+      const failed = Chunk.toReadonlyArray(yield* Stream.runCollect(
+        CheckpointStore.streamPages((after) => checkpoint.resultsPage({ status: "error", after, limit: 5000 }))
+      )).map((m) => [m.index, m.error ?? ""] as const)
       if (json) return yield* Console.log(Format.json(failed.map(([index, error]) => ({ index, error }))))
       if (failed.length === 0) return yield* Console.log("no failed indices")
       yield* Console.log(Format.table(["idx", "error"], failed.map(([index, error]) => [String(index), error.split("\n")[0]!]), [0]))

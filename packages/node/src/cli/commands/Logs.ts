@@ -2,10 +2,10 @@
  * `curator logs <target>`: the log lines a run captured, filtered by level,
  * index or worker; `--follow` keeps printing new lines until interrupted.
  */
-import type { CheckpointStore } from "@curator/core"
+import { CheckpointStore } from "@curator/core"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Console, Effect, Option } from "effect"
+import { Chunk, Console, Effect, Option, Stream } from "effect"
 import { usage } from "../CliError.js"
 import * as Format from "../Format.js"
 import * as Shared from "../Shared.js"
@@ -46,7 +46,10 @@ export const command = Command.make(
       Options.withDescription("the lowest level shown: debug, info, warning, error, critical (or a number)")
     ),
     index: Options.integer("index").pipe(Options.optional, Options.withDescription("only the lines of this index")),
-    worker: Options.text("worker").pipe(Options.optional, Options.withDescription("only the lines of this worker (id or unique prefix)")),
+    worker: Options.text("worker").pipe(
+      Options.optional,
+      Options.withDescription("only the lines of this worker: a worker id or any label the logs recorded (e.g. ForkServerProcess-1), or a unique prefix")
+    ),
     follow: Options.boolean("follow").pipe(Options.withAlias("f"), Options.withDescription("keep printing new lines until interrupted")),
     json: Shared.json.pipe(Options.withDescription("print a JSON array (with --follow: one JSON object per line)"))
   },
@@ -59,39 +62,55 @@ export const command = Command.make(
       const checkpoint = yield* Target.resolveAndOpen(options.target)
       let workerId: string | undefined
       if (Option.isSome(options.worker)) {
+        // Any label in `workers` or in `logs.worker_id`: the reference logs process names that have no `workers` row.
         const prefix = options.worker.value
-        const matches = (yield* checkpoint.workers).filter((worker) => worker.workerId.startsWith(prefix))
-        if (matches.length !== 1) {
+        const matches = yield* checkpoint.workerLabels(prefix, 6)
+        if (matches.length === 0) {
+          return yield* usage(`no worker of this configuration has an id or log label starting with "${prefix}"; see curator workers`)
+        }
+        if (matches.length > 1 && !matches.includes(prefix)) {
           return yield* usage(
-            matches.length === 0
-              ? `no worker of this configuration has an id starting with "${prefix}"; see curator workers`
-              : `"${prefix}" matches ${matches.length} workers: ${matches.map((w) => Format.shortId(w.workerId)).join(", ")}; give more of the id`
+            `"${prefix}" matches ${matches.length > 5 ? "more than 5" : matches.length} workers: ${
+              matches.slice(0, 5).map((label) => (label.length > 20 ? Format.shortId(label) : label)).join(", ")
+            }; give more of the label`
           )
         }
-        workerId = matches[0]!.workerId
+        workerId = matches.includes(prefix) ? prefix : matches[0]!
       }
       const query: CheckpointStore.LogQuery = {
         minLevel,
         index: Option.getOrUndefined(options.index),
         workerId
       }
-      const rows = yield* checkpoint.logs(query)
-      if (!options.follow) {
-        if (options.json) return yield* Console.log(Format.json(rows))
-        if (rows.length > 0) yield* Console.log(rows.map(formatRow).join("\n"))
-        return
-      }
       const print = (batch: ReadonlyArray<CheckpointStore.LogRow>) =>
         batch.length === 0
           ? Effect.void
           : Console.log(batch.map((row) => (options.json ? JSON.stringify(row) : formatRow(row))).join("\n"))
-      yield* print(rows)
-      let sinceId = rows.reduce((max, row) => Math.max(max, row.id), 0)
+      // Page by page: a million lines are printed without holding them all.
+      const pages = CheckpointStore.streamPages((after) => checkpoint.logsPage({ ...query, after, limit: 5000 }))
+      if (!options.follow) {
+        if (!options.json) return yield* Stream.runForEach(Stream.grouped(pages, 5000), (chunk) => print(Chunk.toReadonlyArray(chunk)))
+        // The same document as JSON.stringify(rows, null, 2), written a page at a time.
+        let first = true
+        yield* Stream.runForEach(Stream.grouped(pages, 5000), (chunk) => {
+          const text = Chunk.toReadonlyArray(chunk).map((row) => Format.json(row).replace(/^/gm, "  ")).join(",\n")
+          const opening = first ? "[\n" : ",\n"
+          first = false
+          return Effect.sync(() => process.stdout.write(opening + text))
+        })
+        return yield* Console.log(first ? "[]" : "\n]")
+      }
+      let sinceId = 0
+      yield* Stream.runForEach(Stream.grouped(pages, 5000), (chunk) => {
+        const rows = Chunk.toReadonlyArray(chunk)
+        for (const row of rows) if (row.id > sinceId) sinceId = row.id
+        return print(rows)
+      })
       while (true) {
         yield* Effect.sleep(pollInterval)
         const next = yield* checkpoint.logs({ ...query, sinceId })
         yield* print(next)
-        for (const row of next) sinceId = Math.max(sinceId, row.id)
+        for (const row of next) if (row.id > sinceId) sinceId = row.id
       }
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("Print the log lines captured in the database (oldest first)"))

@@ -1,13 +1,13 @@
 /**
  * The dashboard's HTTP routes: the page's files, the JSON API over one
  * checkpoint, and the live feed (server-sent events). Bad parameters are
- * answered with 400 and a message; nothing here writes to the database.
+ * answered with 400 and a message; a failure of the server is logged and
+ * answered with 500 and a JSON message; nothing here writes to the database.
  */
-import type { CheckpointStore } from "@curator/core"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Chunk, type Duration, Effect, Option, Schedule, Stream } from "effect"
+import { Cause, Chunk, type Duration, Effect, Option, Schedule, Stream } from "effect"
 import type { Asset } from "./assets.js"
 import * as Params from "./params.js"
 import * as Views from "./views.js"
@@ -21,22 +21,24 @@ const asset = (file: Asset) =>
 const maxPageSize = 500
 const maxLogLines = 5000
 
-/** The server-sent events of a checkpoint: an `update` with the summary whenever the run changes something. */
-const liveFeed = (checkpoint: CheckpointStore.Checkpoint, pollInterval: Duration.DurationInput) =>
-  Stream.unfoldEffect(0, (lastLogId) =>
-    Effect.map(Views.changeMark(checkpoint, lastLogId), (mark) => Option.some([mark, mark.lastLogId] as const))).pipe(
-      Stream.schedule(Schedule.spaced(pollInterval)),
-      Stream.changesWith((a, b) => JSON.stringify(a) === JSON.stringify(b)),
-      Stream.map((mark) => `event: update\ndata: ${JSON.stringify({ summary: mark.summary, lastLogId: mark.lastLogId })}\n\n`),
-      // A failed read ends the feed with its reason; the browser reconnects by itself.
-      Stream.catchAll((error) => Stream.make(`event: failure\ndata: ${JSON.stringify({ message: error.message })}\n\n`)),
-      Stream.prepend(Chunk.of("retry: 2000\n\n")),
-      Stream.encodeText
-    )
+/**
+ * The server-sent events of a checkpoint: an `update` with the summary and
+ * run figures whenever the change mark moves (on SQLite one pragma;
+ * nothing else is read while the run stands still).
+ */
+const liveFeed = (views: Views.Views, pollInterval: Duration.DurationInput) =>
+  Stream.repeatEffectWithSchedule(views.changes, Schedule.spaced(pollInterval)).pipe(
+    Stream.changesWith((a, b) => a.mark === b.mark),
+    Stream.map(({ update }) => `event: update\ndata: ${JSON.stringify(update)}\n\n`),
+    // A failed read ends the feed with its reason; the browser reconnects by itself.
+    Stream.catchAll((error) => Stream.make(`event: failure\ndata: ${JSON.stringify({ message: error.message })}\n\n`)),
+    Stream.prepend(Chunk.of("retry: 2000\n\n")),
+    Stream.encodeText
+  )
 
-/** The routes of a dashboard over `checkpoint`. */
+/** The routes of a dashboard over a checkpoint's views. */
 export const make = (
-  checkpoint: CheckpointStore.Checkpoint,
+  views: Views.Views,
   assets: ReadonlyMap<`/${string}`, Asset>,
   pollInterval: Duration.DurationInput
 ) => {
@@ -44,12 +46,12 @@ export const make = (
   let router = HttpRouter.empty
   for (const [url, file] of assets) router = HttpRouter.get(router, url, Effect.succeed(asset(file)))
   return router.pipe(
-    HttpRouter.get("/api/overview", Effect.map(Views.overview(checkpoint), (view) => json(view))),
+    HttpRouter.get("/api/overview", Effect.map(views.overview, (view) => json(view))),
     HttpRouter.get(
       "/api/indices",
       Effect.gen(function*() {
         const q = yield* query
-        const page = yield* Views.indices(checkpoint, {
+        const page = yield* views.indices({
           selection: yield* Params.selection(q),
           status: yield* Params.status(q),
           page: (yield* Params.integer(q, "page", { min: 1 })) ?? 1,
@@ -62,19 +64,19 @@ export const make = (
       "/api/index/:index",
       Effect.gen(function*() {
         const index = yield* Params.index((yield* HttpRouter.params).index ?? "")
-        const detail = yield* Views.indexDetail(checkpoint, index)
+        const detail = yield* views.indexDetail(index)
         return Option.match(detail, {
           onNone: () => json({ error: `index ${index} is beyond the pipeline's last index` }, 404),
           onSome: (view) => json(view)
         })
       })
     ),
-    HttpRouter.get("/api/performance", Effect.map(Views.performance(checkpoint), (view) => json(view))),
+    HttpRouter.get("/api/performance", Effect.map(views.performance, (view) => json(view))),
     HttpRouter.get(
       "/api/logs",
       Effect.gen(function*() {
         const q = yield* query
-        const lines = yield* Views.logs(checkpoint, {
+        const lines = yield* views.logs({
           minLevel: yield* Params.level(q),
           worker: yield* Params.worker(q),
           index: yield* Params.integer(q, "index", { min: 0 }),
@@ -86,14 +88,23 @@ export const make = (
     ),
     HttpRouter.get(
       "/api/events",
-      Effect.succeed(HttpServerResponse.stream(liveFeed(checkpoint, pollInterval), {
+      Effect.succeed(HttpServerResponse.stream(liveFeed(views, pollInterval), {
         contentType: "text/event-stream",
         headers: { "cache-control": "no-cache" }
       }))
     ),
     HttpRouter.catchTags({
       BadRequest: (error) => Effect.succeed(json({ error: error.message }, 400)),
-      CheckpointError: (error) => Effect.succeed(json({ error: error.message }, 500))
-    })
+      CheckpointError: (error) =>
+        Effect.as(Effect.logError("dashboard: reading the checkpoint failed", error), json({ error: error.message }, 500))
+    }),
+    // A defect (a bug, a value the code did not expect) is logged with its cause and answered
+    // with a JSON body, never an empty 500.
+    HttpRouter.catchAllCause((cause) =>
+      Effect.as(
+        Effect.logError("dashboard: a request failed", cause),
+        json({ error: `the dashboard failed to answer: ${Cause.pretty(cause).split("\n")[0]}; see the server's log` }, 500)
+      )
+    )
   )
 }

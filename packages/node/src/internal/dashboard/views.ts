@@ -1,11 +1,14 @@
 /**
- * What the dashboard's JSON API answers, computed from a checkpoint's query
- * API only (so any store works): the overview, pages of indices, one
- * index in full, performance figures and log lines. Times are in
+ * What the dashboard's JSON API answers, computed from a checkpoint's paged
+ * queries and aggregates only (so any store works, and no answer loads a
+ * whole run): the overview, pages of indices, one index in full,
+ * performance figures and log lines. Answers that read the whole run are
+ * kept until the checkpoint's change mark moves, so a 10⁶-index run is
+ * aggregated once per change, not once per request. Times are in
  * milliseconds, memory in bytes.
  */
-import type { CheckpointStore, Provenance } from "@curator/core"
-import { Clock, Effect, Option } from "effect"
+import type { CheckpointStore, IndexSet, Provenance } from "@curator/core"
+import { Clock, Effect, Option, Ref } from "effect"
 import * as Params from "./params.js"
 
 type Checkpoint = CheckpointStore.Checkpoint
@@ -20,8 +23,7 @@ export type IndexStatus = "completed" | "failed" | "running" | "remaining"
 /** The outcome of a recorded index, named as the page shows it (the database says `error`). */
 const recordedStatus = (m: IndexMetrics): "completed" | "failed" => (m.status === "completed" ? "completed" : "failed")
 
-
-/** Timing statistics of one stage over the indices that recorded it. */
+/** Timing statistics of one stage, in milliseconds. */
 export interface StageStatistics {
   readonly order: number
   readonly name: string
@@ -33,40 +35,16 @@ export interface StageStatistics {
   readonly totalMs: number
 }
 
-/** The p-th percentile of sorted values, by nearest rank (p95 of 20 values is the 19th). */
-const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
-  sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0
-
-const median = (sorted: ReadonlyArray<number>): number => {
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
-
-/** Statistics of every stage, in pipeline order, over the indices that recorded stage timings. */
-export const stageStatistics = (metrics: ReadonlyArray<IndexMetrics>): Array<StageStatistics> => {
-  const byOrder = new Map<number, { name: string; times: Array<number> }>()
-  for (const row of metrics) {
-    for (const stage of row.stages) {
-      const entry = byOrder.get(stage.order) ?? { name: stage.name, times: [] }
-      entry.times.push(stage.wallTimeNs / 1e6)
-      byOrder.set(stage.order, entry)
-    }
-  }
-  return [...byOrder.entries()].sort(([a], [b]) => a - b).map(([order, { name, times }]) => {
-    const sorted = times.sort((a, b) => a - b)
-    const total = sorted.reduce((sum, t) => sum + t, 0)
-    return {
-      order,
-      name,
-      count: sorted.length,
-      meanMs: total / sorted.length,
-      medianMs: median(sorted),
-      p95Ms: percentile(sorted, 95),
-      maxMs: sorted[sorted.length - 1]!,
-      totalMs: total
-    }
-  })
-}
+const stageInMs = (s: CheckpointStore.StageStatistics): StageStatistics => ({
+  order: s.order,
+  name: s.name,
+  count: s.count,
+  meanMs: s.meanNs / 1e6,
+  medianMs: s.medianNs / 1e6,
+  p95Ms: s.p95Ns / 1e6,
+  maxMs: s.maxNs / 1e6,
+  totalMs: s.totalNs / 1e6
+})
 
 /** A worker with the age of its heartbeat and whether it looks gone. */
 export interface WorkerView extends CheckpointStore.WorkerRow {
@@ -81,23 +59,14 @@ export interface WorkerView extends CheckpointStore.WorkerRow {
  * heartbeat is as old as its current index: allow three times the slowest
  * index recorded, and never less than a minute.
  */
-export const staleAfterSeconds = (metrics: ReadonlyArray<IndexMetrics>): number =>
-  Math.max(60, 3 * Math.max(0, ...metrics.map((m) => (m.wallTimeNs ?? 0) / 1e9)))
+export const staleAfterSeconds = (slowestWallTimeNs: number | null): number =>
+  Math.max(60, 3 * ((slowestWallTimeNs ?? 0) / 1e9))
 
 const workerViews = (workers: ReadonlyArray<CheckpointStore.WorkerRow>, staleAfterS: number, nowMs: number) =>
   workers.map((worker): WorkerView => {
     const heartbeatAgeS = Math.max(0, (nowMs - Date.parse(worker.lastHeartbeat)) / 1e3)
     return { ...worker, heartbeatAgeS, stale: worker.currentIndex !== null && heartbeatAgeS > staleAfterS }
   })
-
-/** The workers of the latest run call: those sharing the invocation of the latest to start. */
-const latestInvocation = (workers: ReadonlyArray<CheckpointStore.WorkerRow>) => {
-  const latest = workers.reduce<CheckpointStore.WorkerRow | undefined>(
-    (acc, w) => (acc === undefined || w.startedAt > acc.startedAt ? w : acc),
-    undefined
-  )
-  return latest === undefined ? [] : workers.filter((w) => w.invocationId === latest.invocationId)
-}
 
 const parseConfig = (json: string): Provenance.PipelineConfig | null => {
   try {
@@ -108,44 +77,15 @@ const parseConfig = (json: string): Provenance.PipelineConfig | null => {
   }
 }
 
-/** How many of the latest outputs and errors the overview lists. */
+/** How many of the latest outputs and errors the overview lists, and worker labels it offers. */
 const latestCount = 10
+const workerLabelCount = 200
 
-/** The overview: progress, workers, the pipeline's structure and stage timings, latest outputs and errors. */
-export const overview = (checkpoint: Checkpoint) =>
-  Effect.gen(function*() {
-    const { configJson, metrics, summary, workers } = yield* Effect.all({
-      summary: checkpoint.summary,
-      metrics: checkpoint.metrics,
-      workers: checkpoint.workers,
-      configJson: checkpoint.configJson
-    })
-    const staleAfterS = staleAfterSeconds(metrics)
-    const nowMs = yield* Clock.currentTimeMillis
-    // The rate of the latest run call: what its workers completed over its elapsed time.
-    const doneNow = latestInvocation(workers).reduce((sum, w) => sum + w.completedCount, 0)
-    const newestFirst = [...metrics].sort((a, b) => b.completedAt.localeCompare(a.completedAt))
-    // The outputs of the latest completed indices, read index by index: cheap however long the run.
-    const latestOutputs = yield* Effect.forEach(
-      newestFirst.filter((m) => m.status === "completed").slice(0, latestCount),
-      (m) =>
-        Effect.map(checkpoint.outputsOf(m.index), (paths) =>
-          Option.getOrElse(paths, () => []).map((path) => ({ index: m.index, path, completedAt: m.completedAt })))
-    )
-    return {
-      summary,
-      ratePerS: summary.elapsed_s > 0 ? doneNow / summary.elapsed_s : null,
-      staleAfterS,
-      workers: workerViews(workers, staleAfterS, nowMs),
-      pipeline: parseConfig(configJson),
-      stages: stageStatistics(metrics),
-      latestOutputs: latestOutputs.flat().slice(0, latestCount),
-      latestErrors: newestFirst
-        .filter((m) => m.status === "error")
-        .slice(0, latestCount)
-        .map((m) => ({ index: m.index, error: m.error ?? "", completedAt: m.completedAt, workerId: m.workerId }))
-    }
-  })
+/** The most bars and points a chart draws: beyond, consecutive indices share one. */
+export const maxChartBuckets = 300
+
+/** Bins of the memory histogram. */
+const histogramBins = 12
 
 /** One row of the index browser. */
 export interface IndexRow {
@@ -169,150 +109,10 @@ const indexRow = (index: number, recorded: IndexMetrics | undefined, holderId: s
   error: recorded?.error ?? null
 })
 
-const matches = (filter: Params.StatusFilter, status: IndexStatus) =>
-  filter === "all" || filter === status || (filter === "remaining" && status === "running")
-
-/** A page of the indices selected by range and status, in index order. */
-export const indices = (
-  checkpoint: Checkpoint,
-  query: {
-    readonly selection: Params.Selection
-    readonly status: Params.StatusFilter
-    readonly page: number
-    readonly pageSize: number
-  }
-) =>
-  Effect.gen(function*() {
-    const { metrics, summary, workers } = yield* Effect.all({
-      summary: checkpoint.summary,
-      metrics: checkpoint.metrics,
-      workers: checkpoint.workers
-    })
-    const recorded = new Map(metrics.map((m) => [m.index, m]))
-    const running = new Map(workers.flatMap((w) => (w.currentIndex === null ? [] : [[w.currentIndex, w.workerId] as const])))
-    const rows: Array<IndexRow> = []
-    for (let index = 0; index < summary.total; index++) {
-      if (!Params.selects(query.selection, index)) continue
-      const row = indexRow(index, recorded.get(index), running.get(index))
-      if (matches(query.status, row.status)) rows.push(row)
-    }
-    const start = (query.page - 1) * query.pageSize
-    return {
-      matching: rows.length,
-      page: query.page,
-      pageSize: query.pageSize,
-      pages: Math.max(1, Math.ceil(rows.length / query.pageSize)),
-      rows: rows.slice(start, start + query.pageSize)
-    }
-  })
-
-/** Everything recorded about one index; `None` when the index is beyond the pipeline's length. */
-export const indexDetail = (checkpoint: Checkpoint, index: number) =>
-  Effect.gen(function*() {
-    const { artifacts, metrics, outputs, summary, workers } = yield* Effect.all({
-      summary: checkpoint.summary,
-      metrics: checkpoint.metrics,
-      workers: checkpoint.workers,
-      outputs: checkpoint.outputsOf(index),
-      artifacts: checkpoint.artifacts()
-    })
-    if (index >= summary.total) return Option.none()
-    const m = metrics.find((row) => row.index === index)
-    return Option.some({
-      ...indexRow(index, m, workers.find((w) => w.currentIndex === index)?.workerId),
-      outputs: Option.getOrElse(outputs, () => []),
-      artifacts: artifacts.filter((a) => a.index === index),
-      stages: (m?.stages ?? []).map((s) => ({ order: s.order, name: s.name, wallTimeMs: s.wallTimeNs / 1e6 })),
-      logs: yield* checkpoint.logs({ index })
-    })
-  })
-
-/** One bin of the memory histogram: peaks in [fromBytes, toBytes) (the last bin includes its end). */
-export interface HistogramBin {
-  readonly fromBytes: number
-  readonly toBytes: number
-  readonly count: number
-}
-
-const histogramBins = 12
-
-/** Equal-width bins over the recorded peak memory of every index. */
-export const memoryHistogram = (metrics: ReadonlyArray<IndexMetrics>): Array<HistogramBin> => {
-  const values = metrics.flatMap((m) => (m.peakMemoryBytes === null ? [] : [m.peakMemoryBytes]))
-  if (values.length === 0) return []
-  const min = Math.min(...values)
-  const max = Math.max(...values)
-  const bins = min === max ? 1 : histogramBins
-  const width = (max - min) / bins || 1
-  const counts = new Array<number>(bins).fill(0)
-  for (const value of values) counts[Math.min(bins - 1, Math.floor((value - min) / width))]!++
-  return counts.map((count, i) => ({ fromBytes: min + i * width, toBytes: i === bins - 1 ? max : min + (i + 1) * width, count }))
-}
-
-/** One stacked bar: the mean time of each stage over indices `fromIndex..toIndex` (one index while they fit). */
-export interface StageBar {
-  readonly fromIndex: number
-  readonly toIndex: number
-  /** In the order of the stage statistics; 0 where a stage did not run. */
-  readonly stageMs: ReadonlyArray<number>
-}
-
-/** The most bars drawn: beyond, consecutive indices share a bar, so a long run stays readable. */
-export const maxStageBars = 300
-
-/** Stage times per index (or per group of consecutive indices), for the stacked bar chart. */
-export const stageBars = (
-  metrics: ReadonlyArray<IndexMetrics>,
-  stages: ReadonlyArray<StageStatistics>
-): Array<StageBar> => {
-  const timed = metrics.filter((m) => m.stages.length > 0)
-  const size = Math.max(1, Math.ceil(timed.length / maxStageBars))
-  const bars: Array<StageBar> = []
-  for (let start = 0; start < timed.length; start += size) {
-    const group = timed.slice(start, start + size)
-    bars.push({
-      fromIndex: group[0]!.index,
-      toIndex: group[group.length - 1]!.index,
-      stageMs: stages.map((s) =>
-        group.reduce((sum, m) => sum + (m.stages.find((t) => t.order === s.order)?.wallTimeNs ?? 0), 0) / group.length / 1e6
-      )
-    })
-  }
-  return bars
-}
-
-/** Performance figures: time per index, stages per index, memory, the slowest indices, stage statistics. */
-export const performance = (checkpoint: Checkpoint) =>
-  Effect.map(checkpoint.metrics, (metrics) => {
-    const stages = stageStatistics(metrics)
-    const slowest = [...metrics]
-      .filter((m) => m.wallTimeNs !== null)
-      .sort((a, b) => b.wallTimeNs! - a.wallTimeNs! || a.index - b.index)
-      .slice(0, 10)
-    return {
-      perIndex: metrics.map((m) => ({
-        index: m.index,
-        status: recordedStatus(m),
-        wallTimeMs: ms(m.wallTimeNs),
-        peakMemoryBytes: m.peakMemoryBytes
-      })),
-      stageNames: stages.map((s) => s.name),
-      stageBars: stageBars(metrics, stages),
-      memoryHistogram: memoryHistogram(metrics),
-      slowest: slowest.map((m) => ({
-        index: m.index,
-        status: recordedStatus(m),
-        wallTimeMs: ms(m.wallTimeNs),
-        workerId: m.workerId
-      })),
-      stages
-    }
-  })
-
 /** Log lines selected by level, worker and index. */
 export interface LogsQuery {
   readonly minLevel: number | undefined
-  /** A worker id or a unique prefix of one. */
+  /** A worker label (a `workers` id or a label recorded in the logs) or a unique prefix of one. */
   readonly worker: string | undefined
   readonly index: number | undefined
   /** Only lines after this id, oldest first (following); without it, the latest `limit` lines. */
@@ -320,49 +120,338 @@ export interface LogsQuery {
   readonly limit: number
 }
 
-/** Log lines for the log view, and the id to follow from. */
-export const logs = (
-  checkpoint: Checkpoint,
-  query: LogsQuery
-): Effect.Effect<
-  { readonly rows: ReadonlyArray<CheckpointStore.LogRow>; readonly lastId: number },
-  CheckpointError | Params.BadRequest
-> =>
-  Effect.gen(function*() {
-    let workerId: string | undefined
-    if (query.worker !== undefined) {
-      const prefix = query.worker
-      const found = (yield* checkpoint.workers).filter((w) => w.workerId.startsWith(prefix))
-      if (found.length !== 1) {
-        return yield* new Params.BadRequest({
-          message: found.length === 0
-            ? `no worker has an id starting with "${prefix}"`
-            : `"${prefix}" matches ${found.length} workers; give more of the id`
-        })
-      }
-      workerId = found[0]!.workerId
-    }
-    const selected = { minLevel: query.minLevel, index: query.index, workerId }
-    const rows = query.sinceId === undefined
-      ? (yield* checkpoint.logs(selected)).slice(-query.limit)
-      : yield* checkpoint.logs({ ...selected, sinceId: query.sinceId, limit: query.limit })
-    return { rows, lastId: rows.reduce((max, row) => Math.max(max, row.id), query.sinceId ?? 0) }
-  })
+/** Which indices a page of the index browser lists. */
+export interface IndicesQuery {
+  readonly selection: Params.Selection
+  readonly status: Params.StatusFilter
+  readonly page: number
+  readonly pageSize: number
+}
+
+/** Members of one status among indices: how many lie in a range, and whether one does. */
+interface Membership {
+  readonly countIn: (from: number, to: number) => number
+  readonly has: (index: number) => boolean
+}
 
 /**
- * What changes while a run writes: the summary, the workers' heartbeats and
- * the newest log line. The live feed sends an update whenever it differs.
+ * Merges the selected ranges (overlaps joined, clipped to the run's
+ * indices), so each index is listed once and in order.
  */
-export const changeMark = (checkpoint: Checkpoint, lastLogId: number) =>
-  Effect.gen(function*() {
-    const { newLogs, summary, workers } = yield* Effect.all({
-      summary: checkpoint.summary,
-      workers: checkpoint.workers,
-      newLogs: checkpoint.logs({ sinceId: lastLogId })
-    })
-    return {
-      summary,
-      heartbeats: workers.map((w) => `${w.workerId}:${w.lastHeartbeat}:${w.currentIndex}`).join(","),
-      lastLogId: newLogs.reduce((max, row) => Math.max(max, row.id), lastLogId)
+const normalize = (selection: Params.Selection, total: number): Array<readonly [number, number]> => {
+  const clipped = (selection.length === 0 ? [[0, total - 1] as const] : selection)
+    .map(([from, to]) => [Math.max(0, from), Math.min(total - 1, to)] as const)
+    .filter(([from, to]) => from <= to)
+    .sort(([a], [b]) => a - b)
+  const merged: Array<readonly [number, number]> = []
+  for (const [from, to] of clipped) {
+    const last = merged[merged.length - 1]
+    if (last !== undefined && from <= last[1] + 1) merged[merged.length - 1] = [last[0], Math.max(last[1], to)]
+    else merged.push([from, to])
+  }
+  return merged
+}
+
+/** Indices are skipped a block at a time by counting, then one by one within the block. */
+const skipBlock = 4096
+
+/**
+ * The members of `ranges` from the `skip`-th on, at most `take` of them,
+ * grouped by range: found by counting whole blocks, never by listing every
+ * member before the page.
+ */
+const pageOfMembers = (
+  ranges: ReadonlyArray<readonly [number, number]>,
+  members: Membership,
+  skip: number,
+  take: number
+): Array<Array<number>> => {
+  const groups: Array<Array<number>> = []
+  let toSkip = skip
+  let left = take
+  for (const [from, to] of ranges) {
+    if (left === 0) break
+    let index = from
+    while (index <= to && toSkip > 0) {
+      const blockEnd = Math.min(to, index + skipBlock - 1)
+      const inBlock = members.countIn(index, blockEnd)
+      if (inBlock <= toSkip) {
+        toSkip -= inBlock
+        index = blockEnd + 1
+        continue
+      }
+      for (; index <= blockEnd && toSkip > 0; index++) if (members.has(index)) toSkip--
     }
+    const group: Array<number> = []
+    for (; index <= to && left > 0; index++) {
+      if (members.has(index)) {
+        group.push(index)
+        left--
+      }
+    }
+    if (group.length > 0) groups.push(group)
+  }
+  return groups
+}
+
+const membership = (
+  status: Params.StatusFilter,
+  completed: IndexSet.IndexSet,
+  failed: IndexSet.IndexSet,
+  running: ReadonlyMap<number, string>
+): Membership => {
+  const recorded = (index: number) => completed.has(index) || failed.has(index)
+  switch (status) {
+    case "all":
+      return { countIn: (from, to) => to - from + 1, has: () => true }
+    case "completed":
+      return { countIn: (from, to) => completed.countIn(from, to), has: (i) => completed.has(i) }
+    case "failed":
+      return { countIn: (from, to) => failed.countIn(from, to), has: (i) => failed.has(i) }
+    case "remaining":
+      // Not recorded: waiting or held by a worker.
+      return {
+        countIn: (from, to) => to - from + 1 - completed.countIn(from, to) - failed.countIn(from, to),
+        has: (i) => !recorded(i)
+      }
+    case "running": {
+      const held = [...running.keys()].filter((i) => !recorded(i)).sort((a, b) => a - b)
+      return { countIn: (from, to) => held.filter((i) => i >= from && i <= to).length, has: (i) => running.has(i) && !recorded(i) }
+    }
+  }
+}
+
+/** The views of one checkpoint, with the answers that read the whole run kept until it changes. */
+export interface Views {
+  readonly overview: Effect.Effect<unknown, CheckpointError>
+  readonly indices: (query: IndicesQuery) => Effect.Effect<unknown, CheckpointError>
+  readonly indexDetail: (index: number) => Effect.Effect<Option.Option<unknown>, CheckpointError>
+  readonly performance: Effect.Effect<unknown, CheckpointError>
+  readonly logs: (query: LogsQuery) => Effect.Effect<
+    { readonly rows: ReadonlyArray<CheckpointStore.LogRow>; readonly lastId: number },
+    CheckpointError | Params.BadRequest
+  >
+  /** Computes the overview and performance once, so that the first visitor finds them ready. */
+  readonly warm: Effect.Effect<void, CheckpointError>
+  /** The checkpoint's change mark, and the summary and run figures as of that mark: what the live feed sends. */
+  readonly changes: Effect.Effect<{ readonly mark: string; readonly update: unknown }, CheckpointError>
+}
+
+/** Builds the views of `checkpoint`; its cache lives as long as the views. */
+export const make = (checkpoint: Checkpoint): Effect.Effect<Views> =>
+  Effect.gen(function*() {
+    const cache = yield* Ref.make(
+      new Map<string, { readonly mark: string; readonly value: unknown; readonly atMs: number; readonly costMs: number }>()
+    )
+
+    /**
+     * `compute` as of change mark `mark`: computed again only when the mark
+     * has moved since it was last computed. A `heavy` read (a scan of every
+     * record) is also kept while the mark moves, for ten times what it cost
+     * (at least 2 s): while a 10⁶-index run writes, the charts lag a little
+     * instead of the server scanning the whole run every second.
+     * Each request reads the mark once.
+     */
+    const memo = <A>(
+      mark: string,
+      key: string,
+      compute: Effect.Effect<A, CheckpointError>,
+      heavy = false
+    ): Effect.Effect<A, CheckpointError> =>
+      Effect.gen(function*() {
+        const held = (yield* Ref.get(cache)).get(key)
+        const nowMs = yield* Clock.currentTimeMillis
+        if (held !== undefined && (held.mark === mark || (heavy && nowMs - held.atMs < Math.max(2000, 10 * held.costMs)))) {
+          return held.value as A
+        }
+        const value = yield* compute
+        const doneMs = yield* Clock.currentTimeMillis
+        yield* Ref.update(cache, (entries) => new Map(entries).set(key, { mark, value, atMs: doneMs, costMs: doneMs - nowMs }))
+        return value
+      })
+
+    /** The cached reads of the run as of one change mark. */
+    const at = (mark: string) => {
+      const summary = memo(mark, "summary", checkpoint.summary)
+      const runFigures = memo(mark, "runFigures", checkpoint.runFigures)
+      /** The workers of the latest run call: the newest invocation's rows. */
+      const latestWorkers = memo(
+        mark,
+        "latestWorkers",
+        Effect.flatMap(checkpoint.invocations, (invocations) => {
+          const latest = invocations.reduce<CheckpointStore.Invocation | undefined>(
+            (acc, i) => (acc === undefined || i.startedAt >= acc.startedAt ? i : acc),
+            undefined
+          )
+          return latest === undefined ? Effect.succeed([]) : checkpoint.workersOf(latest.invocationId)
+        })
+      )
+      return {
+        mark,
+        summary,
+        completedSet: memo(mark, "completed", checkpoint.completedIndexSet),
+        failedSet: memo(mark, "failed", checkpoint.failedIndexSet),
+        stages: memo(mark, "stages", Effect.map(checkpoint.stageStatistics, (all) => all.map(stageInMs)), true),
+        slowestWallTime: memo(mark, "slowestWall", Effect.map(checkpoint.statistics(), (st) => st.wallTimeNs.max)),
+        latestWorkers,
+        running: Effect.map(
+          latestWorkers,
+          (workers) => new Map(workers.flatMap((w) => (w.currentIndex === null ? [] : [[w.currentIndex, w.workerId] as const])))
+        ),
+        /** Whole-run and latest-invocation figures under their own names (a run may span several invocations). */
+        figures: Effect.map(Effect.all([summary, runFigures]), ([s, run]) => ({
+          summary: s,
+          run: {
+            ...run,
+            completed: s.completed,
+            /** Completed indices over the whole span, idle time between invocations included. */
+            ratePerS: run.spanS > 0 ? s.completed / run.spanS : null
+          }
+        })),
+        memo: <A>(key: string, compute: Effect.Effect<A, CheckpointError>, heavy = false) => memo(mark, key, compute, heavy)
+      }
+    }
+
+    const current = Effect.map(checkpoint.changeMark, at)
+
+    const overview = Effect.gen(function*() {
+      const { figures, latestWorkers, memo, slowestWallTime, stages } = yield* current
+      const { configJson, latestErrors, latestOutputs, logLabels, run, slowestWall, stageStats, workers } = yield* Effect.all({
+        run: figures,
+        workers: latestWorkers,
+        configJson: checkpoint.configJson,
+        stageStats: stages,
+        slowestWall: slowestWallTime,
+        latestOutputs: memo("latestOutputs", Effect.flatMap(checkpoint.latest("completed", latestCount), (rows) =>
+          Effect.forEach(rows, (m) =>
+            Effect.map(checkpoint.outputsOf(m.index), (paths) =>
+              Option.getOrElse(paths, () => []).map((path) => ({ index: m.index, path, completedAt: m.completedAt })))))),
+        latestErrors: memo("latestErrors", checkpoint.latest("error", latestCount)),
+        logLabels: memo("workerLabels", checkpoint.workerLabels("", workerLabelCount))
+      })
+      const staleAfterS = staleAfterSeconds(slowestWall)
+      const nowMs = yield* Clock.currentTimeMillis
+      // The rate of the latest run call: what its workers completed over its elapsed time.
+      const doneNow = workers.reduce((sum, w) => sum + w.completedCount, 0)
+      return {
+        summary: run.summary,
+        run: run.run,
+        ratePerS: run.summary.elapsed_s > 0 ? doneNow / run.summary.elapsed_s : null,
+        staleAfterS,
+        workers: workerViews(workers, staleAfterS, nowMs),
+        workerLabels: logLabels,
+        pipeline: parseConfig(configJson),
+        stages: stageStats,
+        latestOutputs: latestOutputs.flat().slice(0, latestCount),
+        latestErrors: latestErrors.map((m) => ({ index: m.index, error: m.error ?? "", completedAt: m.completedAt, workerId: m.workerId }))
+      }
+    })
+
+    const indices = (query: IndicesQuery) =>
+      Effect.gen(function*() {
+        const { completedSet, failedSet, running, summary } = yield* current
+        const [s, completed, failed, held] = yield* Effect.all([summary, completedSet, failedSet, running])
+        const ranges = normalize(query.selection, s.total)
+        const members = membership(query.status, completed, failed, held)
+        const matching = ranges.reduce((sum, [from, to]) => sum + members.countIn(from, to), 0)
+        const groups = pageOfMembers(ranges, members, (query.page - 1) * query.pageSize, query.pageSize)
+        // Each group is consecutive members of one status within one range: one keyset read each.
+        const status = query.status === "completed" ? "completed" : query.status === "failed" ? "error" : undefined
+        const recordedRows = query.status === "remaining" || query.status === "running"
+          ? []
+          : (yield* Effect.forEach(groups, (group) =>
+            checkpoint.resultsPage({ status, from: group[0]!, to: group[group.length - 1]!, limit: group.length }))).flatMap((p) => p.rows)
+        const recorded = new Map(recordedRows.map((m) => [m.index, m]))
+        return {
+          matching,
+          page: query.page,
+          pageSize: query.pageSize,
+          pages: Math.max(1, Math.ceil(matching / query.pageSize)),
+          rows: groups.flat().map((index) => indexRow(index, recorded.get(index), held.get(index)))
+        }
+      })
+
+    const indexDetail = (index: number) =>
+      Effect.gen(function*() {
+        const { running, summary } = yield* current
+        const s = yield* summary
+        if (index >= s.total) return Option.none()
+        const { artifacts, held, logs, metrics, outputs } = yield* Effect.all({
+          metrics: checkpoint.metricsOf(index),
+          held: running,
+          outputs: checkpoint.outputsOf(index),
+          artifacts: checkpoint.artifactsOf(index),
+          logs: checkpoint.logsPage({ index, limit: 1000 })
+        })
+        const m = Option.getOrUndefined(metrics)
+        return Option.some({
+          ...indexRow(index, m, held.get(index)),
+          outputs: Option.getOrElse(outputs, () => []),
+          artifacts,
+          stages: (m?.stages ?? []).map((st) => ({ order: st.order, name: st.name, wallTimeMs: st.wallTimeNs / 1e6 })),
+          logs: logs.rows
+        })
+      })
+
+    const performance = Effect.gen(function*() {
+      const { memo, stages } = yield* current
+      const { histogram, slowest, stageBuckets, stageStats, timeline } = yield* Effect.all({
+        stageStats: stages,
+        timeline: memo("timeline", checkpoint.timeline(maxChartBuckets), true),
+        stageBuckets: memo("stageTimeline", checkpoint.stageTimeline(maxChartBuckets), true),
+        histogram: memo("histogram", checkpoint.histogram("peakMemoryBytes", histogramBins), true),
+        slowest: memo("slowest", checkpoint.slowest(10))
+      })
+      return {
+        /** Time per index, or per run of consecutive indices of one status beyond {@link maxChartBuckets}. */
+        timeline: timeline.map((b) => ({
+          fromIndex: b.fromIndex,
+          toIndex: b.toIndex,
+          status: b.status === "completed" ? "completed" : "failed",
+          count: b.count,
+          meanWallTimeMs: ms(b.meanWallTimeNs),
+          maxWallTimeMs: ms(b.maxWallTimeNs)
+        })),
+        stageNames: stageStats.map((st) => st.name),
+        /** Mean stage times per index (or run of indices), in the order of `stages`; 0 where a stage did not run. */
+        stageBars: stageBuckets.map((b) => ({
+          fromIndex: b.fromIndex,
+          toIndex: b.toIndex,
+          stageMs: stageStats.map((st) => (b.stages.find((t) => t.order === st.order)?.meanNs ?? 0) / 1e6)
+        })),
+        memoryHistogram: histogram.map((bin) => ({ fromBytes: bin.from, toBytes: bin.to, count: bin.count })),
+        slowest: slowest.map((m) => ({ index: m.index, status: recordedStatus(m), wallTimeMs: ms(m.wallTimeNs), workerId: m.workerId })),
+        stages: stageStats
+      }
+    })
+
+    const logs = (query: LogsQuery) =>
+      Effect.gen(function*() {
+        let workerId: string | undefined
+        if (query.worker !== undefined) {
+          const prefix = query.worker
+          const found = yield* checkpoint.workerLabels(prefix, 2)
+          if (found.length === 0) {
+            return yield* new Params.BadRequest({ message: `no worker label (in workers or in the logs) starts with "${prefix}"` })
+          }
+          if (found.length > 1 && !found.includes(prefix)) {
+            return yield* new Params.BadRequest({ message: `"${prefix}" matches several workers; give more of the label` })
+          }
+          workerId = found.includes(prefix) ? prefix : found[0]!
+        }
+        const selected = { minLevel: query.minLevel, index: query.index, workerId }
+        const rows = query.sinceId === undefined
+          ? [...(yield* checkpoint.logsPage({ ...selected, newestFirst: true, limit: query.limit })).rows].reverse()
+          : (yield* checkpoint.logsPage({ ...selected, after: query.sinceId, limit: query.limit })).rows
+        return { rows, lastId: rows.reduce((max, row) => (row.id > max ? row.id : max), query.sinceId ?? 0) }
+      })
+
+    const changes = Effect.gen(function*() {
+      const { figures, mark } = yield* current
+      return { mark, update: yield* figures }
+    })
+
+    const warm = Effect.asVoid(Effect.all([overview, performance, indices({ selection: [], status: "all", page: 1, pageSize: 50 })]))
+
+    return { overview, indices, indexDetail, performance, logs, warm, changes }
   })
