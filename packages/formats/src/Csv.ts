@@ -12,7 +12,7 @@ import * as fs from "node:fs"
 import { pipeline } from "node:stream"
 import type { Reader } from "./FileSource.js"
 import type { FormatError } from "./FormatError.js"
-import { decodeWith, encodeWith, type FileOptions, fromReadable, placement, writeAtomic } from "./internal/files.js"
+import { decodeWith, encodeWith, type FileOptions, fromReadable, placement, structFields, writeAtomic } from "./internal/files.js"
 
 /** Options of the CSV reader. */
 export interface ReadOptions {
@@ -59,7 +59,7 @@ export const read = <A, I>(schema: Schema.Schema<A, I>, options: ReadOptions = {
 /** Options of the CSV sink. */
 export interface WriteOptions<A, I> extends FileOptions {
   /** Encodes each row and fixes the columns: the schema's fields, in order. */
-  readonly schema: Schema.Struct<any> & Schema.Schema<A, I>
+  readonly schema: Schema.Schema<A, I>
   /** The field delimiter (default ","). */
   readonly delimiter?: string | undefined
 }
@@ -70,7 +70,7 @@ export interface WriteOptions<A, I> extends FileOptions {
  */
 export const write = <A, I>(options: WriteOptions<A, I>): Sink.Sink<A, FormatError> => {
   const { dir, pathOf } = placement(options, ".csv")
-  const columns = Object.keys(options.schema.fields)
+  const columns = structFields(options.schema, "Csv.write").map((field) => String(field.name))
   const encode = encodeWith(options.schema)
   const delimiter = options.delimiter ?? ","
   return Sink.fromItems<A, FormatError>({

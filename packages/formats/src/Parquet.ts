@@ -19,7 +19,7 @@ import * as zlib from "node:zlib"
 import type { Reader } from "./FileSource.js"
 import { fingerprintOf } from "./FileSource.js"
 import { describe, FormatError } from "./FormatError.js"
-import { decodeWith, type FileOptions, placement, writeAtomic } from "./internal/files.js"
+import { decodeWith, type FileOptions, placement, structFields, writeAtomic } from "./internal/files.js"
 import * as path from "node:path"
 
 /** Options of the Parquet reader. */
@@ -139,7 +139,7 @@ const compressors = {
 /** Options of the Parquet sink. */
 export interface WriteOptions<A, I> extends FileOptions {
   /** The rows' schema: a struct whose fields become the columns (see `columnsOf`). */
-  readonly schema: Schema.Struct<any> & Schema.Schema<A, I>
+  readonly schema: Schema.Schema<A, I>
   /** The compression (default "SNAPPY"). */
   readonly codec?: Codec | undefined
   /** Rows per row group (default 100,000); the sink holds one group of rows at a time. */
@@ -160,16 +160,13 @@ export interface Column {
  * → BYTE_ARRAY, anything else → JSON. Optional fields and unions with
  * null or undefined are nullable.
  */
-export const columnsOf = (schema: Schema.Struct<any>): ReadonlyArray<Column> => {
-  const ast = SchemaAST.typeAST(schema.ast)
-  if (!SchemaAST.isTypeLiteral(ast)) throw new TypeError("Parquet.columnsOf needs a Schema.Struct")
-  return ast.propertySignatures.map((signature) => {
+export const columnsOf = (schema: Schema.Schema.Any): ReadonlyArray<Column> =>
+  structFields(schema, "Parquet.write").map((signature) => {
     const members = SchemaAST.isUnion(signature.type) ? signature.type.types : [signature.type]
     const present = members.filter((member) => !SchemaAST.isUndefinedKeyword(member) && !(SchemaAST.isLiteral(member) && member.literal === null))
     const nullable = signature.isOptional || present.length < members.length
     return { name: String(signature.name), type: present.length === 1 ? basicType(present[0]!) : "JSON", nullable }
   })
-}
 
 const basicType = (ast: SchemaAST.AST): BasicType => {
   if (SchemaAST.isRefinement(ast)) {

@@ -1,7 +1,7 @@
 /** File plumbing shared by the readers and sinks of this package. */
 import { FileSink } from "@curator/node"
 import { NodeStream } from "@effect/platform-node"
-import { Either, Effect, ParseResult, type Schema, Stream } from "effect"
+import { Either, Effect, ParseResult, type Schema, SchemaAST, Stream } from "effect"
 import * as fs from "node:fs"
 import type { Readable } from "node:stream"
 import { join, resolve } from "node:path"
@@ -67,3 +67,12 @@ export const writeAtomic = (format: Format, file: string, contents: string | Uin
     Effect.mapError((error) => new FormatError({ format, path: file, reason: error.message })),
     Effect.as([file])
   )
+
+/** The fields of a struct schema (its type side), in order; a sink with columns refuses any other schema. */
+export const structFields = (schema: Schema.Schema.Any, who: string): ReadonlyArray<SchemaAST.PropertySignature> => {
+  const ast = SchemaAST.typeAST(schema.ast)
+  if (!SchemaAST.isTypeLiteral(ast) || ast.indexSignatures.length > 0) {
+    throw new TypeError(`${who} needs a Schema.Struct (its fields are the columns), got ${String(ast)}`)
+  }
+  return ast.propertySignatures
+}
