@@ -4,7 +4,7 @@
  * written as one Parquet shard per row group.
  */
 import { Filter, Pipeline } from "@curator/core"
-import { Parquet } from "@curator/formats"
+import { type FormatError, Parquet } from "@curator/formats"
 import { Schema } from "effect"
 
 export const Document = Schema.Struct({
@@ -21,7 +21,7 @@ export const keeps = (row: Document): boolean => row.lang === "en" && row.text.t
 /** Collapses whitespace and lower-cases. */
 export const normalise = (text: string): string => text.replace(/\s+/g, " ").trim().toLowerCase()
 
-export const makePipeline = (input: string, outputDir: string) =>
+export const makePipeline = (input: string, outputDir: string): Pipeline.Pipeline<FormatError.FormatError> =>
   Pipeline.from(Parquet.rowGroups(input, { schema: Document })).pipe(
     Pipeline.filter(Filter.keep({ name: "EnglishAndLongEnough", params: { minLength: 20, minScore: 0.2 }, predicate: keeps })),
     Pipeline.filter(Filter.map({ name: "Normalise", f: (row: Document) => ({ ...row, text: normalise(row.text) }) })),
