@@ -52,6 +52,18 @@ describe("JsonLines", () => {
       expect(fs.readFileSync(path.join(dir, "out", "000003.jsonl"), "utf8")).toBe(JSON.stringify({ id: 6, text: "f" }) + "\n")
     }))
 
+  it.scoped("CRLF line endings and a last line without a newline", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir()
+      const file = path.join(dir, "crlf.jsonl")
+      fs.writeFileSync(file, `${JSON.stringify({ id: 1, text: "a" })}\r\n\r\n${JSON.stringify({ id: 2, text: "b" })}`)
+      const rows = yield* Stream.runCollect(JsonLines.read(Row)(file))
+      expect([...rows]).toEqual([{ id: 1, text: "a" }, { id: 2, text: "b" }])
+      fs.writeFileSync(file, `${JSON.stringify({ id: 1, text: "a" })}\n{"id": 2`)
+      const failed = yield* Effect.flip(Stream.runCollect(JsonLines.read(Row)(file)))
+      expect(failed.message).toContain(`${file} (line 2): not JSON`)
+    }))
+
   it.scoped("reads a file of 10^5 lines lazily, in order", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir()
