@@ -7,9 +7,9 @@ import { Sink } from "@curator/core"
 import { RecordBatchReader, type StructRowProxy, tableFromJSON, tableToIPC } from "apache-arrow"
 import { Chunk, Effect, Either, type Schema, Stream } from "effect"
 import * as fs from "node:fs/promises"
-import type { Reader } from "./FileSource.js"
+import { makeReader, type Reader } from "./FileSource.js"
 import { describe, FormatError } from "./FormatError.js"
-import { decodeWith, encodeWith, type FileOptions, placement, writeAtomic } from "./internal/files.js"
+import { decodeWith, encodeWith, type FileOptions, placement, schemaParams, writeAtomic } from "./internal/files.js"
 
 /** Options of the Arrow reader. */
 export interface ReadOptions<A, I> {
@@ -30,7 +30,12 @@ export const read = <A = Record<string, unknown>, I = A>(options: ReadOptions<A,
   const decode = options.schema === undefined ? undefined : decodeWith(options.schema)
   const start = options.batches?.start ?? 0
   const end = options.batches?.end ?? Number.POSITIVE_INFINITY
-  return (file) => {
+  const params = {
+    format: "arrow",
+    ...(options.batches === undefined ? {} : { batches: [start, end] }),
+    ...schemaParams(options.schema)
+  }
+  return makeReader(params, (file) => {
     const failure = (position: string | undefined) => (cause: unknown) =>
       new FormatError({ format: "arrow", path: file, position, reason: `not a readable Arrow IPC file: ${describe(cause)}` })
     const opened = Effect.acquireRelease(
@@ -71,7 +76,7 @@ export const read = <A = Record<string, unknown>, I = A>(options: ReadOptions<A,
           Stream.mapConcatChunk((rows) => Chunk.unsafeFromArray(rows))
         )
       })))
-  }
+  })
 }
 
 /** Options of the Arrow sink. */

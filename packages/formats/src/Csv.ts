@@ -10,9 +10,9 @@ import { stringify } from "csv-stringify/sync"
 import { Chunk, Effect, Either, type Schema, Stream } from "effect"
 import * as fs from "node:fs"
 import { pipeline } from "node:stream"
-import type { Reader } from "./FileSource.js"
+import { makeReader, type Reader } from "./FileSource.js"
 import type { FormatError } from "./FormatError.js"
-import { decodeWith, encodeWith, type FileOptions, fromReadable, placement, structFields, writeAtomic } from "./internal/files.js"
+import { decodeWith, encodeWith, type FileOptions, fromReadable, placement, schemaParams, structFields, writeAtomic } from "./internal/files.js"
 
 /** Options of the CSV reader. */
 export interface ReadOptions {
@@ -36,7 +36,8 @@ interface Parsed {
  */
 export const read = <A, I>(schema: Schema.Schema<A, I>, options: ReadOptions = {}): Reader<A> => {
   const decode = decodeWith(schema)
-  return (file) =>
+  const delimiter = options.delimiter ?? ","
+  return makeReader({ format: "csv", delimiter, ...schemaParams(schema) }, (file) =>
     fromReadable<Parsed>(
       "csv",
       file,
@@ -44,7 +45,7 @@ export const read = <A, I>(schema: Schema.Schema<A, I>, options: ReadOptions = {
       () => pipeline(fs.createReadStream(file), parse({
         columns: true,
         skip_empty_lines: true,
-        delimiter: options.delimiter ?? ",",
+        delimiter,
         on_record: (record: Record<string, string>, context) => ({ record, line: context.lines })
       }), () => {}),
       (cause) => {
@@ -59,7 +60,7 @@ export const read = <A, I>(schema: Schema.Schema<A, I>, options: ReadOptions = {
         rows.push(decoded.right)
       }
       return Effect.succeed(Chunk.unsafeFromArray(rows))
-    }))
+    })))
 }
 
 /** Options of the CSV sink. */

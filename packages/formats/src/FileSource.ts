@@ -7,15 +7,27 @@
  * Globbing uses `tinyglobby` (Node 20 has no `fs.glob`; tinyglobby is small,
  * maintained, and has two dependencies against fast-glob's seventeen).
  */
-import { Source } from "@curator/core"
+import { type Provenance, Source } from "@curator/core"
 import { Effect, Stream } from "effect"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { glob as findFiles } from "tinyglobby"
 import { describe, FormatError } from "./FormatError.js"
 
-/** Turns one file (its absolute path) into the items of its index. */
-export type Reader<A, E = FormatError, R = never> = (file: string) => Stream.Stream<A, E, R>
+/**
+ * Turns one file (its absolute path) into the items of its index. Its
+ * `params` (the format and its options) join the source's params, so
+ * reading the same files differently is a different configuration.
+ */
+export type Reader<A, E = FormatError, R = never> = ((file: string) => Stream.Stream<A, E, R>) & {
+  readonly params?: Provenance.Params | undefined
+}
+
+/** A reader with the params that identify it (see `Reader`). */
+export const makeReader = <A, E = FormatError, R = never>(
+  params: Provenance.Params,
+  read: (file: string) => Stream.Stream<A, E, R>
+): Reader<A, E, R> => Object.assign((file: string) => read(file), { params })
 
 /** Options of `glob`. */
 export interface GlobOptions<A, E, R> {
@@ -56,11 +68,11 @@ export const fingerprintOf = (root: string, file: string): Effect.Effect<string,
   }).pipe(Effect.map((stat) => `${path.relative(root, file)}:${stat.size}:${Math.trunc(stat.mtimeMs)}`))
 
 /** Reads a whole file as one `Uint8Array` item (for small files: images, documents). */
-export const bytes: Reader<Uint8Array> = (file) =>
+export const bytes: Reader<Uint8Array> = makeReader({ format: "bytes" }, (file) =>
   Stream.fromEffect(Effect.tryPromise({
     try: () => fs.readFile(file),
     catch: (cause) => new FormatError({ format: "file", path: file, reason: `cannot read: ${describe(cause)}` })
-  }))
+  })))
 
 /**
  * One index per file matching `pattern` (tinyglobby syntax) under `root`.
@@ -90,7 +102,7 @@ export function glob<A, E, R>(pattern: string, options: GlobOptions<A, E, R>): F
   const read: Reader<A, E, R> = options.read ?? ((file) => Stream.succeed(file as A))
   const source = Source.make({
     name: options.name ?? "Files",
-    params: { pattern, root },
+    params: { pattern, root, ...(read.params === undefined ? {} : { reader: read.params }) },
     length: Effect.map(files, (all) => all.length),
     read: (index: number) => Stream.flatMap(Stream.fromEffect(fileAt(index)), read)
   })

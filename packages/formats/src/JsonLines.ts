@@ -6,9 +6,9 @@
  */
 import { Sink } from "@curator/core"
 import { Chunk, Effect, Either, Schema, Stream } from "effect"
-import type { Reader } from "./FileSource.js"
+import { makeReader, type Reader } from "./FileSource.js"
 import { describe, FormatError } from "./FormatError.js"
-import { decodeWith, encodeWith, type FileOptions, placement, readChunks, writeAtomic } from "./internal/files.js"
+import { decodeWith, encodeWith, type FileOptions, placement, readChunks, schemaParams, writeAtomic } from "./internal/files.js"
 
 /**
  * Reads a JSON Lines file as a stream of values decoded by `schema` (blank
@@ -19,7 +19,7 @@ import { decodeWith, encodeWith, type FileOptions, placement, readChunks, writeA
  */
 export const read = <A, I>(schema: Schema.Schema<A, I>): Reader<A> => {
   const decode = decodeWith(schema)
-  return (file) =>
+  return makeReader({ format: "jsonl", ...schemaParams(schema) }, (file) =>
     Stream.suspend(() => {
       let line = 0
       // The end of the last chunk, until the newline that completes it arrives. (Splitting
@@ -53,7 +53,7 @@ export const read = <A, I>(schema: Schema.Schema<A, I>): Reader<A> => {
         // The last line, when the file does not end with a newline.
         Stream.concat(Stream.suspend(() => Stream.flattenChunks(Stream.fromEffect(decodeLines(partial.length > 0 ? [partial] : [])))))
       )
-    })
+    }))
 }
 
 /** Options of the JSON Lines sink. */

@@ -16,10 +16,9 @@ import { asyncBufferFromFile, type AsyncBuffer, type FileMetaData, parquetMetada
 import { compressors as decompressors } from "hyparquet-compressors"
 import { type BasicType, ByteWriter, type ColumnSource, ParquetWriter, schemaFromColumnData } from "hyparquet-writer"
 import * as zlib from "node:zlib"
-import type { Reader } from "./FileSource.js"
-import { fingerprintOf } from "./FileSource.js"
+import { fingerprintOf, makeReader, type Reader } from "./FileSource.js"
 import { describe, FormatError } from "./FormatError.js"
-import { decodeWith, type FileOptions, placement, structFields, writeAtomic } from "./internal/files.js"
+import { decodeWith, type FileOptions, placement, schemaParams, structFields, writeAtomic } from "./internal/files.js"
 import * as path from "node:path"
 
 /** Options of the Parquet reader. */
@@ -61,7 +60,13 @@ export const rowGroupCount = (file: string): Effect.Effect<number, FormatError> 
 export const read = <A = Record<string, unknown>, I = A>(options: ReadOptions<A, I> = {}): Reader<A> => {
   const decode = options.schema === undefined ? undefined : decodeWith(options.schema)
   const columns = options.columns === undefined ? undefined : [...options.columns]
-  return (file) =>
+  const params = {
+    format: "parquet",
+    ...(columns === undefined ? {} : { columns }),
+    ...(options.rowGroups === undefined ? {} : { rowGroups: [options.rowGroups.start, options.rowGroups.end] }),
+    ...schemaParams(options.schema)
+  }
+  return makeReader(params, (file) =>
     Stream.unwrap(Effect.map(open(file), ({ buffer, metadata }) => {
       const groups = metadata.row_groups
       const start = Math.max(0, options.rowGroups?.start ?? 0)
@@ -97,7 +102,7 @@ export const read = <A = Record<string, unknown>, I = A>(options: ReadOptions<A,
         Stream.mapEffect(readGroup),
         Stream.mapConcatChunk((rows) => Chunk.unsafeFromArray(rows))
       )
-    }))
+    })))
 }
 
 /**
@@ -115,7 +120,7 @@ export const rowGroups = <A = Record<string, unknown>, I = A>(
   const count = Effect.runSync(Effect.cached(rowGroupCount(absolute)))
   const source = Source.make({
     name: options.name ?? "ParquetRowGroups",
-    params: { file: absolute, ...(options.columns === undefined ? {} : { columns: [...options.columns] }) },
+    params: { file: absolute, ...(options.columns === undefined ? {} : { columns: [...options.columns] }), ...schemaParams(options.schema) },
     length: count,
     read: (index: number) => read<A, I>({ ...options, rowGroups: { start: index, end: index + 1 } })(absolute)
   })

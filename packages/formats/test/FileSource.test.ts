@@ -1,7 +1,7 @@
 import { Pipeline, RunResult } from "@curator/core"
-import { FileSource } from "@curator/formats"
+import { Csv, FileSource, JsonLines, Parquet } from "@curator/formats"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Stream } from "effect"
+import { Chunk, Effect, Schema, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { FileSink } from "@curator/node"
@@ -23,6 +23,19 @@ describe("FileSource", () => {
       const paths = yield* Effect.forEach([0, 1, 2, 3], (index) => Stream.runCollect(source.read(index)))
       expect(paths.map(Chunk.toReadonlyArray)).toEqual([["B/1.txt"], ["a/10.txt"], ["a/9.txt"], ["b/2.txt"]].map(([name]) => [path.join(dir, name!)]))
     }))
+
+  it("the reader's format and options are part of the source's params, so reading differently is another configuration", () => {
+    const Row = Schema.Struct({ id: Schema.NumberFromString })
+    const paramsOf = (read: FileSource.Reader<unknown>) => FileSource.glob("*", { root: "/data", read }).params
+    expect(paramsOf(Csv.read(Row))).toEqual({
+      pattern: "*",
+      root: "/data",
+      reader: { format: "csv", delimiter: ",", schema: "{ readonly id: NumberFromString }" }
+    })
+    expect(paramsOf(Csv.read(Row, { delimiter: ";" }))).not.toEqual(paramsOf(Csv.read(Row)))
+    expect(paramsOf(JsonLines.read(Row))).not.toEqual(paramsOf(JsonLines.read(Schema.Struct({ id: Schema.Number }))))
+    expect(paramsOf(Parquet.read({ columns: ["a"] }))).toEqual({ pattern: "*", root: "/data", reader: { format: "parquet", columns: ["a"] } })
+  })
 
   it.scoped("files as bytes through a pipeline; the fingerprint changes when a file does", () =>
     Effect.gen(function* () {

@@ -191,7 +191,7 @@ describe("Parquet", () => {
       const rows = Array.from({ length: 400 }, (_, id) => ({ id, text: `  Row ${id}  ` }))
       yield* writeParquet(file, rows, 100)
       const source = Parquet.rowGroups(file, { schema: Row, columns: ["id", "text"] })
-      expect(source.params).toEqual({ file, columns: ["id", "text"] })
+      expect(source.params).toEqual({ file, columns: ["id", "text"], schema: "{ readonly id: Int; readonly text: string }" })
       const normalise = Filter.make({
         name: "Normalise",
         apply: (items: Stream.Stream<Row>) =>

@@ -28,6 +28,10 @@ export const fromReadable = <A = Uint8Array>(
     (cause) => new FormatError({ format, path: file, position: position?.(cause), reason: describe(cause) })
   )
 
+/** A schema's identity in params: its description, e.g. `{ readonly id: NumberFromString; ... }`. */
+export const schemaParams = (schema: Schema.Schema.All | undefined): { readonly schema?: string } =>
+  schema === undefined ? {} : { schema: String(schema.ast) }
+
 /** Decodes one value with `schema`, or explains where and why it does not fit. */
 export const decodeWith = <A, I>(schema: Schema.Schema<A, I>) => {
   const decode = ParseResult.decodeUnknownEither(schema)
