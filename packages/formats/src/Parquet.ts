@@ -11,7 +11,7 @@
  * ~60 MB native engine: used here only as an independent reader in tests.
  */
 import { Sink, Source } from "@curator/core"
-import { Chunk, Effect, Either, Schema, SchemaAST, Stream } from "effect"
+import { Chunk, Effect, Either, ParseResult, Schema, SchemaAST, Stream } from "effect"
 import { asyncBufferFromFile, type AsyncBuffer, type FileMetaData, parquetMetadataAsync, parquetReadObjects } from "hyparquet"
 import { compressors as decompressors } from "hyparquet-compressors"
 import { type BasicType, ByteWriter, type ColumnSource, ParquetWriter, schemaFromColumnData } from "hyparquet-writer"
@@ -212,6 +212,7 @@ export const write = <A, I>(options: WriteOptions<A, I>): Sink.Sink<A, FormatErr
   if (!Number.isSafeInteger(rowGroupSize) || rowGroupSize <= 0) {
     throw new TypeError(`Parquet.write: rowGroupSize must be a positive integer, got ${rowGroupSize}`)
   }
+  const validate = ParseResult.validateEither(Schema.typeSchema(options.schema))
   const parquetSchema = schemaFromColumnData({
     columnData: columns.map(({ name, nullable, type }) => ({ name, type, nullable, data: [] }))
   })
@@ -223,6 +224,23 @@ export const write = <A, I>(options: WriteOptions<A, I>): Sink.Sink<A, FormatErr
         const file = pathOf(index)
         const failure = (position: string | undefined, cause: unknown) =>
           new FormatError({ format: "parquet", path: file, position, reason: `cannot encode: ${describe(cause)}; check that the rows match the schema` })
+        // Only when the encoder refused a group: find the first row the schema refuses, to name it.
+        const blame = (group: Chunk.Chunk<A>, first: number) => {
+          let r = 0
+          for (const row of group) {
+            const checked = validate(row)
+            if (Either.isLeft(checked)) {
+              return new FormatError({
+                format: "parquet",
+                path: file,
+                position: `row ${first + r}`,
+                reason: `does not match the schema: ${ParseResult.TreeFormatter.formatIssueSync(checked.left)}`
+              })
+            }
+            r++
+          }
+          return undefined
+        }
         const writer = new ByteWriter()
         const parquet = new ParquetWriter({ writer, schema: parquetSchema, codec, compressors })
         let rows = 0
@@ -239,7 +257,7 @@ export const write = <A, I>(options: WriteOptions<A, I>): Sink.Sink<A, FormatErr
               void parquet.write({ columnData, rowGroupSize })
               rows += data.length
             },
-            catch: (cause) => failure(`rows ${rows} to ${rows + group.length - 1}`, cause)
+            catch: (cause) => blame(group, rows) ?? failure(`rows ${rows} to ${rows + group.length - 1}`, cause)
           }))
         if (rows === 0) return []
         yield* Effect.try({ try: () => parquet.finish(), catch: (cause) => failure("footer", cause) })

@@ -218,3 +218,50 @@ describe("Parquet", () => {
       )
     }).pipe(Effect.scoped), { timeout: 60_000 })
 })
+
+describe("Parquet.write", () => {
+  it.scoped("a row that does not fit the schema fails its index naming the file and the row; the others are written", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir()
+      const rows = (index: number): ReadonlyArray<unknown> =>
+        Array.from({ length: 30 }, (_, id) => (index === 1 && id === 17 ? { id, text: 5 } : { id, text: `t${id}` }))
+      const source = Source.make({ name: "Rows", params: { n: 3 }, length: 3, items: (index) => Effect.succeed(rows(index) as ReadonlyArray<Row>) })
+      const result = yield* runIn(
+        Pipeline.from(source).pipe(Pipeline.write(Parquet.write({ dir: path.join(dir, "out"), schema: Row, rowGroupSize: 10 }))),
+        path.join(dir, "db")
+      )
+      const byIndex = outcomes(result)
+      expect(byIndex.map(([, tag]) => tag)).toEqual(["Completed", "Failed", "Completed"])
+      expect(byIndex[1]![2]).toContain(`${path.join(dir, "out", "000001.parquet")} (row 17): does not match the schema`)
+      expect(fs.existsSync(path.join(dir, "out", "000001.parquet"))).toBe(false)
+      expect(fs.readdirSync(path.join(dir, "out")).filter((name) => name.includes(".tmp"))).toEqual([])
+      const back = yield* Stream.runCollect(Parquet.read({ schema: Row })(path.join(dir, "out", "000002.parquet")))
+      expect(Chunk.toReadonlyArray(back)).toEqual(rows(2))
+    }))
+
+  it("derives the columns from a Schema struct", () => {
+    const columns = Parquet.columnsOf(Schema.Struct({
+      a: Schema.Int,
+      b: Schema.Number,
+      c: Schema.optional(Schema.String),
+      d: Schema.NullOr(Schema.BigIntFromSelf),
+      e: Schema.Boolean,
+      f: Schema.DateFromSelf,
+      g: Schema.Uint8ArrayFromSelf,
+      h: Schema.Array(Schema.String),
+      i: Schema.NumberFromString
+    }))
+    expect(columns).toEqual([
+      { name: "a", type: "INT32", nullable: false },
+      { name: "b", type: "DOUBLE", nullable: false },
+      { name: "c", type: "STRING", nullable: true },
+      { name: "d", type: "INT64", nullable: true },
+      { name: "e", type: "BOOLEAN", nullable: false },
+      { name: "f", type: "TIMESTAMP", nullable: false },
+      { name: "g", type: "BYTE_ARRAY", nullable: false },
+      { name: "h", type: "JSON", nullable: false },
+      { name: "i", type: "DOUBLE", nullable: false }
+    ])
+    expect(() => Parquet.columnsOf(Schema.Record({ key: Schema.String, value: Schema.Number }))).toThrow(/needs a Schema.Struct/)
+  })
+})
