@@ -149,6 +149,12 @@ export interface WriteOptions<A, I> extends FileOptions {
   readonly codec?: Codec | undefined
   /** Rows per row group (default 100,000); the sink holds one group of rows at a time. */
   readonly rowGroupSize?: number | undefined
+  /**
+   * Splits an index's rows into shards of at most this many rows, one file
+   * each (`000042-00000.parquet`, `000042-00001.parquet`, ...); default: one
+   * file per index.
+   */
+  readonly rowsPerFile?: number | undefined
 }
 
 /** A column of the Parquet schema derived from a Schema struct. */
@@ -196,10 +202,10 @@ const basicType = (ast: SchemaAST.AST): BasicType => {
 }
 
 /**
- * One Parquet file per index (`000042.parquet`; an index is a shard), its
- * columns derived from `schema`, rows grouped into row groups as they
- * stream in, written atomically; an index whose items were all dropped
- * writes none.
+ * One Parquet file per index (`000042.parquet`), or per shard of
+ * `rowsPerFile` rows, its columns derived from `schema`, rows grouped into
+ * row groups as they stream in, each file written atomically; an index
+ * whose items were all dropped writes none.
  *
  * @example
  * const sink = Parquet.write({ dir: "/out", schema: Row, codec: "GZIP" })
@@ -212,56 +218,98 @@ export const write = <A, I>(options: WriteOptions<A, I>): Sink.Sink<A, FormatErr
   if (!Number.isSafeInteger(rowGroupSize) || rowGroupSize <= 0) {
     throw new TypeError(`Parquet.write: rowGroupSize must be a positive integer, got ${rowGroupSize}`)
   }
+  const rowsPerFile = options.rowsPerFile
+  if (rowsPerFile !== undefined && (!Number.isSafeInteger(rowsPerFile) || rowsPerFile <= 0)) {
+    throw new TypeError(`Parquet.write: rowsPerFile must be a positive integer, got ${rowsPerFile}`)
+  }
+  const groupSize = Math.min(rowGroupSize, rowsPerFile ?? rowGroupSize)
   const validate = ParseResult.validateEither(Schema.typeSchema(options.schema))
   const parquetSchema = schemaFromColumnData({
     columnData: columns.map(({ name, nullable, type }) => ({ name, type, nullable, data: [] }))
   })
   return Sink.make<A, FormatError>({
     name: options.name ?? "ParquetWrite",
-    params: { dir, format: "parquet", columns: columns.map((c) => `${c.name}:${c.type}${c.nullable ? "?" : ""}`), codec, rowGroupSize },
+    params: {
+      dir,
+      format: "parquet",
+      columns: columns.map((c) => `${c.name}:${c.type}${c.nullable ? "?" : ""}`),
+      codec,
+      rowGroupSize,
+      ...(rowsPerFile === undefined ? {} : { rowsPerFile })
+    },
     write: (items, index) =>
       Effect.gen(function* () {
-        const file = pathOf(index)
-        const failure = (position: string | undefined, cause: unknown) =>
+        const written: Array<string> = []
+        // The file being filled: its path, encoder and rows so far (one at a time).
+        let current: { readonly file: string; readonly writer: ByteWriter; readonly parquet: ParquetWriter; rows: number } | undefined
+        let rows = 0
+        const failure = (file: string, position: string | undefined, cause: unknown) =>
           new FormatError({ format: "parquet", path: file, position, reason: `cannot encode: ${describe(cause)}; check that the rows match the schema` })
         // Only when the encoder refused a group: find the first row the schema refuses, to name it.
-        const blame = (group: Chunk.Chunk<A>, first: number) => {
-          let r = 0
-          for (const row of group) {
-            const checked = validate(row)
+        const blame = (file: string, group: ReadonlyArray<A>, first: number) => {
+          for (let r = 0; r < group.length; r++) {
+            const checked = validate(group[r])
             if (Either.isLeft(checked)) {
-              return new FormatError({
-                format: "parquet",
-                path: file,
-                position: `row ${first + r}`,
-                reason: `does not match the schema: ${ParseResult.TreeFormatter.formatIssueSync(checked.left)}`
-              })
+              const reason = `does not match the schema: ${ParseResult.TreeFormatter.formatIssueSync(checked.left)}`
+              return new FormatError({ format: "parquet", path: file, position: `row ${first + r}`, reason })
             }
-            r++
           }
           return undefined
         }
-        const writer = new ByteWriter()
-        const parquet = new ParquetWriter({ writer, schema: parquetSchema, codec, compressors })
-        let rows = 0
-        yield* Stream.runForEach(Stream.grouped(items, rowGroupSize), (group) =>
-          Effect.try({
-            try: () => {
-              const data = Chunk.toReadonlyArray(group) as ReadonlyArray<Record<string, unknown>>
-              const columnData: Array<ColumnSource> = columns.map(({ name, nullable, type }) => ({
-                name,
-                type,
-                nullable,
-                data: data.map((row) => row[name] ?? null)
-              }))
-              void parquet.write({ columnData, rowGroupSize })
-              rows += data.length
-            },
-            catch: (cause) => blame(group, rows) ?? failure(`rows ${rows} to ${rows + group.length - 1}`, cause)
+        const startFile = () => {
+          const file = rowsPerFile === undefined ? pathOf(index) : withShard(pathOf(index), written.length)
+          const writer = new ByteWriter()
+          return { file, writer, parquet: new ParquetWriter({ writer, schema: parquetSchema, codec, compressors }), rows: 0 }
+        }
+        const finishFile = Effect.suspend(() => {
+          const done = current
+          if (done === undefined) return Effect.void
+          current = undefined
+          return Effect.try({ try: () => done.parquet.finish(), catch: (cause) => failure(done.file, "footer", cause) }).pipe(
+            Effect.zipRight(Effect.suspend(() => writeAtomic("parquet", done.file, done.writer.getBytes()))),
+            Effect.map((paths) => void written.push(...paths))
+          )
+        })
+        const writeGroup = (group: ReadonlyArray<A>) =>
+          Effect.suspend(() => {
+            const target = current ??= startFile()
+            return Effect.try({
+              try: () => {
+                const columnData: Array<ColumnSource> = columns.map(({ name, nullable, type }) => ({
+                  name,
+                  type,
+                  nullable,
+                  data: group.map((row) => (row as Record<string, unknown>)[name] ?? null)
+                }))
+                void target.parquet.write({ columnData, rowGroupSize })
+                target.rows += group.length
+                rows += group.length
+              },
+              catch: (cause) => blame(target.file, group, rows) ?? failure(target.file, `rows ${rows} to ${rows + group.length - 1}`, cause)
+            }).pipe(Effect.zipRight(Effect.suspend(() => (rowsPerFile !== undefined && target.rows >= rowsPerFile ? finishFile : Effect.void))))
+          })
+        yield* Stream.runForEach(Stream.grouped(items, groupSize), (chunk) =>
+          Effect.suspend(() => {
+            // A group never straddles two files: split it where the current file is full.
+            let group = Chunk.toReadonlyArray(chunk)
+            const parts: Array<ReadonlyArray<A>> = []
+            let room = rowsPerFile === undefined ? group.length : rowsPerFile - (current?.rows ?? 0)
+            while (group.length > room) {
+              parts.push(group.slice(0, room))
+              group = group.slice(room)
+              room = rowsPerFile!
+            }
+            parts.push(group)
+            return Effect.forEach(parts, writeGroup, { discard: true })
           }))
-        if (rows === 0) return []
-        yield* Effect.try({ try: () => parquet.finish(), catch: (cause) => failure("footer", cause) })
-        return yield* writeAtomic("parquet", file, writer.getBytes())
+        yield* finishFile
+        return written
       })
   })
+}
+
+/** `dir/000042.parquet` → `dir/000042-00003.parquet`. */
+const withShard = (file: string, shard: number) => {
+  const extension = path.extname(file)
+  return `${file.slice(0, file.length - extension.length)}-${String(shard).padStart(5, "0")}${extension}`
 }

@@ -239,6 +239,24 @@ describe("Parquet.write", () => {
       expect(Chunk.toReadonlyArray(back)).toEqual(rows(2))
     }))
 
+  it.scoped("rowsPerFile splits an index into shards, every path returned and recorded", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir()
+      const rows = Array.from({ length: 60 }, (_, id) => ({ id, text: `t${id}` }))
+      const source = Source.make({ name: "Rows", params: { n: 1 }, length: 1, read: () => Stream.fromIterable(rows) })
+      const out = path.join(dir, "out")
+      const result = yield* runIn(
+        Pipeline.from(source).pipe(Pipeline.write(Parquet.write({ dir: out, schema: Row, rowGroupSize: 10, rowsPerFile: 25 }))),
+        path.join(dir, "db")
+      )
+      const shards = ["000000-00000.parquet", "000000-00001.parquet", "000000-00002.parquet"].map((name) => path.join(out, name))
+      expect(RunResult.paths(result)).toEqual([shards])
+      const perShard = yield* Effect.forEach(shards, (file) => Stream.runCollect(Parquet.read({ schema: Row })(file)))
+      expect(perShard.map((chunk) => chunk.length)).toEqual([25, 25, 10])
+      expect(perShard.flatMap((chunk) => Chunk.toReadonlyArray(chunk))).toEqual(rows)
+      expect(yield* Effect.forEach(shards, Parquet.rowGroupCount)).toEqual([3, 3, 1])
+    }))
+
   it("derives the columns from a Schema struct", () => {
     const columns = Parquet.columnsOf(Schema.Struct({
       a: Schema.Int,
