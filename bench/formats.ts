@@ -26,7 +26,6 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as readline from "node:readline"
-import type { Measurement } from "./workloads.js"
 
 const Row = Schema.Struct({ id: Schema.Int, text: Schema.String, score: Schema.Number })
 type Row = typeof Row.Type
@@ -223,7 +222,7 @@ const parquetMemory = async (dir: string, dbDir: string) => {
   }
 }
 
-export const formats = async (rows: number): Promise<Measurement> => {
+export const formats = async (rows: number) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "curator-bench-formats-"))
   const dbDir = path.join(dir, "db")
   try {
