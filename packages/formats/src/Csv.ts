@@ -4,7 +4,7 @@
  * columns their types (`Schema.NumberFromString`, ...), and a row that does
  * not fit fails the index naming the file and line.
  */
-import { Sink } from "@curator/core"
+import type { Sink } from "@curator/core"
 import { parse } from "csv-parse"
 import { stringify } from "csv-stringify/sync"
 import { Chunk, Effect, Either, type Schema, Stream } from "effect"
@@ -12,7 +12,7 @@ import * as fs from "node:fs"
 import { pipeline } from "node:stream"
 import { makeReader, type Reader } from "./FileSource.js"
 import type { FormatError } from "./FormatError.js"
-import { decodeWith, encodeWith, type FileOptions, fromReadable, placement, schemaParams, structFields, writeAtomic } from "./internal/files.js"
+import { decodeWith, encodeWith, type FileOptions, fromReadable, placement, schemaParams, structFields, textSink } from "./internal/files.js"
 
 /** Options of the CSV reader. */
 export interface ReadOptions {
@@ -80,20 +80,19 @@ export const write = <A, I>(options: WriteOptions<A, I>): Sink.Sink<A, FormatErr
   const columns = structFields(options.schema, "Csv.write").map((field) => String(field.name))
   const encode = encodeWith(options.schema)
   const delimiter = options.delimiter ?? ","
-  return Sink.fromItems<A, FormatError>({
+  return textSink<A>("csv", {
     name: options.name ?? "CsvWrite",
     params: { dir, format: "csv", columns, delimiter },
-    write: (items, index) =>
-      Effect.suspend(() => {
-        if (items.length === 0) return Effect.succeed([])
-        const file = pathOf(index)
-        const rows: Array<I> = []
-        for (let i = 0; i < items.length; i++) {
-          const encoded = encode("csv", file, `item ${i}`, items[i]!)
-          if (Either.isLeft(encoded)) return Effect.fail(encoded.left)
-          rows.push(encoded.right)
-        }
-        return writeAtomic("csv", file, stringify(rows, { header: true, columns, delimiter }))
-      })
+    pathOf,
+    encode: (items, first, file) => {
+      const rows: Array<I> = []
+      for (let i = 0; i < items.length; i++) {
+        const encoded = encode("csv", file, `item ${first + i}`, items[i]!)
+        if (Either.isLeft(encoded)) return Either.left(encoded.left)
+        rows.push(encoded.right)
+      }
+      // The header goes with the first chunk only.
+      return Either.right(stringify(rows, { header: first === 0, columns, delimiter }))
+    }
   })
 }

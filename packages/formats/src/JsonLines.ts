@@ -4,11 +4,11 @@
  * with a Schema; a bad line fails the index naming the file and line. The
  * sink writes one file per index, atomically.
  */
-import { Sink } from "@curator/core"
+import type { Sink } from "@curator/core"
 import { Chunk, Effect, Either, Schema, Stream } from "effect"
 import { makeReader, type Reader } from "./FileSource.js"
 import { describe, FormatError } from "./FormatError.js"
-import { decodeWith, encodeWith, type FileOptions, placement, readChunks, schemaParams, writeAtomic } from "./internal/files.js"
+import { decodeWith, encodeWith, type FileOptions, placement, readChunks, schemaParams, textSink } from "./internal/files.js"
 
 /**
  * Reads a JSON Lines file as a stream of values decoded by `schema` (blank
@@ -69,25 +69,22 @@ export interface WriteOptions<A, I> extends FileOptions {
 export const write = <A, I = A>(options: WriteOptions<A, I>): Sink.Sink<A, FormatError> => {
   const { dir, pathOf } = placement(options, ".jsonl")
   const encode = options.schema === undefined ? undefined : encodeWith(options.schema)
-  return Sink.fromItems<A, FormatError>({
+  return textSink<A>("jsonl", {
     name: options.name ?? "JsonLinesWrite",
     params: { dir, format: "jsonl" },
-    write: (items, index) =>
-      Effect.suspend(() => {
-        if (items.length === 0) return Effect.succeed([])
-        const file = pathOf(index)
-        const lines: Array<string> = []
-        for (let i = 0; i < items.length; i++) {
-          let value: unknown = items[i]
-          if (encode !== undefined) {
-            const encoded = encode("jsonl", file, `item ${i}`, items[i]!)
-            if (Either.isLeft(encoded)) return Effect.fail(encoded.left)
-            value = encoded.right
-          }
-          lines.push(JSON.stringify(value))
+    pathOf,
+    encode: (items, first, file) => {
+      let text = ""
+      for (let i = 0; i < items.length; i++) {
+        let value: unknown = items[i]
+        if (encode !== undefined) {
+          const encoded = encode("jsonl", file, `item ${first + i}`, items[i]!)
+          if (Either.isLeft(encoded)) return Either.left(encoded.left)
+          value = encoded.right
         }
-        lines.push("")
-        return writeAtomic("jsonl", file, lines.join("\n"))
-      })
+        text += JSON.stringify(value) + "\n"
+      }
+      return Either.right(text)
+    }
   })
 }
