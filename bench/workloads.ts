@@ -22,6 +22,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { formats } from "./formats.js"
 import { progress } from "./progress.js"
 import { scale } from "./scale.js"
 
@@ -451,5 +452,6 @@ export const workloads = {
   tracing: { run: tracing, defaultN: 20_000 },
   progress: { run: progress, defaultN: 20_000 },
   cluster: { run: cluster, defaultN: 120 },
-  scale: { run: scale, defaultN: 1_000_000 }
+  scale: { run: scale, defaultN: 1_000_000 },
+  formats: { run: formats, defaultN: 200_000 }
 } as const

@@ -1,0 +1,6 @@
+export * as Arrow from "./Arrow.js"
+export * as Csv from "./Csv.js"
+export * as FileSource from "./FileSource.js"
+export * as FormatError from "./FormatError.js"
+export * as JsonLines from "./JsonLines.js"
+export * as Parquet from "./Parquet.js"
