@@ -4,7 +4,9 @@
  * database of its own) and returns one JSON-able record.
  */
 import { Backend, type CheckpointStore, Filter, Pipeline, Sink, Source } from "@curator/core"
-import { ClusterBackend, FileSink, PgCheckpointStore, SqliteCheckpointStore, WorkerBackend } from "@curator/node"
+import { FileSink, SqliteCheckpointStore, WorkerBackend } from "@curator/node"
+import { ClusterBackend } from "@curator/node/cluster"
+import { PgCheckpointStore } from "@curator/node/postgres"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import {
