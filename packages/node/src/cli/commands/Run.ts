@@ -9,14 +9,12 @@ import { Backend, Pipeline, type RunResult, RunOptions } from "@curator/core"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Console, Duration, Effect, Either, type Layer, Option } from "effect"
-import * as ClusterBackend from "../../ClusterBackend.js"
-import * as PgCheckpointStore from "../../PgCheckpointStore.js"
+import { Console, Duration, Effect, Either, Layer, Option } from "effect"
 import * as PipelineModule from "../../PipelineModule.js"
 import * as SqliteCheckpointStore from "../../SqliteCheckpointStore.js"
-import * as WorkerBackend from "../../WorkerBackend.js"
 import { type CliError, ExitCode, SilentExit, usage } from "../CliError.js"
 import * as Format from "../Format.js"
+import * as Lazy from "../Lazy.js"
 import * as ProgressDisplay from "../ProgressDisplay.js"
 import * as Shared from "../Shared.js"
 import * as Signals from "../Signals.js"
@@ -44,16 +42,22 @@ const backendLayer = (
   exportName: string | undefined,
   threads: number,
   postgres: string
-): Layer.Layer<Backend.Backend, Backend.BackendError> => {
+): Layer.Layer<Backend.Backend, Backend.BackendError | CliError> => {
   switch (name) {
     case "sequential":
       return Backend.layerSequential
     case "fibers":
       return Backend.layerFibers
     case "workers":
-      return WorkerBackend.layer({ module, exportName, threads })
+      return Layer.unwrapEffect(
+        Effect.map(Lazy.load("--backend workers", () => import("../../WorkerBackend.js")), (WorkerBackend) =>
+          WorkerBackend.layer({ module, exportName, threads }))
+      )
     case "cluster":
-      return ClusterBackend.layer({ postgres })
+      return Layer.unwrapEffect(
+        Effect.map(Lazy.load("--backend cluster", () => import("../../ClusterBackend.js")), (ClusterBackend) =>
+          ClusterBackend.layer({ postgres }))
+      )
   }
 }
 
@@ -242,7 +246,14 @@ export const command = Command.make(
       }).pipe(
         Effect.scoped,
         Effect.provide(backendLayer(options.backend, options.module, exportName, threads, postgres ?? "")),
-        Effect.provide(postgres === undefined ? SqliteCheckpointStore.layer() : PgCheckpointStore.layer({ url: postgres })),
+        Effect.provide(
+          postgres === undefined
+            ? SqliteCheckpointStore.layer()
+            : Layer.unwrapEffect(
+              Effect.map(Lazy.load("--postgres", () => import("../../PgCheckpointStore.js")), (PgCheckpointStore) =>
+                PgCheckpointStore.layer({ url: postgres }))
+            )
+        ),
         Effect.onInterrupt(() =>
           state.started && state.location !== undefined
             ? Console.error(
