@@ -24,6 +24,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { cli } from "./cli.js"
 import { progress } from "./progress.js"
 
 export interface Measurement {
@@ -451,5 +452,6 @@ export const workloads = {
   stream: { run: stream, defaultN: 1_000_000 },
   tracing: { run: tracing, defaultN: 20_000 },
   progress: { run: progress, defaultN: 20_000 },
-  cluster: { run: cluster, defaultN: 120 }
+  cluster: { run: cluster, defaultN: 120 },
+  cli: { run: cli, defaultN: 5 }
 } as const
