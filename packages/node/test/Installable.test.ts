@@ -131,8 +131,8 @@ beforeAll(async () => {
   delete env.XDG_CACHE_HOME
   const packed = fs.readdirSync(tarballs).map((file) => path.join(tarballs, file))
   const devTools = ["tsx", "typescript", "@types/node"].map((name) => `${name}@${rootDevDependencies[name]}`)
-  // prebuild-install's settings come from rc("prebuild-install"): environment variables prefixed with its name.
-  const prebuildEnv = { "prebuild-install_local-prebuilds": prebuilds }
+  // prebuild-install reads npm_config_<package>_local_prebuilds (npm 11 warns it does not know that setting, and passes it on).
+  const prebuildEnv = { npm_config_better_sqlite3_local_prebuilds: prebuilds }
   await inProject("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", ...packed], prebuildEnv)
   await inProject("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--save-dev", ...devTools], prebuildEnv)
 }, 600_000)
