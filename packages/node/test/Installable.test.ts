@@ -182,6 +182,25 @@ describe("installed from the packed packages into a fresh project", () => {
     }
   })
 
+  it("names the package to install when a feature's optional package is missing", slow, async () => {
+    const fails = (args: ReadonlyArray<string>) =>
+      inProject("npx", ["curator", ...args]).then(
+        ({ stdout }) => {
+          throw new Error(`curator ${args.join(" ")} succeeded: ${stdout}`)
+        },
+        (error: { code: number; stderr: string }) => error
+      )
+    const run = await fails(["run", "./pipeline.ts", "--postgres", "postgresql://curator@127.0.0.1:1/none"])
+    expect(run.code).toBe(2)
+    expect(run.stderr).toBe(`curator: --postgres needs the package @effect/sql-pg, which is not installed: npm install "@effect/sql-pg@^0.53.0"\n`)
+    const status = await fails(["status", "postgresql://curator@127.0.0.1:1/none#abc"])
+    expect(status.code).toBe(2)
+    expect(status.stderr).toContain("a PostgreSQL target needs the package @effect/sql-pg")
+    // The library's entry point fails to load, naming the package too.
+    const imported = await inProject("node", ["-e", "import('@curator/node/postgres').catch((e) => console.log(e.message))"])
+    expect(imported.stdout).toContain("Cannot find package '@effect/sql-pg'")
+  })
+
   // A terminal's Ctrl-C signals the whole foreground process group: npx, the `sh -c` npm runs the
   // executable through, and curator. (SIGINT to npx's PID alone stops at that shell, which does not pass it on.)
   it("stops a run on Ctrl-C to npx curator (SIGINT to its process group), leaving no process behind", slow, async () => {
