@@ -7,7 +7,7 @@
  * `dist/` (the launcher that ran a child process did so in that case).
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { ensureBuilt } from "../build.js"
@@ -104,5 +104,27 @@ describe.each([
     expect(stderr()).toContain("SIGINT: stopping")
     expect(code, stderr()).toBe(130)
     expect(written()).toBeLessThan(100_000)
+  })
+})
+
+describe("a pipeline module outside any project that installs Curator", () => {
+  it("runs with this repository's curator, its imports of @curator/* and effect resolved to curator's own", { timeout: 180_000 }, () => {
+    const project = fs.mkdtempSync(path.join(sandbox.root, "elsewhere-"))
+    fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ type: "module" }))
+    fs.writeFileSync(
+      path.join(project, "pipeline.ts"),
+      `import { Pipeline, Sink, Source } from "@curator/core"
+import { Effect } from "effect"
+
+export const pipeline = Pipeline.from(Source.make({ name: "Numbers", params: {}, length: 3, items: (i: number) => Effect.succeed([i]) })).pipe(
+  Pipeline.write(Sink.drain({ name: "Nothing", pathOf: () => [] }))
+)
+`
+    )
+    const env: NodeJS.ProcessEnv = { ...process.env, ...sandbox.env }
+    delete env.NODE_OPTIONS
+    const result = spawnSync(process.execPath, [binScript, "run", "./pipeline.ts", "--quiet", "--json"], { cwd: project, env, encoding: "utf8" })
+    expect(result.status, result.stderr).toBe(0)
+    expect(JSON.parse(result.stdout)).toMatchObject({ total: 3, completed: 3, failed: 0 })
   })
 })
