@@ -202,6 +202,9 @@ export const command = Command.make(
     Effect.gen(function*() {
       const concurrency = yield* parseConcurrency(options.concurrency)
       if (options.grace < 0) return yield* usage(`--grace must be a number of seconds, 0 or more, got ${options.grace}`)
+      if (options.noMetrics && options.resume) {
+        return yield* usage("--no-metrics and --resume contradict each other: resuming reads the database that --no-metrics turns off; drop one")
+      }
       const indices = Option.isSome(options.indices) ? yield* parseIndices(options.indices.value) : undefined
       const exportName = Option.getOrUndefined(options.exportName)
       const loaded = yield* PipelineModule.load({ module: options.module, exportName })
