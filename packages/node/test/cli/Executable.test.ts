@@ -25,7 +25,11 @@ beforeAll(async () => {
   fs.symlinkSync(path.resolve(path.dirname(binScript), "../src"), path.join(unbuilt, "src"))
 }, 300_000)
 
+/** Every run started, killed at the end if a failed test left one running. */
+const started: Array<ReturnType<typeof spawn>> = []
+
 afterAll(() => {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
   sandbox.remove()
   fs.rmSync(unbuilt, { recursive: true, force: true })
 })
@@ -46,6 +50,7 @@ const startRun = async (executable: string) => {
   const env: NodeJS.ProcessEnv = { ...process.env, ...sandbox.env, CURATOR_CLI_OUT: out }
   delete env.NODE_OPTIONS
   const child = spawn(process.execPath, [executable, "run", fixture, "--quiet"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] })
+  started.push(child)
   let stderr = ""
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
