@@ -4,7 +4,9 @@
  * database of its own) and returns one JSON-able record.
  */
 import { Backend, type CheckpointStore, Filter, Pipeline, Sink, Source } from "@curator/core"
-import { ClusterBackend, FileSink, PgCheckpointStore, SqliteCheckpointStore, WorkerBackend } from "@curator/node"
+import { FileSink, SqliteCheckpointStore, WorkerBackend } from "@curator/node"
+import { ClusterBackend } from "@curator/node/cluster"
+import { PgCheckpointStore } from "@curator/node/postgres"
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import {
@@ -23,6 +25,7 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { formats } from "./formats.js"
+import { cli } from "./cli.js"
 import { progress } from "./progress.js"
 import { scale } from "./scale.js"
 
@@ -453,5 +456,6 @@ export const workloads = {
   progress: { run: progress, defaultN: 20_000 },
   cluster: { run: cluster, defaultN: 120 },
   scale: { run: scale, defaultN: 1_000_000 },
-  formats: { run: formats, defaultN: 200_000 }
+  formats: { run: formats, defaultN: 200_000 },
+  cli: { run: cli, defaultN: 5 }
 } as const

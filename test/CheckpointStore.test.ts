@@ -4,7 +4,8 @@
  * directory) and PostgreSQL (each test in a fresh database of its own).
  */
 import { CheckpointStore } from "@curator/core"
-import { PgCheckpointStore, SqliteCheckpointStore } from "@curator/node"
+import { SqliteCheckpointStore } from "@curator/node"
+import { PgCheckpointStore } from "@curator/node/postgres"
 import { describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { freshDatabase, postgresUrl, skipReason } from "../packages/node/test/postgres.js"

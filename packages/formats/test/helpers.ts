@@ -22,10 +22,11 @@ export const runIn = <E, R>(
   pipeline: Pipeline.Pipeline<E, R>,
   dbDir: string,
   concurrency = 2
-): Effect.Effect<RunResult.RunResult<E>, unknown, Exclude<R, Backend.Backend | CheckpointStore.CheckpointStore>> =>
+): Effect.Effect<RunResult.RunResult<E>, unknown, Exclude<R, Backend.Backend | Backend.LocalBackend | CheckpointStore.CheckpointStore>> =>
+  // What is left of the run's requirements: the pipeline's own services (a conditional type TS cannot reduce for a generic R).
   Pipeline.run(Pipeline.withOptions(pipeline, { resume: true, dbDir }), { concurrency }).pipe(
     Effect.provide(NodeCurator.layer())
-  )
+  ) as Effect.Effect<RunResult.RunResult<E>, unknown, Exclude<R, Backend.Backend | Backend.LocalBackend | CheckpointStore.CheckpointStore>>
 
 /** The outcome of each index as `[index, tag, message or paths]`. */
 export const outcomes = <E>(result: RunResult.RunResult<E>) =>

@@ -1,32 +1,26 @@
 #!/usr/bin/env node
 /**
- * The `curator` executable. Built (`dist/bin.js` present), it runs that.
- * In the repository without a build, it runs the TypeScript sources: node
- * again, with the `@curator/source` condition and TypeScript support
- * (`source.mjs`: tsx), on `src/bin.ts`, passing signals on and exiting with
- * the child's code.
+ * The `curator` executable. It runs the command line in this very process
+ * — no child to pass signals to or to leave running if this process is
+ * killed — from the compiled JavaScript (`dist/bin.js`): `npm run build`
+ * makes it, and in the repository `npm ci` runs that build (`prepare`).
+ *
+ * A checkout that was never built has no `dist/`: then the TypeScript
+ * sources run, still in this process, through tsx (`source.mjs`) and the
+ * `@curator/source` export condition (slower to start: every start compiles).
  */
-import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
-import { fileURLToPath } from "node:url"
+import { register } from "node:module"
 
 const built = new URL("../dist/bin.js", import.meta.url)
 
 if (existsSync(built)) {
   await import(built.href)
 } else {
-  const source = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
-  const child = spawn(
-    process.execPath,
-    ["--conditions=@curator/source", "--import", new URL("./source.mjs", import.meta.url).href, source, ...process.argv.slice(2)],
-    { stdio: "inherit" }
-  )
-  // A terminal's Ctrl-C reaches the child too (same process group); other signals are passed on.
-  const forward = (signal) => () => {
-    if (signal !== "SIGINT" || !process.stdin.isTTY) child.kill(signal)
-  }
-  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, forward(signal))
-  child.on("exit", (code, signal) => {
-    process.exitCode = code ?? (signal === null ? 1 : 128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1 }[signal] ?? 0))
-  })
+  await import("./source.mjs")
+  // What `node --conditions=@curator/source` would do: the workspace packages resolve to their sources.
+  const condition = `export const resolve = (specifier, context, next) =>
+    next(specifier, { ...context, conditions: [...context.conditions, "@curator/source"] })`
+  register(`data:text/javascript,${encodeURIComponent(condition)}`)
+  await import(new URL("../src/bin.ts", import.meta.url).href)
 }

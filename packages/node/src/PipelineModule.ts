@@ -8,7 +8,7 @@ import { Pipeline } from "@curator/core"
 import { Effect, Schema } from "effect"
 import * as fs from "node:fs"
 import { dirname, join, resolve } from "node:path"
-import { pathToFileURL } from "node:url"
+import { importModule } from "./internal/moduleImport.js"
 
 /** A pipeline module that cannot be used, and why. */
 export class PipelineModuleError extends Schema.TaggedError<PipelineModuleError>()("PipelineModuleError", {
@@ -31,13 +31,6 @@ export interface Reference {
   /** The export holding the pipeline; by default `pipeline`, else the default export. */
   readonly exportName?: string | undefined
 }
-
-const typeScript = /\.[cm]?tsx?$/
-
-let tsxRegistered: Promise<unknown> | undefined
-
-/** Lets this thread import TypeScript, once (a no-op cost after the first call). */
-const registerTypeScript = () => (tsxRegistered ??= import("tsx/esm/api").then((tsx) => tsx.register()))
 
 /**
  * Whether a TypeScript module failed because Node loaded it as CommonJS (no
@@ -82,10 +75,7 @@ export const load = (reference: Reference): Effect.Effect<Loaded, PipelineModule
       return yield* fail("NotFound", `the pipeline module ${path} does not exist; check the path`)
     }
     const exports = yield* Effect.tryPromise({
-      try: async () => {
-        if (typeScript.test(path)) await registerTypeScript()
-        return (await import(pathToFileURL(path).href)) as Record<string, unknown>
-      },
+      try: () => importModule(path),
       catch: (cause) =>
         fail(
           "ImportFailed",

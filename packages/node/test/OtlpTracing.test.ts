@@ -4,7 +4,7 @@
  * variables come from a `ConfigProvider`, never the process environment.
  */
 import { Backend, CheckpointStore, Filter, Pipeline, Sink, Source } from "@curator/core"
-import { OtlpTracing } from "@curator/node"
+import { OtlpTracing } from "@curator/node/otlp"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Either, Layer, Logger, type Scope } from "effect"
 import * as http from "node:http"

@@ -11,11 +11,11 @@ import { type CheckpointStore, RunOptions } from "@curator/core"
 import { Effect, Either, type Scope } from "effect"
 import * as fs from "node:fs/promises"
 import { join, resolve as resolvePath, sep } from "node:path"
-import * as PgCheckpointStore from "../PgCheckpointStore.js"
 import * as PipelineModule from "../PipelineModule.js"
 import * as SqliteCheckpointStore from "../SqliteCheckpointStore.js"
 import * as Cache from "./Cache.js"
 import { type CliError, usage } from "./CliError.js"
+import * as Lazy from "./Lazy.js"
 
 /** A resolved target: a database file, and the configuration in it when a module named it. */
 export interface Target {
@@ -26,6 +26,9 @@ export interface Target {
   /** A checkpoint on a PostgreSQL server: its URL and the schema after `#`. */
   readonly postgres?: { readonly url: string; readonly schema: string } | undefined
 }
+
+/** The PostgreSQL store, loaded only for a PostgreSQL target. */
+const postgresStore = Lazy.load("a PostgreSQL target", () => import("../PgCheckpointStore.js"))
 
 /** PostgreSQL locations, as `curator run --postgres` prints them: `postgresql://user@host:port/db#schema`. */
 const postgresPattern = /^(postgres(?:ql)?:\/\/[^#]+)#([^#]+)$/
@@ -82,6 +85,7 @@ export const resolve = (input: string): Effect.Effect<Target, CliError | Pipelin
     const postgres = postgresPattern.exec(input)
     if (postgres !== null) {
       const [, url, schema] = postgres as unknown as [string, string, string]
+      const PgCheckpointStore = yield* postgresStore
       return { path: PgCheckpointStore.locationOf(url, schema), configHash: undefined, postgres: { url, schema } }
     }
     if (/^postgres(ql)?:/.test(input)) {
@@ -113,9 +117,10 @@ export const resolve = (input: string): Effect.Effect<Target, CliError | Pipelin
 export const open = (
   target: Target,
   options: { readonly writable?: boolean } = {}
-): Effect.Effect<CheckpointStore.Checkpoint, CheckpointStore.CheckpointError, Scope.Scope> =>
+): Effect.Effect<CheckpointStore.Checkpoint, CheckpointStore.CheckpointError | CliError, Scope.Scope> =>
   target.postgres !== undefined
-    ? PgCheckpointStore.openSchema(target.postgres.url, target.postgres.schema, { readonly: options.writable !== true })
+    ? Effect.flatMap(postgresStore, (PgCheckpointStore) =>
+      PgCheckpointStore.openSchema(target.postgres!.url, target.postgres!.schema, { readonly: options.writable !== true }))
     : SqliteCheckpointStore.openFile(target.path, { readonly: options.writable !== true, configHash: target.configHash })
 
 /** Resolves and opens a target in one step. */

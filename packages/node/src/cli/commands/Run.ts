@@ -10,14 +10,12 @@ import { Backend, Pipeline, type RunResult, RunOptions } from "@curator/core"
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import { Console, Duration, Effect, Either, type Layer, Option } from "effect"
-import * as ClusterBackend from "../../ClusterBackend.js"
-import * as PgCheckpointStore from "../../PgCheckpointStore.js"
+import { Console, Duration, Effect, Either, Layer, Option } from "effect"
 import * as PipelineModule from "../../PipelineModule.js"
 import * as SqliteCheckpointStore from "../../SqliteCheckpointStore.js"
-import * as WorkerBackend from "../../WorkerBackend.js"
 import { type CliError, diskFull, ExitCode, SilentExit, usage } from "../CliError.js"
 import * as Format from "../Format.js"
+import * as Lazy from "../Lazy.js"
 import * as ProgressDisplay from "../ProgressDisplay.js"
 import * as Shared from "../Shared.js"
 import * as Signals from "../Signals.js"
@@ -45,16 +43,22 @@ const backendLayer = (
   exportName: string | undefined,
   threads: number,
   postgres: string
-): Layer.Layer<Backend.Backend, Backend.BackendError> => {
+): Layer.Layer<Backend.Backend, Backend.BackendError | CliError> => {
   switch (name) {
     case "sequential":
       return Backend.layerSequential
     case "fibers":
       return Backend.layerFibers
     case "workers":
-      return WorkerBackend.layer({ module, exportName, threads })
+      return Layer.unwrapEffect(
+        Effect.map(Lazy.load("--backend workers", () => import("../../WorkerBackend.js")), (WorkerBackend) =>
+          WorkerBackend.layer({ module, exportName, threads }))
+      )
     case "cluster":
-      return ClusterBackend.layer({ postgres })
+      return Layer.unwrapEffect(
+        Effect.map(Lazy.load("--backend cluster", () => import("../../ClusterBackend.js")), (ClusterBackend) =>
+          ClusterBackend.layer({ postgres }))
+      )
   }
 }
 
@@ -207,6 +211,9 @@ export const command = Command.make(
     Effect.gen(function*() {
       const concurrency = yield* parseConcurrency(options.concurrency)
       if (options.grace < 0) return yield* usage(`--grace must be a number of seconds, 0 or more, got ${options.grace}`)
+      if (options.noMetrics && options.resume) {
+        return yield* usage("--no-metrics and --resume contradict each other: resuming reads the database that --no-metrics turns off; drop one")
+      }
       const indices = Option.isSome(options.indices) ? yield* parseIndices(options.indices.value) : undefined
       const exportName = Option.getOrUndefined(options.exportName)
       const loaded = yield* PipelineModule.load({ module: options.module, exportName })
@@ -251,7 +258,14 @@ export const command = Command.make(
       }).pipe(
         Effect.scoped,
         Effect.provide(backendLayer(options.backend, options.module, exportName, threads, postgres ?? "")),
-        Effect.provide(postgres === undefined ? SqliteCheckpointStore.layer() : PgCheckpointStore.layer({ url: postgres })),
+        Effect.provide(
+          postgres === undefined
+            ? SqliteCheckpointStore.layer()
+            : Layer.unwrapEffect(
+              Effect.map(Lazy.load("--postgres", () => import("../../PgCheckpointStore.js")), (PgCheckpointStore) =>
+                PgCheckpointStore.layer({ url: postgres }))
+            )
+        ),
         Effect.catchIf(SqliteCheckpointStore.isDiskFull, (failure) =>
           Effect.flatMap(SqliteCheckpointStore.recordedIndices(failure.location), (recorded) =>
             diskFull(

@@ -11,9 +11,8 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Console, Effect, Either, Layer, Option } from "effect"
 import { hostname } from "node:os"
-import * as ClusterRunner from "../../ClusterRunner.js"
-import * as WorkerBackend from "../../WorkerBackend.js"
 import { usage } from "../CliError.js"
+import * as Lazy from "../Lazy.js"
 import { parseConcurrency } from "./Run.js"
 
 export const command = Command.make(
@@ -38,8 +37,8 @@ export const command = Command.make(
     ),
     port: Options.integer("port").pipe(
       Options.withPseudoName("PORT"),
-      Options.withDefault(ClusterRunner.defaultPort),
-      Options.withDescription("the TCP port this runner listens on")
+      Options.optional,
+      Options.withDescription("the TCP port this runner listens on (default 34431)")
     ),
     backend: Options.choice("backend", ["fibers", "workers"] as const).pipe(
       Options.withDefault("fibers"),
@@ -55,22 +54,29 @@ export const command = Command.make(
     Effect.gen(function*() {
       const concurrency = yield* Either.flatMap(parseConcurrency(options.concurrency), (value) =>
         Either.mapLeft(RunOptions.resolveConcurrency(value, availableParallelism()), (error) => usage(error.message)))
-      if (options.port < 1 || options.port > 65535) return yield* usage(`--port must be between 1 and 65535, got ${options.port}`)
+      // Loaded here, not with the command line: only this command needs the cluster.
+      const ClusterRunner = yield* Lazy.load("curator runner", () => import("../../ClusterRunner.js"))
+      const port = Option.getOrElse(options.port, () => ClusterRunner.defaultPort)
+      if (port < 1 || port > 65535) return yield* usage(`--port must be between 1 and 65535, got ${port}`)
       const exportName = Option.getOrUndefined(options.exportName)
       const local = options.backend === "workers"
-        ? WorkerBackend.layer({ module: options.module, exportName, threads: concurrency })
+        ? (yield* Lazy.load("--backend workers", () => import("../../WorkerBackend.js"))).layer({
+          module: options.module,
+          exportName,
+          threads: concurrency
+        })
         : Backend.layerFibers
       const runner = ClusterRunner.layer({
         module: options.module,
         exportName,
         postgres: options.postgres,
         host: options.host,
-        port: options.port,
+        port,
         concurrency
       }).pipe(Layer.provide(local))
       yield* Layer.build(runner)
       yield* Console.error(
-        `runner ${options.host}:${options.port} (pid ${process.pid}) serving ${options.module} on ${options.backend} (concurrency ${concurrency}); stop it with Ctrl-C`
+        `runner ${options.host}:${port} (pid ${process.pid}) serving ${options.module} on ${options.backend} (concurrency ${concurrency}); stop it with Ctrl-C`
       )
       return yield* Effect.never
     }).pipe(Effect.scoped)

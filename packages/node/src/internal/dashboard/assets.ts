@@ -19,8 +19,20 @@ export interface Asset {
 // `src/internal/dashboard/` and `dist/internal/dashboard/` are both three levels below the package.
 const pageDirectory = fileURLToPath(new URL("../../../dashboard/", import.meta.url))
 
-/** Chart.js's self-contained browser build, next to the entry point its package exports. */
-const chartJsFile = () => path.join(path.dirname(createRequire(import.meta.url).resolve("chart.js")), "chart.umd.min.js")
+/**
+ * Chart.js's self-contained browser build, next to the entry point its
+ * package exports. Chart.js is an optional package of `@curator/node`, needed
+ * by the dashboard only: without it, the error says what to install.
+ */
+const chartJsFile = () => {
+  let entry: string
+  try {
+    entry = createRequire(import.meta.url).resolve("chart.js")
+  } catch {
+    throw new Error("the dashboard needs the package chart.js, which is not installed: npm install chart.js@4")
+  }
+  return path.join(path.dirname(entry), "chart.umd.min.js")
+}
 
 /** Reads every asset, by the URL path it is served at; a missing file is a defect of the installation. */
 export const load: Effect.Effect<ReadonlyMap<`/${string}`, Asset>> = Effect.promise(async () => {
