@@ -9,7 +9,7 @@ import { Effect, Layer, LogLevel, type Scope } from "effect"
 import { Host } from "./Host.js"
 import { makeComputeIndex } from "./internal/computeIndex.js"
 import { makeLogger, withLogger } from "./internal/logCapture.js"
-import { recordingTracer } from "./internal/recordingTracer.js"
+import { recordSpans } from "./internal/recordingTracer.js"
 import { toReport } from "./internal/wire.js"
 import type { IndexReport } from "./internal/wire.js"
 import type { Pipeline } from "./Pipeline.js"
@@ -47,9 +47,10 @@ export const makeIndexServer = <E, Tracked extends boolean>(
       const computed = (request.tracing ? traced : plain)(request.index, request.workerId).pipe(
         withLogger(makeLogger([], level), level, true)
       )
-      const withTracer = request.tracing ? Effect.withTracer(computed, recordingTracer) : computed
-      const provided = context === undefined ? withTracer : Effect.provide(withTracer, context)
-      return Effect.map(provided, toReport)
+      const provided = context === undefined ? computed : Effect.provide(computed, context)
+      return request.tracing
+        ? Effect.map(recordSpans(provided), ([computed, spans]) => toReport({ ...computed, spans }))
+        : Effect.map(provided, toReport)
     }
   })
 

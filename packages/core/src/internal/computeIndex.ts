@@ -6,7 +6,7 @@
  * peak memory. What it produced — paths, artifacts, log lines, timings — is
  * returned as a `Computed`; recording it is the run's business.
  */
-import { Cause, Channel, type Chunk, Effect, Either, Exit, Schema, Stream } from "effect"
+import { Cause, Channel, type Chunk, Effect, Either, Exit, Option, Schema, Stream, type Tracer } from "effect"
 import type { LogEntry, StageTiming } from "../CheckpointStore.js"
 import type { MemoryMeter } from "../Host.js"
 import type { Pipeline } from "../Pipeline.js"
@@ -26,6 +26,7 @@ export type Computed<E> =
     readonly stages: ReadonlyArray<StageTiming>
     readonly artifacts: ReadonlyArray<ArtifactWritten>
     readonly logs: ReadonlyArray<LogEntry>
+    /** Spans recorded where the index ran, when it ran elsewhere (see recordingTracer.ts); empty here. */
     readonly spans: ReadonlyArray<RecordedSpan>
   }
   | {
@@ -35,6 +36,7 @@ export type Computed<E> =
     readonly wallTimeNs: number
     readonly peakMemoryBytes: number
     readonly logs: ReadonlyArray<LogEntry>
+    /** Spans recorded where the index ran, when it ran elsewhere (see recordingTracer.ts); empty here. */
     readonly spans: ReadonlyArray<RecordedSpan>
   }
 
@@ -109,23 +111,24 @@ interface StageScope {
   readonly stream: <A, E, R>(stage: Stage, stream: Stream.Stream<A, E, R>) => Stream.Stream<A, E, R>
 }
 
-const stageSpanOptions = (stage: Stage) => ({
+/** Stage spans are children of the index's span, side by side (streamed stages run nested in the sink's pull). */
+const stageSpanOptions = (stage: Stage, indexSpan: Tracer.AnySpan | undefined) => ({
   attributes: { "curator.stage.name": stage.name, "curator.stage.order": stage.order },
-  captureStackTrace: false
+  captureStackTrace: false,
+  ...(indexSpan === undefined ? {} : { parent: indexSpan })
 })
 
-const stageScope = (tracing: boolean): StageScope =>
-  tracing
-    ? {
-      effect: (stage, effect) =>
-        Effect.withSpan(Effect.provideService(effect, CurrentStage, stage), `curator.stage ${stage.name}`, stageSpanOptions(stage)),
-      stream: (stage, stream) =>
-        Stream.withSpan(Stream.provideService(stream, CurrentStage, stage), `curator.stage ${stage.name}`, stageSpanOptions(stage))
-    }
-    : {
-      effect: (stage, effect) => Effect.provideService(effect, CurrentStage, stage),
-      stream: (stage, stream) => Stream.provideService(stream, CurrentStage, stage)
-    }
+const untracedScope: StageScope = {
+  effect: (stage, effect) => Effect.provideService(effect, CurrentStage, stage),
+  stream: (stage, stream) => Stream.provideService(stream, CurrentStage, stage)
+}
+
+const tracedScope = (indexSpan: Tracer.AnySpan | undefined): StageScope => ({
+  effect: (stage, effect) =>
+    Effect.withSpan(Effect.provideService(effect, CurrentStage, stage), `curator.stage ${stage.name}`, stageSpanOptions(stage, indexSpan)),
+  stream: (stage, stream) =>
+    Stream.withSpan(Stream.provideService(stream, CurrentStage, stage), `curator.stage ${stage.name}`, stageSpanOptions(stage, indexSpan))
+})
 
 /**
  * An identity channel placed after stage `k`: while it waits for a chunk,
@@ -278,15 +281,17 @@ export const makeComputeIndex = <E, R>(
 ): (index: number, workerId: string) => Effect.Effect<Computed<E>, never, R> => {
   const any = pipeline as AnyPipeline
   const stages = stagesOf(any)
-  const scope = stageScope(options.tracing)
   const fastPath = any.source.items !== undefined && any.sink.writeItems !== undefined &&
     any.filters.every((f) => f.itemwise !== undefined)
   const meter = pipeline.options.trackMemory ? options.memory : undefined
   const check = (index: number) => checkSinkResult(any.sink.name, index)
+  const scopeOf: Effect.Effect<StageScope> = options.tracing
+    ? Effect.map(Effect.option(Effect.currentSpan), (span) => tracedScope(Option.getOrUndefined(span)))
+    : Effect.succeed(untracedScope)
   return (index, workerId) =>
-    Effect.suspend(() => {
+    Effect.flatMap(scopeOf, (scope) => {
       const started = performance.now()
-      const current: CurrentIndex["Type"] = { index, workerId, artifacts: [], logs: [], spans: [] }
+      const current: CurrentIndex["Type"] = { index, workerId, artifacts: [], logs: [] }
       const tracking: Tracking = {
         stageMs: new Float64Array(stages.length),
         memory: meter === undefined ? undefined : new PeakMemory(meter)
@@ -313,7 +318,7 @@ export const makeComputeIndex = <E, R>(
               })),
               artifacts: current.artifacts,
               logs: current.logs,
-              spans: current.spans
+              spans: []
             })
           }
           if (Cause.isInterruptedOnly(exit.cause)) return Effect.interrupt
@@ -324,7 +329,7 @@ export const makeComputeIndex = <E, R>(
             wallTimeNs,
             peakMemoryBytes,
             logs: current.logs,
-            spans: current.spans
+            spans: []
           })
         }),
         Effect.provideService(CurrentIndex, current)

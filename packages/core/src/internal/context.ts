@@ -7,7 +7,6 @@
  */
 import { Context } from "effect"
 import type { LogEntry } from "../CheckpointStore.js"
-import type { RecordedSpan } from "./recordingTracer.js"
 
 /** A file a filter reported writing while processing an index. */
 export interface ArtifactWritten {
@@ -39,8 +38,6 @@ export class CurrentIndex extends Context.Tag("@curator/core/CurrentIndex")<Curr
   readonly workerId: string
   readonly artifacts: Array<ArtifactWritten>
   readonly logs: Array<LogEntry>
-  /** Spans of this index, when it is computed elsewhere and its spans travel back (see recordingTracer.ts). */
-  readonly spans: Array<RecordedSpan>
 }>() {}
 
 /** The stage whose code runs on the current fiber. */

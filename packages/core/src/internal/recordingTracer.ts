@@ -1,12 +1,12 @@
 /**
  * Spans across a thread or process boundary. Where an index is computed
- * elsewhere, a recording tracer keeps the spans its stages (and the user's
- * code inside them) open, in the index's own context; the report carries
- * them back and the parent replays them under its `curator.index` span
- * through its own tracer, so they are exported as if they had run there.
+ * elsewhere, it runs under a recording root span of its own; a recording
+ * tracer keeps every span opened below it (its stages', the user's code
+ * inside them) in that root's list. The report carries them back and the
+ * parent replays them under its `curator.index` span through its own
+ * tracer, so they are exported as if they had run there.
  */
 import { Context, Effect, Exit, Option, type Tracer } from "effect"
-import { CurrentIndex } from "./context.js"
 
 /** A finished span, as recorded where the index ran. */
 export interface RecordedSpan {
@@ -24,6 +24,8 @@ export interface RecordedSpan {
 let nextId = 0
 
 class RecordingSpan implements Tracer.Span {
+  /** Where the spans below this one are kept: the root's list, inherited from the parent. */
+  readonly record: Array<RecordedSpan> | undefined
   readonly _tag = "Span"
   readonly spanId: string
   readonly traceId = "recorded"
@@ -37,22 +39,24 @@ class RecordingSpan implements Tracer.Span {
     readonly context: Context.Context<never>,
     readonly kind: Tracer.SpanKind,
     startTime: bigint,
-    private readonly record: Array<RecordedSpan> | undefined
+    record: Array<RecordedSpan> | undefined,
+    private readonly isRoot = false
   ) {
     this.spanId = `r${++nextId}`
     this.status = { _tag: "Started", startTime }
+    this.record = record ?? Option.getOrUndefined(parent_(this.parent))?.record
   }
   end(endTime: bigint, exit: Exit.Exit<unknown, unknown>) {
     this.status = { _tag: "Ended", startTime: this.status.startTime, endTime, exit }
-    if (this.record === undefined) return
-    const parent = Option.getOrUndefined(this.parent)
+    if (this.record === undefined || this.isRoot) return
+    const parent = Option.getOrUndefined(parent_(this.parent))
     const attributes: Array<readonly [string, string | number | boolean]> = []
     for (const [key, value] of this.attributes) {
       if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") attributes.push([key, value])
     }
     this.record.push({
       id: this.spanId,
-      parent: parent instanceof RecordingSpan ? parent.spanId : null,
+      parent: parent === undefined || parent.isRoot ? null : parent.spanId,
       name: this.name,
       kind: this.kind,
       startNanos: this.status.startTime,
@@ -70,16 +74,32 @@ class RecordingSpan implements Tracer.Span {
   }
 }
 
-/** A tracer that records each span into the `spans` of the index computed on its fiber. */
+const parent_ = (parent: Option.Option<Tracer.AnySpan>): Option.Option<RecordingSpan> =>
+  Option.filter(parent, (span): span is RecordingSpan => span instanceof RecordingSpan)
+
+/** A tracer that records each span into the list of the recording root it descends from. */
 export const recordingTracer: Tracer.Tracer = Effect.runSync(Effect.map(Effect.tracer, (base) =>
   ({
     ...base,
-    span: (name, parent, context, _links, startTime, kind) => {
-      const current = Context.getOption(context, CurrentIndex)
-      return new RecordingSpan(name, parent, context, kind, startTime, Option.getOrUndefined(current)?.spans)
-    },
+    span: (name, parent, context, _links, startTime, kind) => new RecordingSpan(name, parent, context, kind, startTime, undefined),
     context: (f) => f()
   }) satisfies Tracer.Tracer))
+
+/**
+ * Runs `effect` (one index) under a recording root of its own, with the
+ * recording tracer, and returns what it produced with the spans opened
+ * below the root, finished.
+ */
+export const recordSpans = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<readonly [A, ReadonlyArray<RecordedSpan>], E, R> =>
+  Effect.suspend(() => {
+    const spans: Array<RecordedSpan> = []
+    const root = new RecordingSpan("curator.index", Option.none(), Context.empty(), "internal", 0n, spans, true)
+    return effect.pipe(
+      Effect.withParentSpan(root),
+      Effect.withTracer(recordingTracer),
+      Effect.map((value) => [value, spans] as const)
+    )
+  })
 
 /** Replays recorded spans under the current span (the parent's index span), through the tracer in context. */
 export const replaySpans = (spans: ReadonlyArray<RecordedSpan>): Effect.Effect<void> =>

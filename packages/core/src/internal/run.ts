@@ -264,7 +264,7 @@ const execute = <E, R, Tracked extends boolean>(
           // The failure's own line, filed with the index's other lines.
           const logs = [...computed.logs]
           yield* asFramework(Effect.logError(`index ${index} failed: ${computed.message}`)).pipe(
-            Effect.provideService(CurrentIndex, { index, workerId: lane.workerId, artifacts: [], logs, spans: [] })
+            Effect.provideService(CurrentIndex, { index, workerId: lane.workerId, artifacts: [], logs })
           )
           if (checkpoint !== undefined) {
             yield* checkpoint.recordFailure({

@@ -1,0 +1,135 @@
+/**
+ * The execution model, the same on every backend (sequential, fibers,
+ * worker threads): a pipeline's services travel with it and are built once
+ * where its indices are computed; a concurrent filter's logs, artifacts and
+ * spans are its own; a typed failure arrives as the same error value; a
+ * span a user opens in a filter is a child of that filter's stage span.
+ */
+import { Backend, Pipeline, RunResult } from "@curator/core"
+import { SqliteCheckpointStore, WorkerBackend } from "@curator/node"
+import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { Cause, Effect, Layer, Logger, Option } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { BadInput, concurrent, failing, withService } from "./fixtures/executionModel.js"
+
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "curator-model-"))
+const resources = path.join(scratch, "resources")
+fs.mkdirSync(resources)
+process.env.CURATOR_TEST_RESOURCES = resources
+afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }))
+
+const fixture = fileURLToPath(new URL("./fixtures/executionModel.ts", import.meta.url))
+
+type BackendName = "sequential" | "fibers" | "workers"
+const backendLayer = (name: BackendName, exportName: string): Layer.Layer<Backend.Backend, Backend.BackendError> =>
+  name === "sequential"
+    ? Backend.layerSequential
+    : name === "fibers"
+    ? Backend.layerFibers
+    : WorkerBackend.layer({ module: fixture, exportName, threads: 2 })
+
+let databases = 0
+const freshDir = () => path.join(scratch, `db-${++databases}`)
+
+/** Runs a closed pipeline on a backend already built, recording into a fresh SQLite database. */
+const runOn = <E>(pipeline: Pipeline.Pipeline<E, never>, backend: Layer.Layer<Backend.Backend>) =>
+  Pipeline.run(Pipeline.withOptions(pipeline, { dbDir: freshDir() }), { concurrency: 2 }).pipe(
+    Effect.provide(Layer.mergeAll(backend, SqliteCheckpointStore.layer(), Logger.remove(Logger.defaultLogger)))
+  )
+
+const marks = (event: "acquired" | "released") => fs.readdirSync(resources).filter((name) => name.startsWith(event)).length
+
+const recorded = (location: string) =>
+  Effect.scoped(Effect.flatMap(SqliteCheckpointStore.openFile(location), (c) =>
+    Effect.all({ logs: c.logs(), artifacts: c.artifacts() })))
+
+const withSpans = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.suspend(() => {
+    const exporter = new InMemorySpanExporter()
+    return Effect.map(effect, () => exporter.getFinishedSpans()).pipe(
+      Effect.provide(NodeSdk.layer(() => ({ resource: { serviceName: "curator-test" }, spanProcessor: new SimpleSpanProcessor(exporter) })))
+    )
+  })
+
+/** What each backend's typed failure looked like, compared across backends at the end. */
+const failures = new Map<BackendName, unknown>()
+
+describe.each(["sequential", "fibers", "workers"] as const)("on %s", (name) => {
+  it.live("a pipeline's service is built once where indices are computed, and released when that place shuts down", () =>
+    Effect.gen(function*() {
+      for (const file of fs.readdirSync(resources)) fs.rmSync(path.join(resources, file))
+      const result = yield* Effect.scoped(Effect.gen(function*() {
+        const backend = yield* Layer.build(backendLayer(name, "withService"))
+        const provided = Layer.succeedContext(backend)
+        const first = yield* runOn(withService, provided)
+        const second = yield* runOn(withService, provided)
+        // In this process: once per run (two runs), released as each run ends.
+        // In worker threads: once per thread (two threads), for both runs, still held.
+        expect(marks("acquired")).toBe(2)
+        expect(marks("released")).toBe(name === "workers" ? 0 : 2)
+        return [first, second]
+      }))
+      for (const run of result) {
+        expect(RunResult.paths(run).map((paths) => paths![0]!.split("/").pop())).toEqual(["[10]", "[20]", "[30]", "[40]"])
+      }
+      // The pool is gone: every acquisition was released.
+      expect(marks("released")).toBe(marks("acquired"))
+    }), 120_000)
+
+  it.live("a filter with a concurrent stream operator: its logs and artifacts are its own, the source's are the source's", () =>
+    Effect.gen(function*() {
+      const result = yield* Effect.scoped(Effect.flatMap(Layer.build(backendLayer(name, "concurrent")), (backend) =>
+        runOn(concurrent, Layer.succeedContext(backend))))
+      expect(RunResult.counts(result)).toEqual({ computed: 3, cached: 0, failed: 0 })
+      const { artifacts, logs } = yield* recorded(result.location!)
+      const enriching = logs.filter((line) => line.message.startsWith("enriching"))
+      const yielding = logs.filter((line) => line.message.startsWith("source yields"))
+      expect(enriching).toHaveLength(18)
+      expect(yielding).toHaveLength(18)
+      expect(new Set(enriching.map((line) => line.loggerName))).toEqual(new Set(["Enrich"]))
+      expect(new Set(yielding.map((line) => line.loggerName))).toEqual(new Set(["Slow"]))
+      for (const line of [...enriching, ...yielding]) expect(line.index).not.toBeNull()
+      expect(artifacts).toHaveLength(18)
+      expect(new Set(artifacts.map((a) => `${a.filterName}:${a.filterOrder}`))).toEqual(new Set(["Enrich:0"]))
+      expect(artifacts.filter((a) => a.index === 2).map((a) => a.path).sort()).toEqual(
+        [0, 1, 2, 3, 4, 5].map((k) => `/artifacts/${k}`)
+      )
+    }), 120_000)
+
+  it.live("a user's span inside a filter is a child of that filter's stage span", () =>
+    Effect.gen(function*() {
+      const spans: ReadonlyArray<ReadableSpan> = yield* withSpans(Effect.scoped(
+        Effect.flatMap(Layer.build(backendLayer(name, "concurrent")), (backend) => runOn(concurrent, Layer.succeedContext(backend)))
+      ))
+      const users = spans.filter((span) => span.name === "user.enrich")
+      expect(users).toHaveLength(18)
+      const byId = new Map(spans.map((span) => [span.spanContext().spanId, span]))
+      for (const span of users) {
+        const parent = byId.get(span.parentSpanContext?.spanId ?? "")
+        expect(parent?.name).toBe("curator.stage Enrich")
+        expect(byId.get(parent?.parentSpanContext?.spanId ?? "")?.name).toBe("curator.index")
+      }
+    }), 120_000)
+
+  it.live("a typed failure arrives as the same error value", () =>
+    Effect.gen(function*() {
+      const result = yield* Effect.scoped(Effect.flatMap(Layer.build(backendLayer(name, "failing")), (backend) =>
+        runOn(failing, Layer.succeedContext(backend))))
+      const failed = result.outcomes.filter(RunResult.isFailed)
+      expect(failed.map((o) => o.index)).toEqual([1])
+      expect(failed[0]!.message).toMatch(/^BadInput: /)
+      const error = Option.getOrThrow(Cause.failureOption(failed[0]!.cause))
+      expect(error).toBeInstanceOf(BadInput)
+      expect(error).toEqual(new BadInput({ value: 2, reason: "two is not allowed" }))
+      failures.set(name, { tag: (error as BadInput)._tag, fields: { ...(error as BadInput) }, message: failed[0]!.message })
+      if (failures.size === 3) {
+        const [sequential, ...others] = [...failures.values()]
+        for (const other of others) expect(other).toEqual(sequential)
+      }
+    }), 120_000)
+})
