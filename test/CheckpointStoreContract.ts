@@ -516,8 +516,8 @@ export const checkpointStoreContract = (
           const byPath = (a: CheckpointStore.Artifact, b: CheckpointStore.Artifact) => a.path.localeCompare(b.path)
           const { all, previews, thumbnails } = yield* withCheckpoint(pipeline, { dbDir }, (c) =>
             Effect.all({ all: c.artifacts(), thumbnails: c.artifacts("Thumbnail"), previews: c.artifacts("Preview") }))
-          const expectedThumbnails = range(0, 3).map((i) => ({ path: `/thumbs/m${i}.png`, index: i, filterName: "Thumbnail", filterOrder: 2 }))
-          const expectedPreviews = range(0, 3).map((i) => ({ path: `/previews/m${i}.gif`, index: i, filterName: "Preview", filterOrder: 3 }))
+          const expectedThumbnails = range(0, 3).map((i) => ({ path: `/thumbs/m${i}.png`, index: i, filterName: "Thumbnail", filterOrder: 1 }))
+          const expectedPreviews = range(0, 3).map((i) => ({ path: `/previews/m${i}.gif`, index: i, filterName: "Preview", filterOrder: 2 }))
           expect([...thumbnails].sort(byPath)).toEqual(expectedThumbnails)
           expect([...previews].sort(byPath)).toEqual(expectedPreviews)
           expect([...all].sort(byPath)).toEqual([...expectedPreviews, ...expectedThumbnails])

@@ -42,7 +42,10 @@ interface Naming {
 
 /**
  * Builds a filter from a stream transformation. Throws `InvalidParams` if
- * `params` is not plain JSON.
+ * `params` is not plain JSON. Inside `pipe`, its input type comes from
+ * upstream; built on its own, annotate `items` — a filter whose input
+ * cannot be inferred accepts nothing, rather than turning every later
+ * stage into `unknown`.
  *
  * @example
  * const dedupe = Filter.make({
@@ -50,7 +53,7 @@ interface Naming {
  *   apply: (items: Stream.Stream<string>) => Stream.changes(items)
  * })
  */
-export const make = <A, B, E = never, R = never>(
+export const make = <A = never, B = never, E = never, R = never>(
   options: Naming & { readonly apply: (items: Stream.Stream<A>) => Stream.Stream<B, E, R> }
 ): Filter<A, B, E, R> => makeComponent(TypeId, options.name, options.params, { apply: options.apply, itemwise: undefined })
 

@@ -45,7 +45,7 @@ export const makeIndexServer = <E, Tracked extends boolean>(
     return (request) => {
       const level = LogLevel.fromLiteral(request.logLevel)
       const computed = (request.tracing ? traced : plain)(request.index, request.workerId).pipe(
-        withLogger(makeLogger([], level), level, true)
+        withLogger(makeLogger([], level, "report"), level, true)
       )
       const provided = context === undefined ? computed : Effect.provide(computed, context)
       return request.tracing

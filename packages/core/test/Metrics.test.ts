@@ -118,7 +118,7 @@ describe("Metrics", () => {
 
       const table = Metrics.toTable(recorded).split("\n")
       expect(table).toHaveLength(5)
-      expect(table[0]!.split(/\s{2,}/)).toEqual(["idx", "status", "wall ms", "peak MiB", "worker", "Items ms", "Check ms", "Drop ms"])
+      expect(table[0]!.split(/\s{2,}/)).toEqual(["idx", "status", "wall ms", "peak MiB", "worker", "source ms", "Check ms", "sink ms"])
       expect(new Set(table.slice(0, 4).map((line) => line.length)).size).toBe(1)
       expect(JSON.parse(Metrics.toJson(recorded))).toEqual(recorded)
     }).pipe(Effect.provide(Live)))

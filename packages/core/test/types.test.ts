@@ -4,9 +4,9 @@
  * does not compile; matching stages do, and the pipeline's type carries the
  * errors and requirements of every stage.
  */
-import { type Backend, type CheckpointStore, Filter, Pipeline, type RunOptions, type RunResult, Sink, Source } from "@curator/core"
+import { Backend, CheckpointStore, Filter, Pipeline, type RunOptions, type RunResult, Sink, Source } from "@curator/core"
 import { describe, expect, expectTypeOf, it } from "@effect/vitest"
-import { Context, Data, Effect, Stream } from "effect"
+import { Context, Data, Effect, Layer, Stream } from "effect"
 
 class ParseError extends Data.TaggedError("ParseError")<{ readonly message: string }> {}
 class WriteError extends Data.TaggedError("WriteError")<{ readonly message: string }> {}
@@ -65,5 +65,56 @@ describe("types", () => {
       Disk | Backend.Backend | Backend.LocalBackend | CheckpointStore.CheckpointStore
     >()
     expect(pipeline.filters.map((f) => f.name)).toEqual(["Show", "ParseText", "Show"])
+  })
+})
+
+describe("the builder's holes are closed", () => {
+  it("a finished pipeline cannot be extended; a filter built in place infers its input; an open pipeline needs this process's backend", () => {
+    const pipeline = Pipeline.from(numbers).pipe(Pipeline.filter(show), Pipeline.write(textSink))
+    // @ts-expect-error a finished pipeline takes no more filters
+    pipeline.pipe(Pipeline.filter(show))
+    // @ts-expect-error nor a second sink
+    pipeline.pipe(Pipeline.write(textSink))
+
+    // Inside pipe, a filter built in place gets its input type from upstream.
+    const deduped = Pipeline.from(numbers).pipe(
+      Pipeline.filter(Filter.make({ name: "Dedupe", apply: (items) => Stream.changes(items) })),
+      Pipeline.filter(show),
+      Pipeline.write(textSink)
+    )
+    expectTypeOf(deduped).toEqualTypeOf<Pipeline.Pipeline<WriteError, Disk>>()
+    // Built on its own with nothing to infer from, it accepts nothing: it cannot silently turn later stages into unknown.
+    const loose = Filter.make({ name: "Loose", apply: (items) => Stream.changes(items) })
+    // @ts-expect-error a filter of unknown input does not fit a stream of numbers
+    Pipeline.from(numbers).pipe(Pipeline.filter(loose))
+
+    // A pipeline that still needs a service runs only where the caller's context can give it:
+    const run = Pipeline.run(pipeline)
+    expectTypeOf<Effect.Effect.Context<typeof run>>().toEqualTypeOf<
+      Disk | Backend.Backend | Backend.LocalBackend | CheckpointStore.CheckpointStore
+    >()
+    // ... closed with its layer, it runs on any backend.
+    const closed = pipeline.pipe(Pipeline.provide(Layer.succeed(Disk, { write: () => Effect.void })))
+    expectTypeOf<Effect.Effect.Context<ReturnType<typeof Pipeline.run<WriteError, never, true>>>>().toEqualTypeOf<
+      Backend.Backend | CheckpointStore.CheckpointStore
+    >()
+    expectTypeOf(closed).toEqualTypeOf<Pipeline.Pipeline<WriteError, never>>()
+    const onlyBackend = Layer.succeed(Backend.Backend, { name: "remote", execute: () => Effect.void })
+    // @ts-expect-error an open pipeline on a backend that is not this process's: LocalBackend is missing
+    const _open: Effect.Effect<unknown, unknown, never> = Pipeline.run(pipeline).pipe(
+      Effect.provide(onlyBackend),
+      Effect.provide(CheckpointStore.layerMemory),
+      Effect.provide(Layer.succeed(Disk, { write: () => Effect.void }))
+    )
+    const _closed: Effect.Effect<unknown, unknown, never> = Pipeline.run(closed).pipe(
+      Effect.provide(onlyBackend),
+      Effect.provide(CheckpointStore.layerMemory)
+    )
+
+    // Metrics off: no store needed.
+    const untracked = closed.pipe(Pipeline.withOptions({ trackMetrics: false }))
+    expectTypeOf<Effect.Effect.Context<ReturnType<typeof Pipeline.run<WriteError, never, typeof untracked extends Pipeline.Pipeline<any, any, infer T> ? T : never>>>>()
+      .toEqualTypeOf<Backend.Backend>()
+    expect(untracked.options.trackMetrics).toBe(false)
   })
 })

@@ -74,8 +74,8 @@ describe("Dashboard API", () => {
     expect(body.pipeline).toEqual(pipeline().config)
 
     const completed = metrics.filter((m) => m.status === "completed")
-    const sinkTimes = completed.map((m) => m.stages.find((s) => s.name === "JsonFiles")!.wallTimeNs / 1e6)
-    expect(body.stages.map((s: any) => [s.order, s.name, s.count])).toEqual([[0, "Numbers", 9], [1, "Square", 9], [2, "JsonFiles", 9]])
+    const sinkTimes = completed.map((m) => m.stages.find((s) => s.name === "sink")!.wallTimeNs / 1e6)
+    expect(body.stages.map((s: any) => [s.order, s.name, s.count])).toEqual([[0, "source", 9], [1, "Square", 9], [2, "sink", 9]])
     expect(body.stages[2].totalMs).toBeCloseTo(sinkTimes.reduce((a, b) => a + b, 0), 9)
     expect(body.stages[2].meanMs).toBeCloseTo(sinkTimes.reduce((a, b) => a + b, 0) / 9, 9)
 

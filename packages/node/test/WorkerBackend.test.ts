@@ -165,7 +165,7 @@ const suite = (backend: BackendName) =>
               path: fixtures.artifactPath("pipeline", index),
               index,
               filterName: "Describe",
-              filterOrder: 1
+              filterOrder: 0
             }))
           )
           for (const artifact of records.artifacts) expect(fs.existsSync(artifact.path)).toBe(true)

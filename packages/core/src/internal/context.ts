@@ -30,8 +30,8 @@ export interface Stage {
 /**
  * The index being computed by the current fiber, who computes it, and what
  * it has produced so far besides its items: the artifacts its filters
- * reported and the log lines captured while it ran. These collections
- * belong to this index alone.
+ * reported and, when it is computed for a run elsewhere, the log lines its
+ * report carries back. These collections belong to this index alone.
  */
 export class CurrentIndex extends Context.Tag("@curator/core/CurrentIndex")<CurrentIndex, {
   readonly index: number

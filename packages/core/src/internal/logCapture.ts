@@ -34,13 +34,20 @@ const renderMessage = (message: unknown, annotations: HashMap.HashMap<string, un
 }
 
 /**
- * A logger that files every log at or above `minimum` as a `logs` row: in
- * the log buffer of the index computed by the fiber that logged (read from
- * its context, so logs of concurrent indices never mix), else in `runLogs`.
- * The logger name is the annotation's, else the stage's component, else
- * `curator`.
+ * A logger that files every log at or above `minimum` as a `logs` row,
+ * attributed to the index and stage of the fiber that logged (read from its
+ * context, so logs of concurrent indices never mix). In a run (`"run"`)
+ * every line goes to `runLogs` at once, so a long index's lines can be
+ * followed live; where an index is computed for a run elsewhere
+ * (`"report"`), a line goes to that index's own buffer, which its report
+ * carries back. The logger name is the annotation's, else the stage's
+ * component, else `curator`.
  */
-export const makeLogger = (runLogs: Array<LogEntry>, minimum: LogLevel.LogLevel): Logger.Logger<unknown, void> =>
+export const makeLogger = (
+  runLogs: Array<LogEntry>,
+  minimum: LogLevel.LogLevel,
+  mode: "run" | "report" = "run"
+): Logger.Logger<unknown, void> =>
   Logger.make(({ annotations, cause, context, date, logLevel, message }) => {
     if (LogLevel.lessThan(logLevel, minimum)) return
     const fiberContext = FiberRefs.getOrDefault(context, FiberRef.currentContext)
@@ -48,7 +55,7 @@ export const makeLogger = (runLogs: Array<LogEntry>, minimum: LogLevel.LogLevel)
     const stage = Option.getOrUndefined(Context.getOption(fiberContext, CurrentStage))
     const named = HashMap.get(annotations, loggerNameKey)
     const { level, name } = levelOf(logLevel)
-    ;(current?.logs ?? runLogs).push({
+    ;(mode === "report" && current !== undefined ? current.logs : runLogs).push({
       timestamp: Timestamp.fromEpochNanos(BigInt(date.getTime()) * 1_000_000n),
       level,
       levelName: name,

@@ -125,6 +125,8 @@ const execute = <E, R, Tracked extends boolean>(
       checkpoint === undefined || entries.length === 0 ? Effect.void : checkpoint.appendLogs(entries)
     const appendRunLogs = Effect.suspend(() => appendLogs(runLogs.splice(0)))
     yield* Effect.addFinalizer(() => Effect.ignore(appendRunLogs))
+    // Lines reach the writer as they are logged, even while a long index runs.
+    if (checkpoint !== undefined) yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(250), Effect.ignore(appendRunLogs))))
 
     const body = Effect.gen(function*() {
       const done = checkpoint !== undefined && pipeline.options.resume
@@ -235,6 +237,8 @@ const execute = <E, R, Tracked extends boolean>(
       /** Records one index's outcome, computed here or elsewhere, and reports its progress and outcome. */
       const recordIndex = (index: number, lane: Lane, computed: Computed<E | RemoteFailure>) =>
         Effect.gen(function*() {
+          // Lines logged where the index ran elsewhere join the run's own, in order.
+          for (const line of computed.logs) runLogs.push(line)
           progress?.({
             _tag: "IndexFinished",
             index,
@@ -256,15 +260,12 @@ const execute = <E, R, Tracked extends boolean>(
                 stages: computed.stages,
                 artifacts: computed.artifacts
               })
-              yield* appendLogs(computed.logs)
               yield* appendRunLogs
             }
             return yield* report(position, completed(index, computed.paths, false))
           }
-          // The failure's own line, filed with the index's other lines.
-          const logs = [...computed.logs]
           yield* asFramework(Effect.logError(`index ${index} failed: ${computed.message}`)).pipe(
-            Effect.provideService(CurrentIndex, { index, workerId: lane.workerId, artifacts: [], logs })
+            Effect.provideService(CurrentIndex, { index, workerId: lane.workerId, artifacts: [], logs: [] })
           )
           if (checkpoint !== undefined) {
             yield* checkpoint.recordFailure({
@@ -275,7 +276,6 @@ const execute = <E, R, Tracked extends boolean>(
               wallTimeNs: computed.wallTimeNs,
               peakMemoryBytes: computed.peakMemoryBytes
             })
-            yield* appendLogs(logs)
             yield* appendRunLogs
           }
           yield* report(position, failed(index, computed.message, computed.cause))
