@@ -4,6 +4,7 @@
  * paths it reports), and records everything else through it.
  */
 import { Backend, CheckpointStore, Pipeline, Provenance } from "@curator/core"
+import { NodeHost } from "@curator/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Logger } from "effect"
 import { makeProbe, outcomesOf } from "./CheckpointStoreContract.js"
@@ -65,7 +66,7 @@ const recordingStore = (
   ).pipe(Layer.provide(CheckpointStore.layerMemory))
 
 const provideStore = (store: Layer.Layer<CheckpointStore.CheckpointStore>) =>
-  Effect.provide(Layer.mergeAll(store, Backend.layerFibers, Logger.remove(Logger.defaultLogger)))
+  Effect.provide(Layer.mergeAll(store, Backend.layerFibers, NodeHost.layer, Logger.remove(Logger.defaultLogger)))
 
 const tagsOf = (calls: ReadonlyArray<Call>) => calls.map((call) => call._tag)
 

@@ -236,9 +236,13 @@ describe.skipIf(!fs.existsSync(chromiumPath))(`curator dashboard in Chromium (${
     await page.click("nav button[data-tab=logs]")
     await page.selectOption("#log-query select[name=level]", "warning")
     await page.click("#log-query button[type=submit]")
+    // The unfiltered tail holds that line too: wait for the filtered table itself (only WARNING rows).
+    const levels = () => page.locator("#logs tbody tr td:nth-child(2)").allInnerTexts()
+    await until("the log table filtered to warnings", async () => {
+      const shown = await levels()
+      return shown.length > 0 && shown.every((level) => level === "WARNING")
+    })
     await page.locator("#logs tbody tr", { hasText: "squared 199900" }).waitFor()
-    const levels = await page.locator("#logs tbody tr td:nth-child(2)").allInnerTexts()
-    expect(levels.every((level) => level === "WARNING")).toBe(true)
     await page.screenshot({ path: path.join(screenshots, "dashboard-200k.png"), fullPage: true })
 
     expect(problems).toEqual([])
