@@ -3,7 +3,7 @@
  * it, asks it what is done, skips what it reports completed (returning the
  * paths it reports), and records everything else through it.
  */
-import { Backend, CheckpointStore, Pipeline, Provenance } from "@curator/core"
+import { Backend, CheckpointStore, IndexSet, Pipeline, Provenance } from "@curator/core"
 import { NodeHost } from "@curator/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Logger } from "effect"
@@ -12,7 +12,7 @@ import { makeProbe, outcomesOf } from "./CheckpointStoreContract.js"
 /** One call the pipeline made on the store or its checkpoint. */
 type Call =
   | { readonly _tag: "open"; readonly request: CheckpointStore.OpenRequest }
-  | { readonly _tag: "completedOutputs" }
+  | { readonly _tag: "completedIndexSet" }
   | { readonly _tag: "registerWorker"; readonly workerId: string }
   | { readonly _tag: "indexStarted"; readonly workerId: string; readonly index: number }
   | { readonly _tag: "recordSuccess"; readonly index: number; readonly paths: ReadonlyArray<string> }
@@ -38,10 +38,17 @@ const recordingStore = (
             const record = (call: Call) => Effect.sync(() => void calls.push(call))
             return {
               ...checkpoint,
-              completedOutputs: Effect.zipRight(
-                record({ _tag: "completedOutputs" }),
-                Effect.map(checkpoint.completedOutputs, (done) => new Map([...done, ...pretend]))
+              completedIndexSet: Effect.zipRight(
+                record({ _tag: "completedIndexSet" }),
+                Effect.map(checkpoint.completedIndexSet, (done) => IndexSet.fromIndices([...done, ...pretend.keys()]))
               ),
+              // The pretended completions come with the first page of outputs.
+              outputsPage: (query) =>
+                Effect.map(checkpoint.outputsPage(query), (page) =>
+                  query?.after !== undefined ? page : {
+                    ...page,
+                    rows: [...page.rows, ...[...pretend].map(([index, paths]) => ({ index, paths }))].sort((a, b) => a.index - b.index)
+                  }),
               registerWorker: (worker) =>
                 Effect.zipRight(record({ _tag: "registerWorker", workerId: worker.workerId }), checkpoint.registerWorker(worker)),
               indexStarted: (workerId, index, at) =>
@@ -113,7 +120,7 @@ describe("a custom CheckpointStore", () => {
     return Effect.gen(function*() {
       yield* Pipeline.run(probe.pipeline, { concurrency: 2 })
       const tags = tagsOf(calls)
-      expect(tags.slice(0, 2)).toEqual(["open", "completedOutputs"])
+      expect(tags.slice(0, 2)).toEqual(["open", "completedIndexSet"])
       expect(tags.filter((tag) => tag === "registerWorker")).toHaveLength(2)
       expect(tags.filter((tag) => tag === "flush")).toHaveLength(1)
       const lastRecord = Math.max(tags.lastIndexOf("recordSuccess"), tags.lastIndexOf("recordFailure"))
@@ -146,7 +153,7 @@ describe("a custom CheckpointStore", () => {
       expect(outcomesOf(result).every((o) => "cached" in o && !o.cached)).toBe(true)
       expect(probe.counts.sink).toBe(3)
       expect(tagsOf(calls)).toContain("open")
-      expect(tagsOf(calls)).not.toContain("completedOutputs")
+      expect(tagsOf(calls)).not.toContain("completedIndexSet")
     }).pipe(provideStore(recordingStore(calls, new Map([[0, ["/pretend/0"]]]))))
   })
 

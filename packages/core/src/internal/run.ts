@@ -5,9 +5,10 @@
  * index beyond what its caller asks for: `run` gathers every outcome,
  * `stream` passes each one on.
  */
-import { type Context, Data, Deferred, Effect, Exit, Layer, LogLevel, Mailbox, type Scope, Stream } from "effect"
+import { type Cause, type Context, Data, Deferred, Effect, Exit, Layer, LogLevel, Mailbox, type Scope, Stream } from "effect"
 import { Backend, type BackendError, type Lane, newId, type RemoteWorker, type Work } from "../Backend.js"
-import { type Checkpoint, type CheckpointError, CheckpointStore, type LogEntry } from "../CheckpointStore.js"
+import { type Checkpoint, type CheckpointError, CheckpointStore, type LogEntry, streamPages } from "../CheckpointStore.js"
+import * as IndexSet from "../IndexSet.js"
 import { Host, type HostInfo } from "../Host.js"
 import type { Pipeline, RunError } from "../Pipeline.js"
 import { canonicalJson } from "../Provenance.js"
@@ -29,7 +30,7 @@ import { asFramework, makeLogger, withLogger } from "./logCapture.js"
 import { replaySpans } from "./recordingTracer.js"
 import { traceCachedIndex, tracingEnabled } from "./tracing.js"
 import { unitsOf } from "./units.js"
-import { missingOutputs } from "./verifyOutputs.js"
+import { findMissing } from "./verifyOutputs.js"
 import { fromReport } from "./wire.js"
 
 type AnyPipeline = Pipeline<any, any, any>
@@ -71,14 +72,15 @@ export const openStableCheckpoint = <E, R>(
 interface Selection {
   readonly size: number
   readonly at: (position: number) => number
+  readonly has: (index: number) => boolean
   readonly positionOf: (index: number) => number
 }
 
 const selectionOf = (indices: ReadonlyArray<number> | undefined, length: number): Selection => {
-  if (indices === undefined) return { size: length, at: (p) => p, positionOf: (i) => i }
+  if (indices === undefined) return { size: length, at: (p) => p, has: (i) => i < length, positionOf: (i) => i }
   const positions = new Map<number, number>()
   indices.forEach((index, position) => positions.set(index, position))
-  return { size: indices.length, at: (p) => indices[p]!, positionOf: (i) => positions.get(i)! }
+  return { size: indices.length, at: (p) => indices[p]!, has: (i) => positions.has(i), positionOf: (i) => positions.get(i)! }
 }
 
 /** What the run tells its caller besides outcomes. */
@@ -129,12 +131,6 @@ const execute = <E, R, Tracked extends boolean>(
     if (checkpoint !== undefined) yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(250), Effect.ignore(appendRunLogs))))
 
     const body = Effect.gen(function*() {
-      const done = checkpoint !== undefined && pipeline.options.resume
-        ? yield* checkpoint.completedOutputs
-        : new Map<number, ReadonlyArray<string>>()
-      const lost = pipeline.options.verifyOutputs && done.size > 0
-        ? yield* missingOutputs(done)
-        : new Map<number, string>()
       // Which positions have had their outcome: whatever was not, a graceful stop left unstarted.
       const reported = new Uint8Array(selection.size)
       const tally = { completed: 0, failed: 0 }
@@ -144,25 +140,36 @@ const execute = <E, R, Tracked extends boolean>(
         else if (outcome._tag === "Failed") tally.failed++
         return onOutcome(position, outcome)
       }
+
+      // The completed set, compact, in one scan; the outputs of those selected read a page at a time.
+      const done = checkpoint !== undefined && pipeline.options.resume ? yield* checkpoint.completedIndexSet : IndexSet.empty()
+      const redone = IndexSet.empty()
+      if (checkpoint !== undefined && done.size > 0) {
+        const findMissingOutput = pipeline.options.verifyOutputs ? yield* findMissing : undefined
+        yield* streamPages((after) => checkpoint.outputsPage({ after, limit: 2000 })).pipe(
+          Stream.filter(({ index }) => selection.has(index)),
+          Stream.mapEffect(({ index, paths }) =>
+            Effect.map(findMissingOutput === undefined ? Effect.succeed(undefined) : findMissingOutput(paths), (missing) =>
+              ({ index, paths, missing })), { concurrency: findMissingOutput === undefined ? 1 : 32 }),
+          Stream.runForEach(({ index, missing, paths }) => {
+            if (missing !== undefined) {
+              redone.add(index)
+              return asFramework(Effect.logWarning(
+                `index ${index} is recorded completed but its output ${missing} is missing; computing it again`
+              ))
+            }
+            return Effect.zipRight(
+              tracing ? traceCachedIndex(index) : Effect.void,
+              report(selection.positionOf(index), completed(index, paths, true))
+            )
+          })
+        )
+      }
       const pending = new Int32Array(selection.size)
       let pendingCount = 0
-      const redone: Array<number> = []
       for (let position = 0; position < selection.size; position++) {
         const index = selection.at(position)
-        const paths = done.get(index)
-        const missing = lost.get(index)
-        if (missing !== undefined) {
-          yield* asFramework(Effect.logWarning(
-            `index ${index} is recorded completed but its output ${missing} is missing; computing it again`
-          ))
-          redone.push(index)
-          pending[pendingCount++] = index
-        } else if (paths !== undefined) {
-          if (tracing) yield* traceCachedIndex(index)
-          yield* report(position, completed(index, paths, true))
-        } else {
-          pending[pendingCount++] = index
-        }
+        if (!done.has(index) || redone.has(index)) pending[pendingCount++] = index
       }
       const toCompute = pending.subarray(0, pendingCount)
       const cachedCount = selection.size - pendingCount
@@ -222,16 +229,33 @@ const execute = <E, R, Tracked extends boolean>(
           return context === undefined ? computation : Effect.provide(computation, context)
         })
 
+      /**
+       * The index inside a `curator.index` span: a failed index ends its span
+       * with the failure's cause (an error status) but is returned as an
+       * outcome, not raised.
+       */
       const traced = <A>(index: number, lane: Lane, computation: Effect.Effect<Computed<A>, never, R>) =>
         tracing
-          ? computation.pipe(
-            Effect.tap((computed) => Effect.annotateCurrentSpan("curator.status", computed._tag === "Success" ? "completed" : "error")),
-            Effect.tap((computed) => (computed._tag === "Failure" ? Effect.exit(Effect.failCause(computed.cause)) : Effect.void)),
-            Effect.withSpan("curator.index", {
-              attributes: { "curator.index": index, "curator.cached": false, "curator.worker_id": lane.workerId },
-              captureStackTrace: false
-            })
-          )
+          ? Effect.suspend(() => {
+            let computed: Computed<A> | undefined
+            return computation.pipe(
+              Effect.tap((outcome) => {
+                computed = outcome
+                return Effect.zipRight(
+                  Effect.annotateCurrentSpan("curator.status", outcome._tag === "Success" ? "completed" : "error"),
+                  outcome._tag === "Failure" ? Effect.failCause(outcome.cause) : Effect.void
+                )
+              }),
+              Effect.withSpan("curator.index", {
+                attributes: { "curator.index": index, "curator.cached": false, "curator.worker_id": lane.workerId },
+                captureStackTrace: false
+              }),
+              Effect.catchAllCause((cause): Effect.Effect<Computed<A>> =>
+                // No outcome: the index was interrupted before it finished.
+                computed === undefined ? Effect.failCause(cause as Cause.Cause<never>) : Effect.succeed(computed)
+              )
+            )
+          })
           : computation
 
       /** Records one index's outcome, computed here or elsewhere, and reports its progress and outcome. */
@@ -333,7 +357,7 @@ const execute = <E, R, Tracked extends boolean>(
       ))
       yield* appendRunLogs
       if (checkpoint !== undefined) yield* checkpoint.flush
-      return { location: checkpoint?.location, configHash: pipeline.configHash, redone }
+      return { location: checkpoint?.location, configHash: pipeline.configHash, redone: Array.from(redone) }
     })
 
     return yield* (checkpoint === undefined ? body : withLogger(makeLogger(runLogs, minimumLevel), minimumLevel)(body))

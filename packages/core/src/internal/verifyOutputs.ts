@@ -9,37 +9,28 @@ import { FileSystem } from "@effect/platform"
 import { Effect, Option } from "effect"
 import { InvalidRunOptions } from "../RunOptions.js"
 
-/**
- * The indices of `completed` with at least one recorded output path that is
- * not a file on this machine, each with its first missing path. Paths are
- * checked a few dozen at a time, so a large checkpoint does not open
- * thousands of file handles at once.
- */
-export const missingOutputs = (
-  completed: ReadonlyMap<number, ReadonlyArray<string>>
-): Effect.Effect<ReadonlyMap<number, string>, InvalidRunOptions> =>
-  Effect.gen(function*() {
-    const fileSystem = yield* Effect.serviceOption(FileSystem.FileSystem)
-    if (Option.isNone(fileSystem)) {
-      return yield* new InvalidRunOptions({
-        option: "verifyOutputs",
-        message: "verifyOutputs needs a file system to check outputs on: provide NodeCurator.layer (or a FileSystem layer)"
-      })
-    }
-    const exists = (path: string) => Effect.orElseSucceed(fileSystem.value.exists(path), () => false)
-    const missing = new Map<number, string>()
-    yield* Effect.forEach(
-      completed,
-      ([index, paths]) =>
+/** Finds the first of an index's recorded paths that is not a file here, if any. */
+export type FindMissing = (paths: ReadonlyArray<string>) => Effect.Effect<string | undefined>
+
+/** The check, from the `FileSystem` in context; without one, verifying outputs is impossible and says so. */
+export const findMissing: Effect.Effect<FindMissing, InvalidRunOptions> = Effect.flatMap(
+  Effect.serviceOption(FileSystem.FileSystem),
+  Option.match({
+    onNone: () =>
+      Effect.fail(
+        new InvalidRunOptions({
+          option: "verifyOutputs",
+          message: "verifyOutputs needs a file system to check outputs on: provide NodeCurator.layer (or a FileSystem layer)"
+        })
+      ),
+    onSome: (fileSystem) =>
+      Effect.succeed<FindMissing>((paths) =>
         Effect.gen(function*() {
           for (const path of paths) {
-            if (!(yield* exists(path))) {
-              missing.set(index, path)
-              return
-            }
+            if (!(yield* Effect.orElseSucceed(fileSystem.exists(path), () => false))) return path
           }
-        }),
-      { concurrency: 32, discard: true }
-    )
-    return missing
+          return undefined
+        })
+      )
   })
+)

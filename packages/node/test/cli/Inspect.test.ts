@@ -143,7 +143,7 @@ describe("curator status / failed / workers / logs / metrics / outputs / which",
       "0:completed", "1:completed", "2:error", "3:completed", "4:completed", "5:error", "6:completed", "7:completed"
     ])
     const csv = fs.readFileSync(path.join(sandbox.root, "metrics.csv"), "utf8").trimEnd().split("\n")
-    expect(csv[0]).toMatch(/^idx,status,wall_time_ns,.*,stage_0_Numbers_ns,stage_1_Square_ns,stage_2_JsonFiles_ns$/)
+    expect(csv[0]).toMatch(/^idx,status,wall_time_ns,.*,stage_0_source_ns,stage_1_Square_ns,stage_2_sink_ns$/)
     expect(csv).toHaveLength(9)
   })
 
