@@ -220,9 +220,39 @@ const cli = (database: string, dir: string, n: number) => {
  */
 const reuse = process.env.CURATOR_BENCH_SCALE_DB
 
+/**
+ * The run loop's memory at N indices: a fresh run drained through
+ * `Pipeline.stream`, the same run resumed (every index from the checkpoint),
+ * and a resumed `Pipeline.run` (which keeps every outcome, as asked). Each
+ * runs in a process of its own; the baseline is a bare Node process's RSS.
+ */
+const runMemory = (n: number, dir: string) => {
+  const bare = spawnSync(process.execPath, ["-e", "console.log(process.resourceUsage().maxRSS)"], { encoding: "utf8" })
+  const dbDir = path.join(dir, "runs")
+  for (const [mode, part] of [["stream", "stream fresh"], ["stream", "stream resumed"], ["run", "run resumed"]] as const) {
+    const child = spawnSync(
+      process.execPath,
+      ["--conditions=@curator/source", "--import", "tsx", path.join(here, "runMemory.ts"), mode, String(n), dbDir],
+      { encoding: "utf8", maxBuffer: 1 << 20 }
+    )
+    if (child.status !== 0) throw new Error(`bench runMemory ${mode} failed: ${child.stderr}`)
+    print({
+      workload: "scale",
+      part,
+      ...JSON.parse(child.stdout.trim().split("\n").pop()!),
+      goal_peak_rss_mb: part === "run resumed" ? null : 256,
+      bare_node_rss_mb: round(Number(bare.stdout) / 1024)
+    })
+  }
+}
+
 export const scale = async (n: number): Promise<Measurement> => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "curator-bench-scale-"))
   try {
+    runMemory(n, dir)
+    if (process.env.CURATOR_BENCH_SCALE_PARTS === "run") {
+      return { workload: "scale", n, backend: "fibers", seconds: 0, indices_per_s: 0 }
+    }
     const written = Math.min(n, 100_000)
     const start = performance.now()
     let database: string

@@ -18,6 +18,13 @@ export interface MemoryMeter {
    * that data an index held is not hidden by a collection during the index.
    */
   readonly sample: () => number
+  /**
+   * The highest level reached just before a garbage collection since the
+   * previous call (0 if none ran). Costlier than `sample`: asked only when
+   * an index's samples show no growth, where a collection may have hidden
+   * what it held.
+   */
+  readonly beforeCollections?: (() => number) | undefined
 }
 
 /** The host a run executes on. */

@@ -26,24 +26,27 @@ const makeMeter = (): Host.MemoryMeter => {
   let last = inUse()
   let profiler = new v8.GCProfiler()
   profiler.start()
+  /** The highest level before a collection since the profiler last started; restarts it. */
+  const beforeCollections = () => {
+    const collections = profiler.stop()?.statistics ?? []
+    profiler = new v8.GCProfiler()
+    profiler.start()
+    let highest = 0
+    for (const collection of collections) {
+      const { externalMemory, usedHeapSize } = collection.beforeGC.heapStatistics
+      if (usedHeapSize + externalMemory > highest) highest = usedHeapSize + externalMemory
+    }
+    return highest
+  }
   return {
     current: inUse,
     sample: () => {
       const now = inUse()
-      let peak = now
-      if (now < last) {
-        const collections = profiler.stop()?.statistics ?? []
-        profiler = new v8.GCProfiler()
-        profiler.start()
-        for (const collection of collections) {
-          const { externalMemory, usedHeapSize } = collection.beforeGC.heapStatistics
-          const before = usedHeapSize + externalMemory
-          if (before > peak) peak = before
-        }
-      }
+      const peak = now < last ? Math.max(now, beforeCollections()) : now
       last = now
       return peak
-    }
+    },
+    beforeCollections
   }
 }
 

@@ -63,6 +63,11 @@ class PeakMemory {
   }
   growth() {
     this.sample()
+    if (this.peak <= this.start && this.meter.beforeCollections !== undefined) {
+      // No growth seen: a collection during the index may have freed as much as it held.
+      const before = this.meter.beforeCollections()
+      if (before > this.peak) this.peak = before
+    }
     return Math.max(0, this.peak - this.start)
   }
 }

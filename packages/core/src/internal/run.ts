@@ -308,6 +308,17 @@ const execute = <E, R, Tracked extends boolean>(
           }
         })
 
+      // A run of fast indices never waits on I/O, so Node's event loop would not
+      // get a turn (signals, timers such as the writer's flush): every 50 ms of
+      // such work, it yields to it for a moment.
+      let lastYield = performance.now()
+      const letEventsIn = Effect.suspend(() => {
+        const now = performance.now()
+        if (now - lastYield < 50) return Effect.void
+        lastYield = now
+        return Effect.sleep(1)
+      })
+
       const started = (index: number, lane: Lane) =>
         Effect.suspend(() => {
           progress?.({ _tag: "IndexStarted", index, workerId: lane.workerId })
@@ -326,7 +337,7 @@ const execute = <E, R, Tracked extends boolean>(
         // The rest of a unit (several indices of one partition) is not started after a stop.
         process: (index, lane) =>
           stopping ? Effect.void : Effect.zipRight(
-            started(index, lane),
+            Effect.zipRight(letEventsIn, started(index, lane)),
             Effect.flatMap(traced(index, lane, computeLocally(index, lane.workerId)), (computed) => recordIndex(index, lane, computed))
           ),
         processElsewhere: (index, lane, report) =>
