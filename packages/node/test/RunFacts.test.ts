@@ -73,3 +73,25 @@ describe("a graceful stop on a fast run", () => {
     sandbox.remove()
   }, 180_000)
 })
+
+describe("worker threads' log lines", () => {
+  it("go only where the run sends them: `--backend workers --json --quiet` prints nothing but the JSON, and the lines are in the database", async () => {
+    const sandbox = makeSandbox({ CURATOR_CLI_N: "6" })
+    const dbFile = path.join(scratch, "workers-quiet.db")
+    const child = start(
+      ["run", path.resolve(import.meta.dirname, "fixtures/cliPipelines.ts"), "--backend", "workers", "--concurrency", "2", "--db-file", dbFile, "--json", "--quiet"],
+      { env: sandbox.env }
+    )
+    let stdout = ""
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
+    const code = await new Promise<number | null>((resolve) => child.on("exit", (exitCode) => resolve(exitCode)))
+    expect(code).toBe(0)
+    expect(stdout).not.toMatch(/squaring/)
+    expect(() => JSON.parse(stdout)).not.toThrow()
+    const db = new Database(dbFile, { readonly: true })
+    const lines = db.prepare("SELECT message FROM logs WHERE message LIKE 'squaring %'").all() as Array<{ message: string }>
+    db.close()
+    expect(lines).toHaveLength(6)
+    sandbox.remove()
+  }, 180_000)
+})
