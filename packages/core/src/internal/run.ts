@@ -311,12 +311,17 @@ const execute = <E, R, Tracked extends boolean>(
       // A run of fast indices never waits on I/O, so Node's event loop would not
       // get a turn (signals, timers such as the writer's flush): every 50 ms of
       // such work, it yields to it for a moment.
+      // (A timer task, not `Effect.sleep`: a test clock must not hold the run.)
       let lastYield = performance.now()
+      const macrotask = Effect.async<void>((resume) => {
+        const timer = setTimeout(() => resume(Effect.void), 0)
+        return Effect.sync(() => clearTimeout(timer))
+      })
       const letEventsIn = Effect.suspend(() => {
         const now = performance.now()
         if (now - lastYield < 50) return Effect.void
         lastYield = now
-        return Effect.sleep(1)
+        return macrotask
       })
 
       const started = (index: number, lane: Lane) =>
