@@ -19,12 +19,13 @@ export interface MemoryMeter {
    */
   readonly sample: () => number
   /**
-   * The highest level reached just before a garbage collection since the
-   * previous call (0 if none ran). Costlier than `sample`: asked only when
-   * an index's samples show no growth, where a collection may have hidden
-   * what it held.
+   * The garbage collections since the previous call, if any ran: the
+   * highest level just before one and the lowest just after one (the live
+   * memory then). Costlier than `sample`: asked only when an index's
+   * samples show no growth, where a collection may have freed as much
+   * garbage as the index allocated.
    */
-  readonly beforeCollections?: (() => number) | undefined
+  readonly collections?: (() => { readonly highestBefore: number; readonly lowestAfter: number } | undefined) | undefined
 }
 
 /** The host a run executes on. */

@@ -26,27 +26,34 @@ const makeMeter = (): Host.MemoryMeter => {
   let last = inUse()
   let profiler = new v8.GCProfiler()
   profiler.start()
-  /** The highest level before a collection since the profiler last started; restarts it. */
-  const beforeCollections = () => {
-    const collections = profiler.stop()?.statistics ?? []
+  /** What collections showed since `collections` was last asked: the highest level before one, the lowest after one. */
+  let seen: { highestBefore: number; lowestAfter: number } | undefined
+  /** Reads the collections since the profiler last started into `seen`, and restarts it. */
+  const readProfiler = () => {
+    const statistics = profiler.stop()?.statistics ?? []
     profiler = new v8.GCProfiler()
     profiler.start()
-    let highest = 0
-    for (const collection of collections) {
-      const { externalMemory, usedHeapSize } = collection.beforeGC.heapStatistics
-      if (usedHeapSize + externalMemory > highest) highest = usedHeapSize + externalMemory
+    for (const { afterGC, beforeGC } of statistics) {
+      const before = beforeGC.heapStatistics.usedHeapSize + beforeGC.heapStatistics.externalMemory
+      const after = afterGC.heapStatistics.usedHeapSize + afterGC.heapStatistics.externalMemory
+      seen = { highestBefore: Math.max(seen?.highestBefore ?? 0, before), lowestAfter: Math.min(seen?.lowestAfter ?? after, after) }
     }
-    return highest
+    return seen
+  }
+  const collections = () => {
+    const result = readProfiler()
+    seen = undefined
+    return result
   }
   return {
     current: inUse,
     sample: () => {
       const now = inUse()
-      const peak = now < last ? Math.max(now, beforeCollections()) : now
+      const peak = now < last ? Math.max(now, readProfiler()?.highestBefore ?? 0) : now
       last = now
       return peak
     },
-    beforeCollections
+    collections
   }
 }
 

@@ -63,12 +63,13 @@ class PeakMemory {
   }
   growth() {
     this.sample()
-    if (this.peak <= this.start && this.meter.beforeCollections !== undefined) {
-      // No growth seen: a collection during the index may have freed as much as it held.
-      const before = this.meter.beforeCollections()
-      if (before > this.peak) this.peak = before
-    }
-    return Math.max(0, this.peak - this.start)
+    const growth = this.peak - this.start
+    const collections = growth <= 0 ? this.meter.collections?.() : undefined
+    if (collections === undefined) return Math.max(0, growth)
+    // No growth seen, but collections ran: what the index holds is what it
+    // reached over the live memory a collection left (an upper bound, as the
+    // collections may predate the index).
+    return Math.max(0, collections.highestBefore - this.start, this.peak - collections.lowestAfter)
   }
 }
 
