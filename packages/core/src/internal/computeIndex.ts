@@ -84,8 +84,12 @@ const SinkResult = Schema.Array(Schema.NonEmptyString)
 const decodeSinkResult = Schema.decodeUnknownEither(SinkResult)
 
 /** What a sink returned, checked: a bad value fails this index alone, with a message saying what was wrong. */
+const isPathList = (value: unknown): value is ReadonlyArray<string> =>
+  Array.isArray(value) && value.every((path) => typeof path === "string" && path.length > 0)
+
 const checkSinkResult = (sinkName: string, index: number) => (value: unknown) =>
-  Either.match(decodeSinkResult(value), {
+  // The common case checked by hand first: the Schema's decoding costs more than the rest of a trivial index.
+  isPathList(value) ? Effect.succeed(value) : Either.match(decodeSinkResult(value), {
     onRight: (paths): Effect.Effect<ReadonlyArray<string>, InvalidSinkResult> => Effect.succeed(paths),
     onLeft: () =>
       Effect.fail(
