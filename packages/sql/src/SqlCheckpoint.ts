@@ -52,16 +52,6 @@ interface ResultRow {
   readonly worker_id: string | null
 }
 
-interface WorkerRowSql {
-  readonly worker_id: string
-  readonly pid: number
-  readonly hostname: string
-  readonly started_at: string
-  readonly last_heartbeat: string
-  readonly current_index: number | null
-  readonly completed_count: number
-  readonly invocation_id: string | null
-}
 
 const parsePaths = (json: string | null): ReadonlyArray<string> => (json === null ? [] : JSON.parse(json))
 
@@ -207,18 +197,8 @@ const makeCheckpoint = (
       }))
     })),
     workers: query(Effect.suspend(() => Effect.map(
-      sql<WorkerRowSql>`SELECT * FROM workers WHERE run_id = ${runId} ORDER BY started_at, worker_id`,
-      (rows) =>
-        rows.map((row): CheckpointStore.WorkerRow => ({
-          workerId: row.worker_id,
-          pid: row.pid,
-          hostname: row.hostname,
-          startedAt: row.started_at,
-          lastHeartbeat: row.last_heartbeat,
-          currentIndex: row.current_index,
-          completedCount: row.completed_count,
-          invocationId: row.invocation_id ?? ""
-        }))
+      sql<PagedQueries.WorkerRowSql>`SELECT * FROM workers WHERE run_id = ${runId} ORDER BY started_at, worker_id`,
+      (rows) => rows.map(PagedQueries.workerRowOf)
     ))),
     outputsOf: (index) =>
       query(Effect.map(

@@ -11,6 +11,30 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Option } from "effect"
 
+/** A `workers` row as the driver returns it. */
+export interface WorkerRowSql {
+  readonly worker_id: string
+  readonly pid: number
+  readonly hostname: string
+  readonly started_at: string
+  readonly last_heartbeat: string
+  readonly current_index: number | null
+  readonly completed_count: number
+  readonly invocation_id: string | null
+}
+
+/** A `workers` row as the contract gives it. */
+export const workerRowOf = (row: WorkerRowSql): CheckpointStore.WorkerRow => ({
+  workerId: row.worker_id,
+  pid: row.pid,
+  hostname: row.hostname,
+  startedAt: row.started_at,
+  lastHeartbeat: row.last_heartbeat,
+  currentIndex: row.current_index,
+  completedCount: row.completed_count,
+  invocationId: row.invocation_id ?? ""
+})
+
 type Checkpoint = CheckpointStore.Checkpoint
 type IndexMetrics = CheckpointStore.IndexMetrics
 
@@ -292,28 +316,9 @@ export const make = (
     workersOf: (invocationId) =>
       query(Effect.suspend(() =>
         Effect.map(
-          sql<{
-            worker_id: string
-            pid: number
-            hostname: string
-            started_at: string
-            last_heartbeat: string
-            current_index: number | null
-            completed_count: number
-            invocation_id: string | null
-          }>`SELECT * FROM workers WHERE run_id = ${runId()} AND COALESCE(invocation_id, '') = ${invocationId}
+          sql<WorkerRowSql>`SELECT * FROM workers WHERE run_id = ${runId()} AND COALESCE(invocation_id, '') = ${invocationId}
             ORDER BY started_at, worker_id`,
-          (rows) =>
-            rows.map((row): CheckpointStore.WorkerRow => ({
-              workerId: row.worker_id,
-              pid: row.pid,
-              hostname: row.hostname,
-              startedAt: row.started_at,
-              lastHeartbeat: row.last_heartbeat,
-              currentIndex: row.current_index,
-              completedCount: row.completed_count,
-              invocationId: row.invocation_id ?? ""
-            }))
+          (rows) => rows.map(workerRowOf)
         )
       )),
 

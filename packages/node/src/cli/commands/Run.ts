@@ -144,7 +144,7 @@ export const formatSummary = (summary: Summary): string => {
   if (summary.failures.length > 0) {
     lines.push("failed:")
     const shown = summary.failures.slice(0, 10)
-    const width = Math.max(...shown.map((f) => String(f.index).length))
+    const width = shown.reduce((widest, f) => Math.max(widest, String(f.index).length), 0)
     for (const failure of shown) lines.push(`  ${String(failure.index).padStart(width)}  ${failure.error.split("\n")[0]}`)
     if (summary.failures.length > shown.length) {
       lines.push(`  … and ${summary.failures.length - shown.length} more; see curator failed ${failedTarget(summary)}`.trimEnd())
