@@ -52,6 +52,21 @@ export interface Work<E, R> {
   readonly stopped: Effect.Effect<void>
   /** The lowest level of logs to capture, for backends that capture them where they compute. */
   readonly logLevel: LogLevel.Literal
+  /**
+   * The per-index timeout, for backends whose indices may block their
+   * thread so that it cannot time itself out: past `millis` of one attempt
+   * (plus a grace), the backend stops the thread and records `message`.
+   */
+  readonly indexTimeout?: {
+    readonly millis: number
+    readonly message: (index: number, stageOrder: number) => string
+  } | undefined
+  /**
+   * The run's error budget (a count of failures), for backends whose
+   * workers run ahead of the parent's records: they stop claiming indices
+   * once that many failed, as on a graceful stop.
+   */
+  readonly failureBudget?: number | undefined
   /** Opens a lane: registers a worker of this process for this run. */
   readonly openLane: Effect.Effect<Lane, E, R>
   /**

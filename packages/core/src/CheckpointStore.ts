@@ -93,6 +93,8 @@ export interface SuccessRecord {
   readonly gpuMemoryBytes: number | null
   readonly stages: ReadonlyArray<StageTiming>
   readonly artifacts: ReadonlyArray<Omit<Artifact, "index">>
+  /** Attempts the index took in this run (FailurePolicy retries); 1 when absent. */
+  readonly attempts?: number | undefined
 }
 
 /** An index that failed. */
@@ -104,6 +106,28 @@ export interface FailureRecord {
   readonly error: string
   readonly wallTimeNs: number
   readonly peakMemoryBytes: number | null
+  /** Attempts the index took in this run; 1 when absent. */
+  readonly attempts?: number | undefined
+  /** The failure's class (FailurePolicy); a permanent one counts towards quarantine. */
+  readonly failureClass?: "transient" | "permanent" | undefined
+  /** Quarantine the index once it has failed permanently in this many runs (0 or absent: never). */
+  readonly quarantineAfter?: number | undefined
+}
+
+/**
+ * How an index fared under the failure policy (Curator-only data, kept in
+ * `curator_index_attempts` and written with the index's record).
+ */
+export interface FailureDetail {
+  readonly index: number
+  /** Attempts in the run that recorded it last. */
+  readonly attempts: number
+  /** The class of its last failure; null after a success. */
+  readonly failureClass: "transient" | "permanent" | null
+  /** Runs in which it failed permanently since it last succeeded or was lifted. */
+  readonly permanentFailures: number
+  /** Skipped by later runs until lifted (`resetIndex`, `liftQuarantine`). */
+  readonly quarantined: boolean
 }
 
 /** One structured log line, as stored in `logs`. */
@@ -205,8 +229,14 @@ export interface Checkpoint {
 
   /** Clears every record of this configuration and starts a new run id. */
   readonly reset: Effect.Effect<void, CheckpointError>
-  /** Forgets one index so that the next run computes it. */
+  /** Forgets one index so that the next run computes it (and lifts its quarantine). */
   readonly resetIndex: (index: number) => Effect.Effect<void, CheckpointError>
+  /** The failure-policy details of these indices (those with none recorded are absent). */
+  readonly failureDetails: (indices: ReadonlyArray<number>) => Effect.Effect<ReadonlyMap<number, FailureDetail>, CheckpointError>
+  /** Indices in quarantine: a run skips them. */
+  readonly quarantinedIndexSet: Effect.Effect<IndexSet, CheckpointError>
+  /** Lifts every quarantine (their permanent-failure counts start again); returns how many were lifted. */
+  readonly liftQuarantine: Effect.Effect<number, CheckpointError>
 
   readonly registerWorker: (worker: WorkerRegistration) => Effect.Effect<void, CheckpointError>
   /** A worker took an index: heartbeat and `current_index`. */

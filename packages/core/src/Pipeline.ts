@@ -18,6 +18,7 @@ import { dual } from "effect/Function"
 import { pipeArguments } from "effect/Pipeable"
 import type { Backend, BackendError, LocalBackend } from "./Backend.js"
 import type { Checkpoint, CheckpointError, CheckpointStore } from "./CheckpointStore.js"
+import type { FailurePolicy } from "./FailurePolicy.js"
 import type * as Filter from "./Filter.js"
 import { hasTypeId } from "./internal/component.js"
 import * as internalRun from "./internal/run.js"
@@ -109,6 +110,12 @@ export interface Pipeline<out E = never, out R = never, out Tracked extends bool
    * process arrives as the same error value as on fibers.
    */
   readonly errorSchemas: ReadonlyArray<Schema.Schema<any, any, never>>
+  /**
+   * What its runs do when an index fails (from {@link withFailurePolicy}):
+   * retries, classes, timeout, quarantine, error budget. Not part of the
+   * configuration: changing it keeps the checkpoint.
+   */
+  readonly failurePolicy: FailurePolicy | undefined
   /** The configuration document (source, filters, sink; names and params). */
   readonly config: Provenance.PipelineConfig
   /** The SHA-256 of the canonical configuration, in hex. */
@@ -162,6 +169,7 @@ interface Parts {
   readonly options: Options
   readonly layer: Layer.Layer<any, any, any> | undefined
   readonly errorSchemas: ReadonlyArray<Schema.Schema<any, any, never>>
+  readonly failurePolicy: FailurePolicy | undefined
 }
 
 const make = <E, R, Tracked extends boolean>(parts: Parts): Pipeline<E, R, Tracked> => {
@@ -177,6 +185,7 @@ const change = <E, R, Tracked extends boolean>(self: Any, parts: Partial<Parts>)
     options: self.options,
     layer: self.layer,
     errorSchemas: self.errorSchemas,
+    failurePolicy: self.failurePolicy,
     ...parts
   })
 
@@ -208,7 +217,8 @@ export const write: {
       sink,
       options: { ...defaultOptions, ...options },
       layer: undefined,
-      errorSchemas: []
+      errorSchemas: [],
+      failurePolicy: undefined
     })
 )
 
@@ -263,6 +273,21 @@ export const provide: {
 export const withErrors: {
   (...schemas: ReadonlyArray<Schema.Schema<any, any, never>>): <E, R, Tracked extends boolean>(self: Pipeline<E, R, Tracked>) => Pipeline<E, R, Tracked>
 } = (...schemas) => (self) => change(self, { errorSchemas: [...self.errorSchemas, ...schemas] })
+
+/**
+ * Sets what runs of the pipeline do when an index fails (see
+ * `FailurePolicy`); it travels with the pipeline to worker threads and
+ * cluster runners, where the retries happen. Fields given replace the
+ * pipeline's; the configuration hash stays the same.
+ */
+export const withFailurePolicy: {
+  (policy: FailurePolicy): <E, R, Tracked extends boolean>(self: Pipeline<E, R, Tracked>) => Pipeline<E, R, Tracked>
+  <E, R, Tracked extends boolean>(self: Pipeline<E, R, Tracked>, policy: FailurePolicy): Pipeline<E, R, Tracked>
+} = dual(
+  2,
+  <E, R, Tracked extends boolean>(self: Pipeline<E, R, Tracked>, policy: FailurePolicy): Pipeline<E, R, Tracked> =>
+    change(self, { failurePolicy: { ...self.failurePolicy, ...policy } })
+)
 
 /** Tells whether a value is a pipeline. */
 export const isPipeline = (u: unknown): u is Any => hasTypeId(TypeId, u)

@@ -56,6 +56,9 @@ export const makeIndexServer = <E, Tracked extends boolean>(
 
 export type { Units } from "./internal/units.js"
 
+/** Where an index tells its watcher its attempts, stage and items (a thread's parent reads them from shared memory). */
+export { IndexProbe, type Probe } from "./internal/probe.js"
+
 /** Whether the run traces (a tracer that exports spans is installed): then ask for the stages' spans. */
 export { tracingEnabled } from "./internal/tracing.js"
 

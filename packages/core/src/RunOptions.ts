@@ -3,6 +3,7 @@
  * validated before anything runs.
  */
 import { Data, type Effect, Either, type LogLevel } from "effect"
+import type { FailurePolicy } from "./FailurePolicy.js"
 import type { ProgressHandler } from "./Progress.js"
 
 /** Options of `Pipeline.run`. */
@@ -32,11 +33,18 @@ export interface RunOptions {
    * const result = yield* Pipeline.run(pipeline, { stop: Deferred.await(stop) })
    */
   readonly stop?: Effect.Effect<void> | undefined
+  /**
+   * The failure policy of this run, field by field over the pipeline's
+   * (`Pipeline.withFailurePolicy`): retries, classes, timeout, quarantine,
+   * error budget. Retries, classes and the timeout act where indices are
+   * computed, so on worker threads and cluster runners only the pipeline's own apply.
+   */
+  readonly failurePolicy?: FailurePolicy | undefined
 }
 
 /** Run options that cannot be honoured; nothing has run when this is raised. */
 export class InvalidRunOptions extends Data.TaggedError("InvalidRunOptions")<{
-  readonly option: "indices" | "concurrency" | "verifyOutputs"
+  readonly option: "indices" | "concurrency" | "verifyOutputs" | "failurePolicy"
   readonly message: string
 }> {}
 

@@ -63,6 +63,10 @@ export interface RunResult<E> {
    * (`verifyOutputs`), and so computed again in this run.
    */
   readonly redone: ReadonlyArray<number>
+  /** Indices skipped because they are quarantined (FailurePolicy); their outcomes are `Failed` with `Quarantined`. */
+  readonly quarantined?: ReadonlyArray<number> | undefined
+  /** Set when the run stopped because its error budget (`maxFailures`) was reached: the message naming it. */
+  readonly budgetExceeded?: string | undefined
 }
 
 /** With `failFast`, the run fails with this at the first failed index. */

@@ -1,5 +1,6 @@
 export * as Backend from "./Backend.js"
 export * as CheckpointStore from "./CheckpointStore.js"
+export * as FailurePolicy from "./FailurePolicy.js"
 export * as Filter from "./Filter.js"
 export * as Host from "./Host.js"
 export * as IndexSet from "./IndexSet.js"

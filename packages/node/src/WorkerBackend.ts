@@ -20,7 +20,7 @@ import { Backend } from "@curator/core"
 import * as Remote from "@curator/core/Remote"
 import * as Worker from "@effect/platform/Worker"
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
-import { Effect, Either, Exit, Layer, Option, ParseResult, Queue, Scope, Stream } from "effect"
+import { Duration, Effect, Either, Exit, Layer, Option, ParseResult, Queue, Scope, Stream } from "effect"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import { availableParallelism } from "node:os"
@@ -82,6 +82,8 @@ interface Thread {
   readonly worker: Worker.SerializedWorker<WorkerRequest>
   readonly configHash: string
   readonly scope: Scope.CloseableScope
+  /** Stops the thread at once, whatever it is doing (its requests then fail as on its death). */
+  readonly terminate: Effect.Effect<void>
 }
 
 const backendError = (message: string) => new Backend.BackendError({ backend: "workers", message })
@@ -116,7 +118,7 @@ const startThread = (options: Options): Effect.Effect<Thread, Backend.BackendErr
         const loaded = yield* worker.executeEffect(
           new Prepare({ module: PipelineModule.modulePath(options), exportName: options.exportName })
         ).pipe(Effect.mapError((error) => backendError(error.message)))
-        return { worker, configHash: loaded.configHash, scope }
+        return { worker, configHash: loaded.configHash, scope, terminate }
       })).pipe(
         // A thread that failed to load, or whose start was interrupted (e.g.
         // a sibling failed), is stopped at once rather than left running.
@@ -162,7 +164,7 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
     const execute = <E, R>(work: Backend.Work<E, R>): Effect.Effect<void, E | Backend.BackendError, R> =>
       Effect.gen(function*() {
         const lanes = Math.min(work.concurrency, size, work.units.count)
-        const units = SharedUnits.make(work.units, lanes)
+        const units = SharedUnits.make(work.units, lanes, work.failureBudget)
         const tracing = yield* Remote.tracingEnabled
         yield* Effect.forkScoped(Effect.andThen(work.stopped, () => SharedUnits.requestStop(units)))
 
@@ -249,6 +251,31 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
                 : []
               return [...rest, ...unstarted]
             }
+            /**
+             * The per-index timeout, where the thread cannot time itself out:
+             * a stage that blocks its event loop (a synchronous CPU loop) never
+             * lets the thread's own timeout fire. Past the timeout and a grace
+             * from the start of the index's current attempt (read from shared
+             * memory), the thread is terminated: the index is recorded as
+             * timed out and a new thread takes the lane, as after a death.
+             */
+            let timedOut: string | undefined
+            const timeout = work.indexTimeout
+            const watch = (index: number): Effect.Effect<never> => {
+              if (timeout === undefined) return Effect.never
+              const grace = Math.max(500, Math.min(timeout.millis / 4, 30_000))
+              const check: Effect.Effect<boolean> = Effect.suspend(() => {
+                const probe = SharedUnits.readProbe(units, laneNumber, index)
+                if (probe === undefined || Date.now() - probe.startedAt <= timeout.millis + grace) return Effect.succeed(false)
+                timedOut = `${timeout.message(index, probe.stage)}; the worker thread did not stop and was replaced`
+                return Effect.as(thread.terminate, true)
+              })
+              const poll = Duration.millis(Math.min(250, Math.max(20, timeout.millis / 4)))
+              return Effect.zipRight(
+                Effect.repeat(Effect.zipRight(Effect.sleep(poll), check), { until: (done) => done }),
+                Effect.never
+              )
+            }
             let lastStarted: number | undefined
             let step = yield* Queue.take(steps)
             while (Either.isRight(step) && step.right.started !== null) {
@@ -256,11 +283,11 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
               lastStarted = index
               const started = performance.now()
               let next: Either.Either<typeof LaneStep.Type, unknown> | undefined
-              const report = Effect.flatMap(Queue.take(steps), (arrival): Effect.Effect<Remote.IndexReport> => {
+              const arrived = Effect.flatMap(Queue.take(steps), (arrival): Effect.Effect<Remote.IndexReport> => {
                 next = arrival
                 if (Either.isLeft(arrival)) {
                   return Effect.succeed(
-                    Remote.diedReport(describeDeath(index, arrival.left), Math.round((performance.now() - started) * 1e6))
+                    Remote.diedReport(timedOut ?? describeDeath(index, arrival.left), Math.round((performance.now() - started) * 1e6))
                   )
                 }
                 const computed = arrival.right.report
@@ -268,6 +295,7 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
                   ? Effect.dieMessage(`a worker thread started index ${index} and sent no report of it`)
                   : Effect.succeed(computed)
               })
+              const report = Effect.raceFirst(arrived, watch(index))
               yield* work.processElsewhere(index, lane, report)
               step = next!
             }

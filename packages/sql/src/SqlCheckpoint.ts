@@ -10,6 +10,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { type Duration, Effect, Layer, Option, type Scope } from "effect"
 import * as CheckpointSchema from "./CheckpointSchema.js"
 import { retryBusy } from "./internal/busy.js"
+import * as FailureRecords from "./internal/failureRecords.js"
 import { wellFormed } from "./internal/text.js"
 import * as PagedQueries from "./internal/pagedQueries.js"
 import { defaultWriterOptions, makeWriter, type WriterOptions } from "./internal/writer.js"
@@ -74,6 +75,7 @@ const makeCheckpoint = (
   runDir: string
 ): CheckpointStore.Checkpoint => {
   let runId = initialRunId
+  const failures = FailureRecords.makeQueries(sql, () => runId)
   const fail = storageFailure(location, "Reading")
   const readOnly = Effect.fail(
     new CheckpointStore.CheckpointError({
@@ -124,6 +126,7 @@ const makeCheckpoint = (
   const reset = Effect.gen(function*() {
     const [run] = yield* sql<{ config_json: string; total_indices: number | null }>`
       SELECT config_json, total_indices FROM pipeline_runs WHERE run_id = ${runId}`
+    yield* failures.forget()
     for (const table of ["index_results", "stage_metrics", "output_files", "filter_artifacts", "workers", "logs"]) {
       yield* sql`DELETE FROM ${sql(table)} WHERE run_id = ${runId}`
     }
@@ -259,13 +262,19 @@ const makeCheckpoint = (
       writing((w) =>
         Effect.zipRight(
           w.flush,
-          retryBusy(sql.withTransaction(Effect.forEach(
-            ["index_results", "stage_metrics", "output_files", "filter_artifacts"],
-            (table) => sql`DELETE FROM ${sql(table)} WHERE run_id = ${runId} AND idx = ${index}`,
-            { discard: true }
+          retryBusy(sql.withTransaction(Effect.zipRight(
+            Effect.forEach(
+              ["index_results", "stage_metrics", "output_files", "filter_artifacts"],
+              (table) => sql`DELETE FROM ${sql(table)} WHERE run_id = ${runId} AND idx = ${index}`,
+              { discard: true }
+            ),
+            failures.forget(index)
           )))
         )
       ),
+    failureDetails: (indices) => query(failures.failureDetails(indices)),
+    quarantinedIndexSet: query(failures.quarantinedIndexSet),
+    liftQuarantine: writing((w) => Effect.zipRight(w.flush, retryBusy(failures.liftQuarantine))),
     registerWorker: (worker) => writing((w) => w.registerWorker(runId, worker)),
     indexStarted: (workerId, index, at) => writing((w) => w.indexStarted(workerId, index, at)),
     recordSuccess: (record) => writing((w) => w.recordSuccess(runId, record)),

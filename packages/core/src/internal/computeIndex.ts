@@ -6,13 +6,15 @@
  * peak memory. What it produced — paths, artifacts, log lines, timings — is
  * returned as a `Computed`; recording it is the run's business.
  */
-import { Cause, Channel, type Chunk, Effect, Either, Exit, Option, Schema, Stream, type Tracer } from "effect"
+import { Cause, Channel, type Chunk, type Duration, Effect, Either, Exit, Option, Schema, Stream, type Tracer } from "effect"
 import type { LogEntry, StageTiming } from "../CheckpointStore.js"
+import * as FailurePolicy from "../FailurePolicy.js"
 import type { MemoryMeter } from "../Host.js"
 import type { Pipeline } from "../Pipeline.js"
 import { InvalidSinkResult } from "../Sink.js"
 import { type ArtifactWritten, CurrentIndex, CurrentStage, type Stage } from "./context.js"
 import { describeFailure } from "./describeFailure.js"
+import { IndexProbe, type Probe } from "./probe.js"
 import type { RecordedSpan } from "./recordingTracer.js"
 
 /** What computing one index produced, before anything is recorded. */
@@ -28,6 +30,8 @@ export type Computed<E> =
     readonly logs: ReadonlyArray<LogEntry>
     /** Spans recorded where the index ran, when it ran elsewhere (see recordingTracer.ts); empty here. */
     readonly spans: ReadonlyArray<RecordedSpan>
+    /** How many attempts the index took (FailurePolicy); 1 when absent. */
+    readonly attempts?: number | undefined
   }
   | {
     readonly _tag: "Failure"
@@ -38,6 +42,9 @@ export type Computed<E> =
     readonly logs: ReadonlyArray<LogEntry>
     /** Spans recorded where the index ran, when it ran elsewhere (see recordingTracer.ts); empty here. */
     readonly spans: ReadonlyArray<RecordedSpan>
+    readonly attempts?: number | undefined
+    /** The failure's class, decided where the index ran (FailurePolicy). */
+    readonly failureClass?: FailurePolicy.FailureClass | undefined
   }
 
 /** The stages of a pipeline, in order: the source, each filter, the sink. */
@@ -78,6 +85,14 @@ interface Tracking {
   /** The time of each stage, in milliseconds, by stage order. */
   readonly stageMs: Float64Array
   readonly memory: PeakMemory | undefined
+  /** The order of the stage running now (for a timeout's message), also told to the probe. */
+  stage: number
+  readonly probe: Probe
+}
+
+const enter = (tracking: Tracking, order: number) => {
+  tracking.stage = order
+  tracking.probe.stage(order)
 }
 
 const SinkResult = Schema.Array(Schema.NonEmptyString)
@@ -149,11 +164,13 @@ const tracedScope = (indexSpan: Tracer.AnySpan | undefined): StageScope => ({
 const boundaryAfter = <A>(
   tracking: Tracking,
   upstreamMs: Float64Array,
-  k: number
+  k: number,
+  last: boolean
 ): Channel.Channel<Chunk.Chunk<A>, Chunk.Chunk<A>, unknown, unknown, unknown, unknown> => {
   const loop: Channel.Channel<Chunk.Chunk<A>, Chunk.Chunk<A>, unknown, unknown, unknown, unknown> = Channel.suspend(
     () => {
       const asked = performance.now()
+      enter(tracking, k)
       const settle = () => {
         upstreamMs[k]! += performance.now() - asked
         tracking.memory?.sample()
@@ -161,6 +178,8 @@ const boundaryAfter = <A>(
       return Channel.readWithCause({
         onInput: (chunk: Chunk.Chunk<A>) => {
           settle()
+          enter(tracking, k + 1)
+          if (last) tracking.probe.items(chunk.length)
           return Channel.flatMap(Channel.write(chunk), () => loop)
         },
         onFailure: (cause) => {
@@ -197,12 +216,12 @@ const throughStreams = (
     // failures still travel through it at run time and fail the index.
     let items = Stream.pipeThroughChannelOrFail(
       scope.stream(stages[0]!, pipeline.source.read(index)),
-      boundaryAfter(tracking, upstreamMs, 0)
+      boundaryAfter(tracking, upstreamMs, 0, stages.length === 2)
     ) as Stream.Stream<unknown>
     pipeline.filters.forEach((filter, i) => {
       items = Stream.pipeThroughChannelOrFail(
         scope.stream(stages[i + 1]!, filter.apply(items)),
-        boundaryAfter(tracking, upstreamMs, i + 1)
+        boundaryAfter(tracking, upstreamMs, i + 1, i + 1 === stages.length - 2)
       ) as Stream.Stream<unknown>
     })
     return scope.effect(stages[stages.length - 1]!, pipeline.sink.write(items, index)).pipe(
@@ -238,6 +257,7 @@ const throughArrays = (
   const timed = <A>(k: number, stage: Effect.Effect<A, unknown, unknown>) =>
     Effect.suspend(() => {
       const started = performance.now()
+      enter(tracking, k)
       return Effect.ensuring(scope.effect(stages[k]!, stage), Effect.sync(() => settle(k, started)))
     })
   const runSync = (step: (item: unknown) => ReadonlyArray<unknown>, items: ReadonlyArray<unknown>) => {
@@ -266,7 +286,10 @@ const throughArrays = (
   }
   return timed(0, source.items!(index)).pipe(
     Effect.flatMap((items) => applyFilters(0, items)),
-    Effect.flatMap((items) => timed(stages.length - 1, sink.writeItems!(items, index)))
+    Effect.flatMap((items) => {
+      tracking.probe.items(items.length)
+      return timed(stages.length - 1, sink.writeItems!(items, index))
+    })
   )
 }
 
@@ -276,6 +299,8 @@ export interface ComputeOptions {
   readonly tracing: boolean
   /** Where peak memory comes from; undefined records 0. */
   readonly memory: MemoryMeter | undefined
+  /** Retries, classes and the per-attempt timeout; the pipeline's own policy when absent. */
+  readonly policy?: FailurePolicy.Resolved | undefined
 }
 
 /**
@@ -298,19 +323,27 @@ export const makeComputeIndex = <E, R>(
   const scopeOf: Effect.Effect<StageScope> = options.tracing
     ? Effect.map(Effect.option(Effect.currentSpan), (span) => tracedScope(Option.getOrUndefined(span)))
     : Effect.succeed(untracedScope)
-  return (index, workerId) =>
-    Effect.flatMap(scopeOf, (scope) => {
+  const policy = options.policy ?? FailurePolicy.resolve(pipeline.failurePolicy)
+  const timeout: Duration.Duration | undefined = policy.indexTimeout
+  const compute = (index: number, workerId: string) =>
+    Effect.flatMap(Effect.zip(scopeOf, IndexProbe), ([scope, probe]) => {
       const started = performance.now()
+      probe.attempt()
       const current: CurrentIndex["Type"] = { index, workerId, artifacts: [], logs: [] }
       const tracking: Tracking = {
         stageMs: new Float64Array(stages.length),
-        memory: meter === undefined ? undefined : new PeakMemory(meter)
+        memory: meter === undefined ? undefined : new PeakMemory(meter),
+        stage: stages.length - 1,
+        probe
       }
       const paths = fastPath
         ? throughArrays(any, stages, scope, options.tracing, tracking, index)
         : throughStreams(any, stages, scope, tracking, index)
-      return paths.pipe(
-        Effect.flatMap(check(index)),
+      const checked = Effect.flatMap(paths, check(index))
+      return (timeout === undefined ? checked : Effect.timeoutFail(checked, {
+        duration: timeout,
+        onTimeout: () => FailurePolicy.timeoutError(index, timeout, stages[tracking.stage]!.name)
+      })).pipe(
         Effect.exit,
         Effect.flatMap((exit): Effect.Effect<Computed<E>> => {
           const wallTimeNs = toNs(performance.now() - started)
@@ -345,4 +378,5 @@ export const makeComputeIndex = <E, R>(
         Effect.provideService(CurrentIndex, current)
       ) as Effect.Effect<Computed<E>, never, R>
     })
+  return FailurePolicy.withRetries(policy, compute)
 }

@@ -2,6 +2,7 @@ import { Effect, Option } from "effect"
 import type {
   Artifact,
   Checkpoint,
+  FailureDetail,
   CheckpointStore,
   IndexMetrics,
   Invocation,
@@ -26,6 +27,8 @@ interface Records {
   readonly workers: Map<string, WorkerRow>
   readonly artifacts: Map<string, Artifact>
   readonly logs: Array<LogRow>
+  /** The failure policy's details by index, with the quarantine threshold of the run that wrote them. */
+  readonly attempts: Map<number, FailureDetail & { readonly quarantineAfter: number }>
 }
 
 interface Database {
@@ -42,7 +45,8 @@ const newRecords = (runId: number, configHash: string, configJson: string, total
   results: new Map(),
   workers: new Map(),
   artifacts: new Map(),
-  logs: []
+  logs: [],
+  attempts: new Map()
 })
 
 const byIndex = <A extends { readonly index: number }>(a: A, b: A) => a.index - b.index
@@ -195,6 +199,7 @@ export const make = (): CheckpointStore["Type"] => {
         resetIndex: (index) =>
           Effect.sync(() => {
             r.results.delete(index)
+            r.attempts.delete(index)
             for (const [key, artifact] of r.artifacts) if (artifact.index === index) r.artifacts.delete(key)
           }),
         registerWorker: (worker) =>
@@ -223,6 +228,14 @@ export const make = (): CheckpointStore["Type"] => {
             for (const artifact of record.artifacts) {
               r.artifacts.set(`${record.index}\u0000${artifact.path}`, { ...artifact, index: record.index })
             }
+            r.attempts.set(record.index, {
+              index: record.index,
+              attempts: record.attempts ?? 1,
+              failureClass: null,
+              permanentFailures: 0,
+              quarantined: false,
+              quarantineAfter: 0
+            })
             freeWorker(record.workerId, record.completedAt, true)
           }),
         recordFailure: (record) =>
@@ -239,8 +252,42 @@ export const make = (): CheckpointStore["Type"] => {
               stages: [],
               paths: []
             })
+            const before = r.attempts.get(record.index)
+            const permanentFailures = (before?.permanentFailures ?? 0) + (record.failureClass === "permanent" ? 1 : 0)
+            const quarantineAfter = record.quarantineAfter ?? 0
+            r.attempts.set(record.index, {
+              index: record.index,
+              attempts: record.attempts ?? 1,
+              failureClass: record.failureClass ?? null,
+              permanentFailures,
+              quarantined: quarantineAfter > 0 && permanentFailures >= quarantineAfter,
+              quarantineAfter
+            })
             freeWorker(record.workerId, record.completedAt, false)
           }),
+        failureDetails: (indices) =>
+          Effect.sync(() => {
+            const found = new Map<number, FailureDetail>()
+            for (const index of indices) {
+              const detail = r.attempts.get(index)
+              if (detail !== undefined) {
+                const { quarantineAfter: _, ...rest } = detail
+                found.set(index, rest)
+              }
+            }
+            return found
+          }),
+        quarantinedIndexSet: Effect.sync(() =>
+          IndexSet.fromIndices([...r.attempts.values()].filter((d) => d.quarantined).map((d) => d.index))
+        ),
+        liftQuarantine: Effect.sync(() => {
+          let lifted = 0
+          for (const [index, detail] of r.attempts) {
+            if (detail.quarantined) lifted++
+            r.attempts.set(index, { ...detail, permanentFailures: 0, quarantined: false })
+          }
+          return lifted
+        }),
         appendLogs: (entries) =>
           Effect.sync(() => {
             for (const entry of entries) r.logs.push({ ...entry, id: db.nextLogId++ })

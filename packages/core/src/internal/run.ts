@@ -5,9 +5,10 @@
  * index beyond what its caller asks for: `run` gathers every outcome,
  * `stream` passes each one on.
  */
-import { type Cause, type Context, Data, Deferred, Effect, Exit, Layer, LogLevel, Mailbox, type Scope, Stream } from "effect"
-import { Backend, type BackendError, type Lane, newId, type RemoteWorker, type Work } from "../Backend.js"
+import { Cause, type Context, Data, Deferred, Duration, Effect, Exit, Layer, LogLevel, Mailbox, Option, type Scope, Stream } from "effect"
+import { Backend, type BackendError, type Lane, LocalBackend, newId, type RemoteWorker, type Work } from "../Backend.js"
 import { type Checkpoint, type CheckpointError, CheckpointStore, type LogEntry, streamPages } from "../CheckpointStore.js"
+import * as FailurePolicy from "../FailurePolicy.js"
 import * as IndexSet from "../IndexSet.js"
 import { Host, type HostInfo } from "../Host.js"
 import type { Pipeline, RunError } from "../Pipeline.js"
@@ -24,7 +25,7 @@ import {
 } from "../RunResult.js"
 import { checkLength, type InvalidSource } from "../Source.js"
 import * as Timestamp from "../Timestamp.js"
-import { type Computed, makeComputeIndex } from "./computeIndex.js"
+import { type Computed, makeComputeIndex, stagesOf } from "./computeIndex.js"
 import { CurrentIndex } from "./context.js"
 import { asFramework, makeLogger, withLogger } from "./logCapture.js"
 import { replaySpans } from "./recordingTracer.js"
@@ -88,6 +89,8 @@ interface RunFacts {
   readonly location: string | undefined
   readonly configHash: string
   readonly redone: ReadonlyArray<number>
+  readonly quarantined: ReadonlyArray<number>
+  readonly budgetExceeded: string | undefined
 }
 
 /**
@@ -110,6 +113,11 @@ const execute = <E, R, Tracked extends boolean>(
       length
     )
     const backend = yield* Backend
+    const policy = yield* FailurePolicy.forRun(
+      pipeline.failurePolicy,
+      options.failurePolicy,
+      Option.isSome(yield* Effect.serviceOption(LocalBackend))
+    )
     const checkpoint: Checkpoint | undefined = pipeline.options.trackMetrics
       ? yield* openCheckpoint(pipeline, length, pipeline.options.resume, host)
       : undefined
@@ -120,6 +128,12 @@ const execute = <E, R, Tracked extends boolean>(
       "curator.db_path": checkpoint?.location ?? ""
     })
     const tracing = yield* tracingEnabled
+    const stageNames = stagesOf(pipeline as Pipeline<unknown, unknown, boolean>).map((stage) => stage.name)
+    const timeoutFor = (timeout: Duration.Duration) => ({
+      millis: Duration.toMillis(timeout),
+      message: (index: number, stageOrder: number) =>
+        `IndexTimeout: ${FailurePolicy.timeoutError(index, timeout, stageNames[stageOrder] ?? "unknown").message}`
+    })
 
     // Log lines logged outside any index (the run's own), appended as they accumulate and at the end.
     const runLogs: Array<LogEntry> = []
@@ -133,7 +147,7 @@ const execute = <E, R, Tracked extends boolean>(
     const body = Effect.gen(function*() {
       // Which positions have had their outcome: whatever was not, a graceful stop left unstarted.
       const reported = new Uint8Array(selection.size)
-      const tally = { completed: 0, failed: 0 }
+      const tally = { completed: 0, failed: 0, quarantined: [] as Array<number> }
       const report = (position: number, outcome: Outcome<E>) => {
         reported[position] = 1
         if (outcome._tag === "Completed") tally.completed++
@@ -165,14 +179,27 @@ const execute = <E, R, Tracked extends boolean>(
           })
         )
       }
+      // Quarantined indices (failed permanently in several runs) are skipped and reported, not retried forever.
+      const quarantined = checkpoint !== undefined && policy.quarantineAfter > 0 ? yield* checkpoint.quarantinedIndexSet : IndexSet.empty()
       const pending = new Int32Array(selection.size)
       let pendingCount = 0
       for (let position = 0; position < selection.size; position++) {
         const index = selection.at(position)
-        if (!done.has(index) || redone.has(index)) pending[pendingCount++] = index
+        if (quarantined.has(index) && !done.has(index)) {
+          tally.quarantined.push(index)
+          reported[position] = 1
+          const error = FailurePolicy.quarantinedError(index)
+          yield* onOutcome(position, failed(index, `Quarantined: ${error.message}`, Cause.fail(error) as Cause.Cause<never>))
+        } else if (!done.has(index) || redone.has(index)) pending[pendingCount++] = index
       }
       const toCompute = pending.subarray(0, pendingCount)
-      const cachedCount = selection.size - pendingCount
+      const cachedCount = selection.size - pendingCount - tally.quarantined.length
+      if (tally.quarantined.length > 0) {
+        yield* asFramework(Effect.logWarning(
+          `quarantined: ${tally.quarantined.length} (indices that failed permanently in ${policy.quarantineAfter} runs are skipped; ` +
+            `curator reset --index N or --retry-quarantined runs them again)`
+        ))
+      }
 
       yield* asFramework(Effect.logInfo(`run started: ${pendingCount} to compute, ${cachedCount} from the checkpoint`)).pipe(
         Effect.annotateLogs({ config_hash: pipeline.configHash, backend: backend.name, concurrency })
@@ -181,18 +208,21 @@ const execute = <E, R, Tracked extends boolean>(
       // After a graceful stop is asked for, lanes take no new index; those in flight finish and are recorded.
       let stopping = false
       const stopped = yield* Deferred.make<void>()
+      const requestStop = (why: string) =>
+        Effect.suspend(() => {
+          if (stopping) return Effect.void
+          stopping = true
+          return Effect.zipRight(
+            Deferred.succeed(stopped, undefined),
+            asFramework(Effect.logWarning(`${why}: no new index is started; those in flight finish`))
+          )
+        })
       if (options.stop !== undefined) {
-        yield* Effect.forkScoped(Effect.zipRight(
-          options.stop,
-          Effect.suspend(() => {
-            stopping = true
-            return Effect.zipRight(
-              Deferred.succeed(stopped, undefined),
-              asFramework(Effect.logWarning("stop requested: no new index is started; those in flight finish"))
-            )
-          })
-        ))
+        yield* Effect.forkScoped(Effect.zipRight(options.stop, requestStop("stop requested")))
       }
+      // The error budget: once this many indices failed, the run stops as on a graceful stop.
+      const budget = FailurePolicy.budgetOf(policy, selection.size)
+      let budgetExceeded: string | undefined
 
       const progress = options.onProgress
       progress?.({
@@ -222,7 +252,7 @@ const execute = <E, R, Tracked extends boolean>(
           ? Effect.succeed(undefined)
           : Effect.orDie(Layer.buildWithScope(pipeline.layer as Layer.Layer<unknown, unknown, never>, scope))
       )
-      const computeHere = makeComputeIndex(pipeline, { tracing, memory: host.memory })
+      const computeHere = makeComputeIndex(pipeline, { tracing, memory: host.memory, policy })
       const computeLocally = (index: number, workerId: string): Effect.Effect<Computed<E>, never, R> =>
         Effect.flatMap(pipelineContext, (context) => {
           const computation = computeHere(index, workerId)
@@ -282,13 +312,17 @@ const execute = <E, R, Tracked extends boolean>(
                 peakMemoryBytes: computed.peakMemoryBytes,
                 gpuMemoryBytes: null,
                 stages: computed.stages,
-                artifacts: computed.artifacts
+                artifacts: computed.artifacts,
+                attempts: computed.attempts
               })
               yield* appendRunLogs
             }
             return yield* report(position, completed(index, computed.paths, false))
           }
-          yield* asFramework(Effect.logError(`index ${index} failed: ${computed.message}`)).pipe(
+          const attempts = computed.attempts ?? 1
+          yield* asFramework(Effect.logError(
+            `index ${index} failed${attempts > 1 ? ` after ${attempts} attempts` : ""}: ${computed.message}`
+          )).pipe(
             Effect.provideService(CurrentIndex, { index, workerId: lane.workerId, artifacts: [], logs: [] })
           )
           if (checkpoint !== undefined) {
@@ -298,11 +332,18 @@ const execute = <E, R, Tracked extends boolean>(
               completedAt: yield* Timestamp.now,
               error: computed.message,
               wallTimeNs: computed.wallTimeNs,
-              peakMemoryBytes: computed.peakMemoryBytes
+              peakMemoryBytes: computed.peakMemoryBytes,
+              attempts,
+              failureClass: computed.failureClass ?? policy.classify(computed.cause),
+              quarantineAfter: policy.quarantineAfter
             })
             yield* appendRunLogs
           }
           yield* report(position, failed(index, computed.message, computed.cause))
+          if (budget !== undefined && tally.failed >= budget && budgetExceeded === undefined) {
+            budgetExceeded = `the error budget of ${FailurePolicy.describeBudget(policy, selection.size)} (maxFailures) was reached`
+            yield* requestStop(budgetExceeded)
+          }
           if (options.failFast === true) {
             return yield* new IndexFailed({ index, message: computed.message, cause: computed.cause })
           }
@@ -337,6 +378,8 @@ const execute = <E, R, Tracked extends boolean>(
         stopRequested: () => stopping,
         stopped: Deferred.await(stopped),
         logLevel: options.logLevel ?? "Info",
+        indexTimeout: policy.indexTimeout === undefined ? undefined : timeoutFor(policy.indexTimeout),
+        failureBudget: budget,
         openLane,
         openRemoteLane,
         // The rest of a unit (several indices of one partition) is not started after a stop.
@@ -369,11 +412,19 @@ const execute = <E, R, Tracked extends boolean>(
       }
       yield* asFramework(Effect.logInfo(
         `run ${notRunCount > 0 ? "stopped" : "finished"}: ${tally.completed} completed (${cachedCount} from the checkpoint), ${tally.failed} failed` +
-          (notRunCount > 0 ? `, ${notRunCount} not run` : "")
+          (tally.quarantined.length > 0 ? `, quarantined: ${tally.quarantined.length}` : "") +
+          (notRunCount > 0 ? `, ${notRunCount} not run` : "") +
+          (budgetExceeded !== undefined ? ` (${budgetExceeded})` : "")
       ))
       yield* appendRunLogs
       if (checkpoint !== undefined) yield* checkpoint.flush
-      return { location: checkpoint?.location, configHash: pipeline.configHash, redone: Array.from(redone) }
+      return {
+        location: checkpoint?.location,
+        configHash: pipeline.configHash,
+        redone: Array.from(redone),
+        quarantined: tally.quarantined,
+        budgetExceeded
+      }
     })
 
     return yield* (checkpoint === undefined ? body : withLogger(makeLogger(runLogs, minimumLevel), minimumLevel)(body))

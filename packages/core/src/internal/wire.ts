@@ -59,7 +59,8 @@ export class Success extends Schema.TaggedClass<Success>()("Success", {
   stages: Schema.Array(StageTiming),
   artifacts: Schema.Array(Artifact),
   logs: Schema.Array(Log),
-  spans: Schema.Array(Span)
+  spans: Schema.Array(Span),
+  attempts: Schema.optional(Schema.Number)
 }) {}
 
 /** An index that failed elsewhere, with its cause. */
@@ -69,7 +70,9 @@ export class Failure extends Schema.TaggedClass<Failure>()("Failure", {
   wallTimeNs: Schema.Number,
   peakMemoryBytes: Schema.Number,
   logs: Schema.Array(Log),
-  spans: Schema.Array(Span)
+  spans: Schema.Array(Span),
+  attempts: Schema.optional(Schema.Number),
+  failureClass: Schema.optional(Schema.Literal("transient", "permanent"))
 }) {}
 
 /** The report of one index. */
@@ -114,7 +117,8 @@ export const toReport = <E>(computed: Computed<E>): IndexReport =>
       stages: computed.stages,
       artifacts: computed.artifacts,
       logs: computed.logs,
-      spans: computed.spans
+      spans: computed.spans,
+      ...(computed.attempts === undefined ? {} : { attempts: computed.attempts })
     })
     : new Failure({
       message: computed.message,
@@ -122,7 +126,9 @@ export const toReport = <E>(computed: Computed<E>): IndexReport =>
       wallTimeNs: computed.wallTimeNs,
       peakMemoryBytes: computed.peakMemoryBytes,
       logs: computed.logs,
-      spans: computed.spans
+      spans: computed.spans,
+      ...(computed.attempts === undefined ? {} : { attempts: computed.attempts }),
+      ...(computed.failureClass === undefined ? {} : { failureClass: computed.failureClass })
     })
 
 /**
@@ -144,7 +150,8 @@ export const fromReport = <E>(
       stages: report.stages,
       artifacts: report.artifacts,
       logs: report.logs,
-      spans: report.spans
+      spans: report.spans,
+      attempts: report.attempts
     }
     : {
       _tag: "Failure",
@@ -153,7 +160,9 @@ export const fromReport = <E>(
       wallTimeNs: report.wallTimeNs,
       peakMemoryBytes: report.peakMemoryBytes,
       logs: report.logs,
-      spans: report.spans
+      spans: report.spans,
+      attempts: report.attempts,
+      failureClass: report.failureClass
     }
 
 /** A report for an index whose worker died before it could report: a defect with the given message. */

@@ -49,8 +49,13 @@ const WorkerLive = Layer.unwrapScoped(Effect.gen(function*() {
         return Stream.repeatEffectOption(Effect.flatMap(ready.value, (server) => {
           const computed = inFlight === undefined
             ? Effect.succeed(null)
-            : server({ index: inFlight, workerId, logLevel, tracing })
+            : Effect.provideService(
+              server({ index: inFlight, workerId, logLevel, tracing }),
+              Remote.IndexProbe,
+              SharedUnits.probeOf(units, lane, inFlight)
+            )
           return Effect.flatMap(computed, (report) => {
+            if (report?._tag === "Failure") SharedUnits.countFailure(units)
             const next = upcoming.next()
             inFlight = next.done === true ? undefined : next.value
             return report === null && inFlight === undefined

@@ -23,6 +23,8 @@ export interface Children {
 export interface ResultRows {
   readonly row: Row
   readonly children: Children
+  /** Its `curator_index_attempts` row (failureRecords.ts), written in the same transaction. */
+  readonly attempts?: Row | undefined
 }
 
 const noChildren: Children = { stages: [], outputs: [], artifacts: [] }

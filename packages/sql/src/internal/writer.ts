@@ -3,6 +3,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import { Duration, Effect, Option } from "effect"
 import { retryBusy } from "./busy.js"
+import * as FailureRecords from "./failureRecords.js"
 import * as RecordRows from "./recordRows.js"
 import type { Row } from "./recordRows.js"
 import { isRefusal, messageOf } from "./refusal.js"
@@ -130,6 +131,8 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
              peak_memory_bytes = excluded.peak_memory_bytes, gpu_memory_bytes = excluded.gpu_memory_bytes,
              error = excluded.error, worker_id = excluded.worker_id`
           )
+          const attempts = results.flatMap((r) => (r.attempts === undefined ? [] : [r.attempts]))
+          if (attempts.length > 0) yield* insert(FailureRecords.table, attempts, FailureRecords.upsertClause)
           const byRun = new Map<number, Array<number>>()
           for (const { row } of results) {
             const runId = row.run_id as number
@@ -264,14 +267,23 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
         Effect.sync(() => touchWorker(workerId, at, index, 0)),
       recordSuccess: (runId: number, record: CheckpointStore.SuccessRecord) =>
         Effect.suspend(() => {
-          const rows = RecordRows.success(runId, record)
+          const recorded = RecordRows.success(runId, record)
+          const rows = {
+            ...recorded,
+            attempts: recorded.row.status === "completed"
+              ? FailureRecords.ofSuccess(runId, record)
+              : { ...FailureRecords.ofSuccess(runId, record), failure_class: null }
+          }
           pending.results.set(`${runId}:${record.index}`, rows)
           touchWorker(record.workerId, record.completedAt, null, rows.row.status === "completed" ? 1 : 0)
           return added(1)
         }),
       recordFailure: (runId: number, record: CheckpointStore.FailureRecord) =>
         Effect.suspend(() => {
-          pending.results.set(`${runId}:${record.index}`, RecordRows.failure(runId, record))
+          pending.results.set(`${runId}:${record.index}`, {
+            ...RecordRows.failure(runId, record),
+            attempts: FailureRecords.ofFailure(runId, record)
+          })
           touchWorker(record.workerId, record.completedAt, null, 0)
           return added(1)
         }),

@@ -1,0 +1,260 @@
+/**
+ * What a run does when an index fails: retry it now (an Effect `Schedule`,
+ * per index, where the index runs), classify the failure (transient or
+ * permanent), give up on an index that runs too long (`indexTimeout`),
+ * quarantine an index that failed permanently in several runs, and stop
+ * the run once too many indices failed (`maxFailures`).
+ *
+ * The policy travels with the pipeline (`Pipeline.withFailurePolicy`), so a
+ * worker thread or cluster runner that loads the pipeline applies the same
+ * retries where it computes; `RunOptions.failurePolicy` overrides it for one
+ * run on this process's backends.
+ *
+ * @example
+ * const pipeline = Pipeline.from(source).pipe(
+ *   Pipeline.write(sink),
+ *   Pipeline.withFailurePolicy({
+ *     retry: Schedule.exponential("100 millis").pipe(Schedule.jittered),
+ *     maxAttempts: 5,
+ *     indexTimeout: "10 minutes",
+ *     maxFailures: 0.1
+ *   })
+ * )
+ */
+import { Cause, Duration, Effect, Either, Option, Schedule, Schema } from "effect"
+import type { LogEntry } from "./CheckpointStore.js"
+import type { Computed } from "./internal/computeIndex.js"
+import { CurrentIndex } from "./internal/context.js"
+import { asFramework } from "./internal/logCapture.js"
+import { InvalidRunOptions } from "./RunOptions.js"
+
+/**
+ * Whether a failure may go away by itself (`transient`: retried in the run)
+ * or will happen again (`permanent`: not retried; counted towards quarantine).
+ */
+export type FailureClass = "transient" | "permanent"
+
+/** The policy of a pipeline or a run; every field is optional. */
+export interface FailurePolicy {
+  /**
+   * When to try a failed index again within the run (transient failures
+   * only): each recurrence of the schedule is one more attempt, after its
+   * delay. Default: no retry.
+   */
+  readonly retry?: Schedule.Schedule<unknown, unknown> | undefined
+  /** At most this many attempts of an index (shown as `attempt 2/5`). Default: as many as `retry` allows. */
+  readonly maxAttempts?: number | undefined
+  /**
+   * Classifies a failure; `undefined` falls back to the defaults: an
+   * `IndexTimeout` and a dead worker thread are transient, a defect is
+   * permanent, a typed error is transient unless it has
+   * `failureClass: "permanent"`.
+   */
+  readonly classify?: ((cause: Cause.Cause<unknown>) => FailureClass | undefined) | undefined
+  /** Interrupts an index (each attempt) that runs longer, recording `IndexTimeout`. Default: no limit. */
+  readonly indexTimeout?: Duration.DurationInput | undefined
+  /** Quarantine an index after it failed permanently in this many runs (0: never). Default 3. */
+  readonly quarantineAfter?: number | undefined
+  /**
+   * The run's error budget: a count of failed indices (≥ 1), or a fraction
+   * (between 0 and 1) of the indices requested. Once reached, the run stops
+   * gracefully. Default: no budget.
+   */
+  readonly maxFailures?: number | undefined
+}
+
+/** The policy with its defaults applied, as a run uses it. */
+export interface Resolved {
+  readonly retry: Schedule.Schedule<unknown, unknown> | undefined
+  readonly maxAttempts: number
+  readonly classify: (cause: Cause.Cause<unknown>) => FailureClass
+  readonly indexTimeout: Duration.Duration | undefined
+  readonly quarantineAfter: number
+  readonly maxFailures: number | undefined
+}
+
+/** An index (one attempt of it) ran longer than `indexTimeout`; recorded as `IndexTimeout: index 42 exceeded … in stage X`. */
+export class IndexTimeout extends Schema.TaggedError<IndexTimeout>()("IndexTimeout", {
+  index: Schema.Number,
+  stage: Schema.String,
+  message: Schema.String
+}) {}
+
+/** An index skipped by the run because it is quarantined. */
+export class Quarantined extends Schema.TaggedError<Quarantined>()("Quarantined", {
+  index: Schema.Number,
+  message: Schema.String
+}) {}
+
+const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? "" : "s"}`
+
+/** A duration as a person writes it: `10 minutes`, `1.5 seconds`, `250 milliseconds`. */
+export const describeDuration = (duration: Duration.Duration): string => {
+  const ms = Duration.toMillis(duration)
+  if (ms >= 3_600_000 && ms % 3_600_000 === 0) return plural(ms / 3_600_000, "hour")
+  if (ms >= 60_000 && ms % 60_000 === 0) return plural(ms / 60_000, "minute")
+  if (ms >= 1000) return plural(Number((ms / 1000).toFixed(1)), "second")
+  return plural(Math.round(ms), "millisecond")
+}
+
+/** The timeout of `index` in the stage named `stage`. */
+export const timeoutError = (index: number, timeout: Duration.Duration, stage: string): IndexTimeout =>
+  new IndexTimeout({ index, stage, message: `index ${index} exceeded ${describeDuration(timeout)} in stage ${stage}` })
+
+const tagOf = (value: unknown): string | undefined => {
+  if (typeof value !== "object" || value === null) return undefined
+  const record = value as { readonly _tag?: unknown; readonly tag?: unknown; readonly name?: unknown }
+  // A RemoteFailure carries the original tag in `tag`.
+  if (record._tag === "RemoteFailure" && typeof record.tag === "string") return record.tag
+  return typeof record._tag === "string" ? record._tag : undefined
+}
+
+/** The default classification (see {@link FailurePolicy.classify}). */
+export const defaultClassify = (cause: Cause.Cause<unknown>): FailureClass => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) {
+    const error = failure.value
+    if (tagOf(error) === "IndexTimeout") return "transient"
+    const declared = typeof error === "object" && error !== null ? (error as { failureClass?: unknown }).failureClass : undefined
+    if (declared === "permanent" || tagOf(error) === "InvalidSinkResult") return "permanent"
+    return "transient"
+  }
+  const defect = Cause.dieOption(cause)
+  if (Option.isSome(defect)) {
+    const message = defect.value instanceof Error ? defect.value.message : String(defect.value)
+    return message.startsWith("WorkerDied:") || message.startsWith("IndexTimeout:") ? "transient" : "permanent"
+  }
+  return "permanent"
+}
+
+/** Applies the defaults; `override` (a run's) wins field by field over `base` (the pipeline's). */
+export const resolve = (base: FailurePolicy | undefined, override?: FailurePolicy | undefined): Resolved => {
+  const policy: FailurePolicy = { ...base, ...dropUndefined(override ?? {}) }
+  const user = policy.classify
+  return {
+    retry: policy.retry,
+    maxAttempts: policy.maxAttempts ?? (policy.retry === undefined ? 1 : Number.POSITIVE_INFINITY),
+    classify: user === undefined ? defaultClassify : (cause) => user(cause) ?? defaultClassify(cause),
+    indexTimeout: policy.indexTimeout === undefined ? undefined : Duration.decode(policy.indexTimeout),
+    quarantineAfter: policy.quarantineAfter ?? 3,
+    maxFailures: policy.maxFailures
+  }
+}
+
+const dropUndefined = (policy: FailurePolicy): FailurePolicy =>
+  Object.fromEntries(Object.entries(policy).filter(([, value]) => value !== undefined)) as FailurePolicy
+
+/** Why a policy cannot be used, or undefined. */
+export const invalidReason = (policy: FailurePolicy | undefined): string | undefined => {
+  if (policy === undefined) return undefined
+  const { maxAttempts, maxFailures, quarantineAfter } = policy
+  if (maxAttempts !== undefined && !(Number.isSafeInteger(maxAttempts) && maxAttempts >= 1)) {
+    return `maxAttempts must be a positive integer, got ${maxAttempts}`
+  }
+  if (maxFailures !== undefined && !(maxFailures > 0 && (maxFailures < 1 || Number.isSafeInteger(maxFailures)))) {
+    return `maxFailures must be a count (a positive integer) or a fraction between 0 and 1, got ${maxFailures}`
+  }
+  if (quarantineAfter !== undefined && !(Number.isSafeInteger(quarantineAfter) && quarantineAfter >= 0)) {
+    return `quarantineAfter must be a non-negative integer (0: never), got ${quarantineAfter}`
+  }
+  return undefined
+}
+
+/** The number of failures that stops a run of `requested` indices, or undefined for none. */
+export const budgetOf = (policy: Resolved, requested: number): number | undefined =>
+  policy.maxFailures === undefined
+    ? undefined
+    : policy.maxFailures >= 1
+    ? policy.maxFailures
+    : Math.max(1, Math.ceil(policy.maxFailures * requested))
+
+/** How the budget reads in messages: `5 failures` or `10% of 200 indices (20 failures)`. */
+export const describeBudget = (policy: Resolved, requested: number): string => {
+  const budget = budgetOf(policy, requested) ?? 0
+  return policy.maxFailures !== undefined && policy.maxFailures < 1
+    ? `${Number((policy.maxFailures * 100).toFixed(2))}% of ${requested} indices (${plural(budget, "failure")})`
+    : plural(budget, "failure")
+}
+
+/** One index's computation, as `makeComputeIndex` builds it. */
+type Compute<E, R> = (index: number, workerId: string) => Effect.Effect<Computed<E>, never, R>
+
+/**
+ * Wraps the computation of an index with the policy's retries: a failure
+ * the policy classes transient is tried again after the schedule's delay,
+ * while the schedule recurs and `maxAttempts` allows; each retry is logged
+ * (`attempt 2/5 of index 42 failed: …; retrying in 1.3 s`) under the index
+ * and its worker. The result carries the attempt count, the failure's class,
+ * and the log lines of every attempt.
+ */
+export const withRetries = <E, R>(policy: Resolved, compute: Compute<E, R>): Compute<E, R> => {
+  const retry = policy.retry
+  if (retry === undefined || policy.maxAttempts <= 1) {
+    return (index, workerId) =>
+      Effect.map(compute(index, workerId), (computed) =>
+        computed._tag === "Success" ? computed : { ...computed, attempts: 1, failureClass: policy.classify(computed.cause) })
+  }
+  const delays = Schedule.delays(retry)
+  const ofMax = Number.isFinite(policy.maxAttempts) ? `/${policy.maxAttempts}` : ""
+  return (index, workerId) =>
+    Effect.gen(function*() {
+      const logs: Array<LogEntry> = []
+      // The retry lines are this index's: in a report, they join its lines.
+      const current: CurrentIndex["Type"] = { index, workerId, artifacts: [], logs }
+      let attempt = 1
+      let failed = ""
+      const driver = yield* Schedule.driver(Schedule.tapOutput(delays, (delay) =>
+        asFramework(Effect.logWarning(
+          `attempt ${attempt}${ofMax} of index ${index} failed: ${failed}; retrying in ${describeDuration(delay)}`
+        )).pipe(Effect.provideService(CurrentIndex, current))))
+      while (true) {
+        const computed = yield* compute(index, workerId)
+        for (const line of computed.logs) logs.push(line)
+        if (computed._tag === "Success") return { ...computed, logs, attempts: attempt }
+        const failureClass = policy.classify(computed.cause)
+        const last = { ...computed, logs, attempts: attempt, failureClass }
+        if (failureClass !== "transient" || attempt >= policy.maxAttempts) return last
+        failed = computed.message
+        const again = yield* Effect.option(driver.next(computed.cause))
+        if (Option.isNone(again)) return last
+        attempt++
+      }
+    })
+}
+
+/**
+ * The policy of one run: the pipeline's, with the run's fields over it,
+ * checked. A run's `retry`, `classify` or `indexTimeout` apply where the
+ * index is computed, so on backends that compute elsewhere (threads,
+ * runners load the pipeline's own policy) they are refused: set them on
+ * the pipeline with `Pipeline.withFailurePolicy`.
+ */
+export const forRun = (
+  pipelinePolicy: FailurePolicy | undefined,
+  runPolicy: FailurePolicy | undefined,
+  computesHere: boolean
+): Either.Either<Resolved, InvalidRunOptions> => {
+  const reason = invalidReason(pipelinePolicy) ?? invalidReason(runPolicy)
+  if (reason !== undefined) return Either.left(new InvalidRunOptions({ option: "failurePolicy", message: reason }))
+  if (!computesHere && runPolicy !== undefined) {
+    const remote = (["retry", "classify", "indexTimeout", "maxAttempts"] as const).filter((key) => runPolicy[key] !== undefined)
+    if (remote.length > 0) {
+      return Either.left(
+        new InvalidRunOptions({
+          option: "failurePolicy",
+          message: `${remote.join(", ")} in the run's failurePolicy cannot reach the threads or runners that compute the indices; ` +
+            `set ${remote.length === 1 ? "it" : "them"} on the pipeline with Pipeline.withFailurePolicy instead`
+        })
+      )
+    }
+  }
+  return Either.right(resolve(pipelinePolicy, runPolicy))
+}
+
+/** The outcome's error of a quarantined index the run skipped. */
+export const quarantinedError = (index: number): Quarantined =>
+  new Quarantined({
+    index,
+    message: `index ${index} is quarantined after failing permanently in several runs; ` +
+      `run curator reset --index ${index} (or --retry-quarantined) to compute it again`
+  })

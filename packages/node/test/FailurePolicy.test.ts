@@ -1,0 +1,122 @@
+/**
+ * The failure policy, the same on every backend (sequential, fibers,
+ * worker threads), with real failures: a flaky stage retried in the run
+ * until it succeeds (each attempt logged under its index and worker, the
+ * attempts recorded); failures classed transient or permanent and recorded
+ * with the index; permanent failures quarantined after K runs and lifted
+ * by reset; an index stuck past its timeout (on a thread, in a CPU loop
+ * that only terminating the thread stops); an error budget that stops the
+ * run gracefully.
+ */
+import { Backend, Pipeline, RunResult } from "@curator/core"
+import { SqliteCheckpointStore, WorkerBackend } from "@curator/node"
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Logger } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { allFail, flaky, resetAttempts, stuck } from "./fixtures/failurePolicy.js"
+
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "curator-failure-"))
+afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }))
+
+const fixture = fileURLToPath(new URL("./fixtures/failurePolicy.ts", import.meta.url))
+
+type BackendName = "sequential" | "fibers" | "workers"
+const backendLayer = (name: BackendName, exportName: string): Layer.Layer<Backend.Backend, Backend.BackendError> =>
+  name === "sequential"
+    ? Backend.layerSequential
+    : name === "fibers"
+    ? Backend.layerFibers
+    : WorkerBackend.layer({ module: fixture, exportName, threads: 2 })
+
+let databases = 0
+const freshFile = () => path.join(scratch, `run-${++databases}.db`)
+
+const runOn = <E>(pipeline: Pipeline.Pipeline<E, never>, backend: Layer.Layer<Backend.Backend>, dbFile: string) =>
+  Pipeline.run(Pipeline.withOptions(pipeline, { dbFile, resume: true }), { concurrency: 2 }).pipe(
+    Effect.provide(Layer.mergeAll(backend, SqliteCheckpointStore.layer(), Logger.remove(Logger.defaultLogger)))
+  )
+
+const readBack = (location: string, indices: ReadonlyArray<number>) =>
+  Effect.scoped(Effect.flatMap(SqliteCheckpointStore.openFile(location), (c) =>
+    Effect.all({ logs: c.logs(), details: c.failureDetails(indices), failed: c.failedIndices })))
+
+const withCheckpoint = <A, E>(location: string, f: (c: import("@curator/core").CheckpointStore.Checkpoint) => Effect.Effect<A, E>) =>
+  Effect.scoped(Effect.flatMap(SqliteCheckpointStore.openFile(location, { readonly: false }), f))
+
+describe.each(["sequential", "fibers", "workers"] as const)("on %s", (name) => {
+  it.live("retries a flaky stage until it succeeds, classes failures, quarantines permanent ones after K runs, lifts them on reset", () =>
+    Effect.scoped(Effect.gen(function*() {
+      resetAttempts()
+      const backend = Layer.succeedContext(yield* Layer.build(backendLayer(name, "flaky")))
+      const dbFile = freshFile()
+      const first = yield* runOn(flaky, backend, dbFile)
+      expect(first.outcomes.map((o) => o._tag)).toEqual(["Completed", "Completed", "Failed", "Failed", "Completed"])
+      const { details, failed, logs } = yield* readBack(dbFile, [0, 1, 2, 3])
+      // The flaky index: completed on attempt 3, both retries logged with its index and worker.
+      expect(details.get(1)).toMatchObject({ attempts: 3, failureClass: null, quarantined: false })
+      const retries = logs.filter((line) => line.message.includes("of index 1 failed"))
+      expect(retries.map((line) => line.message.slice(0, 32))).toEqual([
+        "attempt 1/5 of index 1 failed: B",
+        "attempt 2/5 of index 1 failed: B"
+      ])
+      expect(retries[0]!.message).toContain("Blip: connection reset (attempt 1); retrying in 5 milliseconds")
+      for (const line of retries) {
+        expect(line.index).toBe(1)
+        expect(line.workerId).toMatch(/^[0-9a-f]{32}$/)
+      }
+      // A defect and an error that says it is permanent: not retried, recorded with their class; SPEC's error text kept.
+      expect(details.get(2)).toMatchObject({ attempts: 1, failureClass: "permanent", permanentFailures: 1 })
+      expect(details.get(3)).toMatchObject({ attempts: 1, failureClass: "permanent", permanentFailures: 1 })
+      expect(details.get(0)).toMatchObject({ attempts: 1, failureClass: null })
+      expect(failed.get(2)).toBe("Error: assertion failed: negative size")
+      expect(failed.get(3)).toBe("Corrupt: truncated header")
+
+      // A second run fails them again: now quarantined (K = 2); a third skips them and reports them.
+      yield* runOn(flaky, backend, dbFile)
+      const third = yield* runOn(flaky, backend, dbFile)
+      expect(third.quarantined).toEqual([2, 3])
+      const skipped = third.outcomes.filter(RunResult.isFailed)
+      expect(skipped.map((o) => o.message.split(":")[0])).toEqual(["Quarantined", "Quarantined"])
+      expect((yield* readBack(dbFile, [2, 3])).details.get(2)).toMatchObject({ permanentFailures: 2, quarantined: true })
+
+      // Lifted: one by resetting the index, the other with the quarantine of all.
+      yield* withCheckpoint(dbFile, (c) => c.resetIndex(2))
+      expect(yield* withCheckpoint(dbFile, (c) => c.liftQuarantine)).toBe(1)
+      const fourth = yield* runOn(flaky, backend, dbFile)
+      expect(fourth.quarantined).toEqual([])
+      expect(fourth.outcomes.filter(RunResult.isFailed).map((o) => o.message)).toEqual([
+        "Error: assertion failed: negative size",
+        "Corrupt: truncated header"
+      ])
+    })), 120_000)
+
+  it.live("an index past its timeout is recorded as IndexTimeout naming its stage, and the next index runs", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const backend = Layer.succeedContext(yield* Layer.build(backendLayer(name, "stuck")))
+      const result = yield* runOn(stuck, backend, freshFile())
+      expect(result.outcomes.map((o) => o._tag)).toEqual(["Completed", "Failed", "Completed"])
+      const timedOut = result.outcomes[1] as RunResult.Failed<unknown>
+      expect(timedOut.message).toMatch(/^IndexTimeout: index 1 exceeded 300 milliseconds in stage Spin/)
+      // On a thread the CPU loop ignored interruption: the thread was terminated and replaced.
+      if (name === "workers") expect(timedOut.message).toContain("the worker thread did not stop and was replaced")
+      const { details } = yield* readBack(result.location!, [1])
+      expect(details.get(1)).toMatchObject({ failureClass: "transient" })
+      // Still usable: the pool runs the pipeline again.
+      const again = yield* runOn(stuck, backend, freshFile())
+      expect(again.outcomes.map((o) => o._tag)).toEqual(["Completed", "Failed", "Completed"])
+    })), 120_000)
+
+  it.live("the error budget stops the run gracefully: 5 to 5 + concurrency failures, the rest not run", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const backend = Layer.succeedContext(yield* Layer.build(backendLayer(name, "allFail")))
+      const result = yield* runOn(allFail, backend, freshFile())
+      const failed = result.outcomes.filter(RunResult.isFailed).length
+      expect(failed).toBeGreaterThanOrEqual(5)
+      expect(failed).toBeLessThanOrEqual(5 + 2)
+      expect(result.outcomes.filter(RunResult.isNotRun)).toHaveLength(20 - failed)
+      expect(result.budgetExceeded).toBe("the error budget of 5 failures (maxFailures) was reached")
+    })), 120_000)
+})

@@ -1,0 +1,137 @@
+/**
+ * The failure policy's records (Curator-only data beside the seven tables):
+ * per index, the attempts of its last run, the class of its last failure,
+ * and how many runs in a row it failed permanently, from which quarantine
+ * follows. A row is written in the same transaction as the index's
+ * `index_results` row (see writer.ts).
+ */
+import { type CheckpointStore, IndexSet } from "@curator/core"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect } from "effect"
+import type { Row } from "./recordRows.js"
+
+export const table = "curator_index_attempts"
+
+/** Migration 4: the table (idempotent). */
+export const createTable = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  sql`CREATE TABLE IF NOT EXISTS curator_index_attempts (
+    idx INTEGER NOT NULL,
+    run_id INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    failure_class TEXT,
+    permanent_failures INTEGER NOT NULL DEFAULT 0,
+    quarantine_after INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (idx, run_id)
+  )`)
+
+/** The row of a success: attempts, and the permanent-failure count starts again. */
+export const ofSuccess = (runId: number, record: CheckpointStore.SuccessRecord): Row => ({
+  idx: record.index,
+  run_id: runId,
+  attempts: record.attempts ?? 1,
+  failure_class: null,
+  permanent_failures: 0,
+  quarantine_after: 0
+})
+
+/** The row of a failure; `permanent_failures` is what this run adds (see {@link upsertClause}). */
+export const ofFailure = (runId: number, record: CheckpointStore.FailureRecord): Row => ({
+  idx: record.index,
+  run_id: runId,
+  attempts: record.attempts ?? 1,
+  failure_class: record.failureClass ?? null,
+  permanent_failures: record.failureClass === "permanent" ? 1 : 0,
+  quarantine_after: record.quarantineAfter ?? 0
+})
+
+/** A new failure adds to the count; a success (no class) resets it. */
+export const upsertClause = `ON CONFLICT (idx, run_id) DO UPDATE SET attempts = excluded.attempts,
+  failure_class = excluded.failure_class, quarantine_after = excluded.quarantine_after,
+  permanent_failures = CASE WHEN excluded.failure_class IS NULL THEN 0
+    ELSE curator_index_attempts.permanent_failures + excluded.permanent_failures END`
+
+interface DetailRow {
+  readonly idx: number
+  readonly attempts: number | string
+  readonly failure_class: string | null
+  readonly permanent_failures: number | string
+  readonly quarantine_after: number | string
+}
+
+const detailOf = (row: DetailRow): CheckpointStore.FailureDetail => {
+  const permanentFailures = Number(row.permanent_failures)
+  const after = Number(row.quarantine_after)
+  return {
+    index: Number(row.idx),
+    attempts: Number(row.attempts),
+    failureClass: row.failure_class === "transient" || row.failure_class === "permanent" ? row.failure_class : null,
+    permanentFailures,
+    quarantined: after > 0 && permanentFailures >= after
+  }
+}
+
+/**
+ * The queries, for one configuration's run id. A database without the
+ * table (the reference's, read-only) has no details and no quarantine.
+ */
+export const makeQueries = (sql: SqlClient.SqlClient, runId: () => number) => {
+  let present: boolean | undefined
+  const hasTable = Effect.suspend(() =>
+    present !== undefined ? Effect.succeed(present) : Effect.map(
+      sql.onDialectOrElse({
+        pg: () =>
+          sql<{ n: number }>`SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ${table}`,
+        orElse: () => sql<{ n: number }>`SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ${table}`
+      }),
+      (rows) => (present = Number(rows[0]?.n ?? 0) > 0)
+    )
+  )
+  const whenPresent = <A>(none: A, effect: Effect.Effect<A, SqlError>) =>
+    Effect.flatMap(hasTable, (yes) => (yes ? effect : Effect.succeed(none)))
+  return {
+    failureDetails: (indices: ReadonlyArray<number>) =>
+      whenPresent(
+        new Map<number, CheckpointStore.FailureDetail>() as ReadonlyMap<number, CheckpointStore.FailureDetail>,
+        Effect.gen(function*() {
+          const found = new Map<number, CheckpointStore.FailureDetail>()
+          for (let i = 0; i < indices.length; i += 900) {
+            const rows = yield* sql<DetailRow>`SELECT idx, attempts, failure_class, permanent_failures, quarantine_after
+              FROM curator_index_attempts WHERE run_id = ${runId()} AND idx IN ${sql.in(indices.slice(i, i + 900))}`
+            for (const row of rows) found.set(Number(row.idx), detailOf(row))
+          }
+          return found
+        })
+      ),
+    quarantinedIndexSet: whenPresent(
+      IndexSet.empty(),
+      Effect.map(
+        Effect.suspend(() =>
+          sql<{ idx: number }>`SELECT idx FROM curator_index_attempts WHERE run_id = ${runId()}
+            AND quarantine_after > 0 AND permanent_failures >= quarantine_after`
+        ),
+        (rows) => IndexSet.fromIndices(rows.map((row) => Number(row.idx)))
+      )
+    ),
+    liftQuarantine: whenPresent(
+      0,
+      Effect.suspend(() =>
+        Effect.map(
+          sql<{ idx: number }>`UPDATE curator_index_attempts SET permanent_failures = 0 WHERE run_id = ${runId()}
+            AND quarantine_after > 0 AND permanent_failures >= quarantine_after RETURNING idx`,
+          (rows) => rows.length
+        )
+      )
+    ),
+    /** Deletes the rows of one index (or, with no index, of the whole run). */
+    forget: (index?: number) =>
+      whenPresent(
+        undefined,
+        Effect.asVoid(Effect.suspend(() =>
+          index === undefined
+            ? sql`DELETE FROM curator_index_attempts WHERE run_id = ${runId()}`
+            : sql`DELETE FROM curator_index_attempts WHERE run_id = ${runId()} AND idx = ${index}`
+        ))
+      )
+  }
+}
