@@ -319,6 +319,69 @@ export const checkpointStoreContract = (
         })
       ))
 
+    it.live("failure details: attempts and class kept with each record, permanent failures counted to quarantine, lifted by resetIndex and liftQuarantine", () =>
+      withStore((dbDir) =>
+        Effect.gen(function*() {
+          const probe = makeProbe({ length: 4 })
+          const at = yield* Timestamp.now
+          const failure = (index: number, failureClass: "transient" | "permanent") => ({
+            index,
+            workerId: "f".repeat(32),
+            completedAt: at,
+            error: "Boom: bad",
+            wallTimeNs: 1,
+            peakMemoryBytes: 0,
+            attempts: 2,
+            failureClass,
+            quarantineAfter: 2
+          })
+          const details = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) =>
+            Effect.gen(function*() {
+              yield* c.recordFailure(failure(0, "permanent"))
+              yield* c.recordFailure(failure(1, "transient"))
+              yield* c.recordFailure(failure(2, "permanent"))
+              const once = yield* c.quarantinedIndexSet
+              // A later run: 0 fails permanently again (quarantined), 1 again transiently, 2 succeeds on attempt 3.
+              yield* c.recordFailure(failure(0, "permanent"))
+              yield* c.recordFailure(failure(1, "transient"))
+              yield* c.recordSuccess({
+                index: 2,
+                workerId: "f".repeat(32),
+                completedAt: at,
+                paths: ["/x/2"],
+                wallTimeNs: 1,
+                peakMemoryBytes: 0,
+                gpuMemoryBytes: null,
+                stages: [],
+                artifacts: [],
+                attempts: 3
+              })
+              return { once: once.size, details: yield* c.failureDetails([0, 1, 2, 3]), quarantined: yield* c.quarantinedIndexSet }
+            }))
+          expect(details.once).toBe(0)
+          expect([...details.quarantined]).toEqual([0])
+          expect(details.details.get(0)).toEqual({ index: 0, attempts: 2, failureClass: "permanent", permanentFailures: 2, quarantined: true })
+          expect(details.details.get(1)).toEqual({ index: 1, attempts: 2, failureClass: "transient", permanentFailures: 0, quarantined: false })
+          expect(details.details.get(2)).toEqual({ index: 2, attempts: 3, failureClass: null, permanentFailures: 0, quarantined: false })
+          expect(details.details.has(3)).toBe(false)
+          // The error column keeps SPEC's text.
+          expect((yield* withCheckpoint(probe.pipeline, { dbDir }, (c) => c.failedIndices)).get(0)).toBe("Boom: bad")
+
+          const lifted = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) =>
+            Effect.gen(function*() {
+              const count = yield* c.liftQuarantine
+              const afterLift = (yield* c.quarantinedIndexSet).size
+              yield* c.recordFailure(failure(0, "permanent"))
+              const once = (yield* c.quarantinedIndexSet).size
+              yield* c.recordFailure(failure(0, "permanent"))
+              const again = (yield* c.quarantinedIndexSet).size
+              yield* c.resetIndex(0)
+              return { count, afterLift, once, again, reset: (yield* c.quarantinedIndexSet).size, gone: (yield* c.failureDetails([0])).size }
+            }))
+          expect(lifted).toEqual({ count: 1, afterLift: 0, once: 0, again: 1, reset: 0, gone: 0 })
+        })
+      ))
+
     it.live("summary counts the records and describes the latest run", () =>
       withStore((dbDir) =>
         Effect.gen(function*() {

@@ -84,7 +84,9 @@ export interface Work<E, R> {
   readonly processElsewhere: (
     index: number,
     lane: Lane,
-    report: Effect.Effect<IndexReport>
+    report: Effect.Effect<IndexReport>,
+    /** How far the index got, as the other side shares it (items, stage), for heartbeats and the stall watchdog. */
+    progress?: () => { readonly items: number; readonly stage: number } | undefined
   ) => Effect.Effect<void, E, R>
 }
 

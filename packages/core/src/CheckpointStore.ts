@@ -130,6 +130,17 @@ export interface FailureDetail {
   readonly quarantined: boolean
 }
 
+/** A busy worker's heartbeat: the index it computes and how far it got (Curator-only: `curator_worker_progress`). */
+export interface Heartbeat {
+  readonly workerId: string
+  readonly index: number
+  /** Items the index has produced so far (in its current attempt). */
+  readonly items: number
+  /** The watchdog saw nothing new from it for `stallAfter`. */
+  readonly stalled: boolean
+  readonly at: string
+}
+
 /** One structured log line, as stored in `logs`. */
 export interface LogEntry {
   readonly timestamp: string
@@ -239,6 +250,10 @@ export interface Checkpoint {
   readonly liftQuarantine: Effect.Effect<number, CheckpointError>
 
   readonly registerWorker: (worker: WorkerRegistration) => Effect.Effect<void, CheckpointError>
+  /** A busy worker's periodic heartbeat (batched like every record); its progress row is cleared when its index is recorded. */
+  readonly heartbeat: (beat: Heartbeat) => Effect.Effect<void, CheckpointError>
+  /** The progress of the workers that sent heartbeats, by worker id (busy ones have an index). */
+  readonly workerProgress: Effect.Effect<ReadonlyMap<string, Omit<Heartbeat, "workerId" | "index"> & { readonly index: number | null }>, CheckpointError>
   /** A worker took an index: heartbeat and `current_index`. */
   readonly indexStarted: (workerId: string, index: number, at: string) => Effect.Effect<void, CheckpointError>
   /** Records a success (replacing an earlier failure) and frees the worker. */

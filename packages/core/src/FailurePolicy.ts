@@ -61,6 +61,14 @@ export interface FailurePolicy {
    * gracefully. Default: no budget.
    */
   readonly maxFailures?: number | undefined
+  /**
+   * Flag an index that produced no new item (and entered no new stage) for
+   * this long as stalled. Default: ten times the slowest recorded index,
+   * at least a minute.
+   */
+  readonly stallAfter?: Duration.DurationInput | undefined
+  /** What a stall does: a warning and the `stalled` state (`"warn"`, the default), or also give the index up as on a timeout (`"interrupt"`, on this process's backends). */
+  readonly onStall?: "warn" | "interrupt" | undefined
 }
 
 /** The policy with its defaults applied, as a run uses it. */
@@ -71,6 +79,9 @@ export interface Resolved {
   readonly indexTimeout: Duration.Duration | undefined
   readonly quarantineAfter: number
   readonly maxFailures: number | undefined
+  /** Undefined: the run's default (from the slowest recorded index). */
+  readonly stallAfter: Duration.Duration | undefined
+  readonly onStall: "warn" | "interrupt"
 }
 
 /** An index (one attempt of it) ran longer than `indexTimeout`; recorded as `IndexTimeout: index 42 exceeded … in stage X`. */
@@ -137,7 +148,9 @@ export const resolve = (base: FailurePolicy | undefined, override?: FailurePolic
     classify: user === undefined ? defaultClassify : (cause) => user(cause) ?? defaultClassify(cause),
     indexTimeout: policy.indexTimeout === undefined ? undefined : Duration.decode(policy.indexTimeout),
     quarantineAfter: policy.quarantineAfter ?? 3,
-    maxFailures: policy.maxFailures
+    maxFailures: policy.maxFailures,
+    stallAfter: policy.stallAfter === undefined ? undefined : Duration.decode(policy.stallAfter),
+    onStall: policy.onStall ?? "warn"
   }
 }
 
@@ -238,6 +251,7 @@ export const forRun = (
   if (reason !== undefined) return Either.left(new InvalidRunOptions({ option: "failurePolicy", message: reason }))
   if (!computesHere && runPolicy !== undefined) {
     const remote = (["retry", "classify", "indexTimeout", "maxAttempts"] as const).filter((key) => runPolicy[key] !== undefined)
+    if (runPolicy.onStall === "interrupt") remote.push("onStall" as never)
     if (remote.length > 0) {
       return Either.left(
         new InvalidRunOptions({
@@ -257,4 +271,16 @@ export const quarantinedError = (index: number): Quarantined =>
     index,
     message: `index ${index} is quarantined after failing permanently in several runs; ` +
       `run curator reset --index ${index} (or --retry-quarantined) to compute it again`
+  })
+
+/** The default stall threshold: ten times the slowest recorded index (in ns), at least a minute. */
+export const defaultStallAfter = (slowestNs: number | undefined): Duration.Duration =>
+  Duration.millis(Math.max(60_000, Math.round(((slowestNs ?? 0) / 1e6) * 10)))
+
+/** What a stalled index interrupted by the watchdog (`onStall: "interrupt"`) is recorded as. */
+export const stallError = (index: number, stallAfter: Duration.Duration, stage: string): IndexTimeout =>
+  new IndexTimeout({
+    index,
+    stage,
+    message: `index ${index} produced nothing new for ${describeDuration(stallAfter)} in stage ${stage} (stalled)`
   })

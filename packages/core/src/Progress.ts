@@ -33,8 +33,17 @@ export interface IndexFinished {
   readonly wallTimeNs: number
 }
 
+/** The watchdog saw nothing new from an index for `stallAfter` (FailurePolicy). */
+export interface IndexStalled {
+  readonly _tag: "IndexStalled"
+  readonly index: number
+  readonly workerId: string
+  /** Items it had produced when it stalled. */
+  readonly items: number
+}
+
 /** A progress event. */
-export type ProgressEvent = RunStarted | IndexStarted | IndexFinished
+export type ProgressEvent = RunStarted | IndexStarted | IndexFinished | IndexStalled
 
 /** Receives progress events; must return quickly and never throw. */
 export type ProgressHandler = (event: ProgressEvent) => void

@@ -296,7 +296,7 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
                   : Effect.succeed(computed)
               })
               const report = Effect.raceFirst(arrived, watch(index))
-              yield* work.processElsewhere(index, lane, report)
+              yield* work.processElsewhere(index, lane, report, () => SharedUnits.readProbe(units, laneNumber, index))
               step = next!
             }
             return Either.isLeft(step) ? leftBehind(lastStarted) : undefined

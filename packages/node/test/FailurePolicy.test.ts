@@ -8,15 +8,15 @@
  * that only terminating the thread stops); an error budget that stops the
  * run gracefully.
  */
-import { Backend, Pipeline, RunResult } from "@curator/core"
+import { Backend, Pipeline, type Progress, RunResult } from "@curator/core"
 import { SqliteCheckpointStore, WorkerBackend } from "@curator/node"
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Logger } from "effect"
+import { Deferred, Effect, Fiber, Layer, Logger } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { allFail, flaky, resetAttempts, stuck } from "./fixtures/failurePolicy.js"
+import { allFail, flaky, resetAttempts, stalls, stuck } from "./fixtures/failurePolicy.js"
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "curator-failure-"))
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }))
@@ -42,6 +42,9 @@ const runOn = <E>(pipeline: Pipeline.Pipeline<E, never>, backend: Layer.Layer<Ba
 const readBack = (location: string, indices: ReadonlyArray<number>) =>
   Effect.scoped(Effect.flatMap(SqliteCheckpointStore.openFile(location), (c) =>
     Effect.all({ logs: c.logs(), details: c.failureDetails(indices), failed: c.failedIndices })))
+
+const withCheckpointRead = <A, E>(location: string, f: (c: import("@curator/core").CheckpointStore.Checkpoint) => Effect.Effect<A, E>) =>
+  Effect.scoped(Effect.flatMap(SqliteCheckpointStore.openFile(location), f))
 
 const withCheckpoint = <A, E>(location: string, f: (c: import("@curator/core").CheckpointStore.Checkpoint) => Effect.Effect<A, E>) =>
   Effect.scoped(Effect.flatMap(SqliteCheckpointStore.openFile(location, { readonly: false }), f))
@@ -107,6 +110,43 @@ describe.each(["sequential", "fibers", "workers"] as const)("on %s", (name) => {
       // Still usable: the pool runs the pipeline again.
       const again = yield* runOn(stuck, backend, freshFile())
       expect(again.outcomes.map((o) => o._tag)).toEqual(["Completed", "Failed", "Completed"])
+    })), 120_000)
+
+  it.live("heartbeats carry the items so far; an index that produces nothing for stallAfter is flagged stalled while it runs", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const backend = Layer.succeedContext(yield* Layer.build(backendLayer(name, "stalls")))
+      const dbFile = freshFile()
+      const stalled = yield* Deferred.make<Progress.IndexStalled>()
+      const onProgress = (event: Progress.ProgressEvent) => {
+        if (event._tag === "IndexStalled") Effect.runSync(Deferred.succeed(stalled, event))
+      }
+      // While index 0 waits: once flagged, its worker's progress row says stalled (after the next heartbeat is written).
+      const seen = yield* Effect.fork(Effect.gen(function*() {
+        const event = yield* Deferred.await(stalled)
+        yield* Effect.sleep("500 millis")
+        const progress = yield* withCheckpointRead(dbFile, (c) => c.workerProgress)
+        return { event, beat: progress.get(event.workerId) }
+      }))
+      const result = yield* Pipeline.run(Pipeline.withOptions(stalls, { dbFile }), { concurrency: 2, onProgress }).pipe(
+        Effect.provide(Layer.mergeAll(backend, SqliteCheckpointStore.layer(), Logger.remove(Logger.defaultLogger)))
+      )
+      const { beat, event } = yield* Fiber.join(seen)
+      expect(event).toMatchObject({ index: 0, items: 0 })
+      expect(beat).toMatchObject({ index: 0, items: 0, stalled: true })
+      // It finished after all (warn only); the flag went with it, and the warning is in the log.
+      expect(result.outcomes.map((o) => o._tag)).toEqual(["Completed", "Completed"])
+      const after = yield* withCheckpointRead(dbFile, (c) => Effect.all({ progress: c.workerProgress, logs: c.logs() }))
+      expect(after.progress.get(event.workerId)).toMatchObject({ index: null, stalled: false })
+      expect(after.logs.some((line) => /^index 0 on worker \w+ has produced nothing new for \d+ s in stage Wait \(0 items so far\): stalled$/.test(line.message))).toBe(true)
+      if (name !== "workers") {
+        // onStall: "interrupt" gives it up as a timeout would.
+        const interrupted = yield* Pipeline.run(Pipeline.withOptions(stalls, { dbFile: freshFile() }), {
+          failurePolicy: { onStall: "interrupt" }
+        }).pipe(Effect.provide(Layer.mergeAll(backend, SqliteCheckpointStore.layer(), Logger.remove(Logger.defaultLogger))))
+        expect((interrupted.outcomes[0] as RunResult.Failed<unknown>).message).toBe(
+          "IndexTimeout: index 0 produced nothing new for 700 milliseconds in stage Wait (stalled)"
+        )
+      }
     })), 120_000)
 
   it.live("the error budget stops the run gracefully: 5 to 5 + concurrency failures, the rest not run", () =>

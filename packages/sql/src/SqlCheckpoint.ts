@@ -273,6 +273,8 @@ const makeCheckpoint = (
         )
       ),
     failureDetails: (indices) => query(failures.failureDetails(indices)),
+    heartbeat: (beat) => writing((w) => w.heartbeat(runId, beat)),
+    workerProgress: query(failures.workerProgress),
     quarantinedIndexSet: query(failures.quarantinedIndexSet),
     liftQuarantine: writing((w) => Effect.zipRight(w.flush, retryBusy(failures.liftQuarantine))),
     registerWorker: (worker) => writing((w) => w.registerWorker(runId, worker)),

@@ -29,6 +29,7 @@ interface Records {
   readonly logs: Array<LogRow>
   /** The failure policy's details by index, with the quarantine threshold of the run that wrote them. */
   readonly attempts: Map<number, FailureDetail & { readonly quarantineAfter: number }>
+  readonly progress: Map<string, { index: number | null; items: number; stalled: boolean; at: string }>
 }
 
 interface Database {
@@ -46,7 +47,8 @@ const newRecords = (runId: number, configHash: string, configJson: string, total
   workers: new Map(),
   artifacts: new Map(),
   logs: [],
-  attempts: new Map()
+  attempts: new Map(),
+  progress: new Map()
 })
 
 const byIndex = <A extends { readonly index: number }>(a: A, b: A) => a.index - b.index
@@ -211,8 +213,16 @@ export const make = (): CheckpointStore["Type"] => {
             const worker = r.workers.get(workerId)
             if (worker !== undefined) r.workers.set(workerId, { ...worker, lastHeartbeat: at, currentIndex: index })
           }),
+        heartbeat: (beat) =>
+          Effect.sync(() => {
+            const worker = r.workers.get(beat.workerId)
+            if (worker !== undefined) r.workers.set(beat.workerId, { ...worker, lastHeartbeat: beat.at, currentIndex: beat.index })
+            r.progress.set(beat.workerId, { index: beat.index, items: beat.items, stalled: beat.stalled, at: beat.at })
+          }),
+        workerProgress: Effect.sync(() => new Map(r.progress)),
         recordSuccess: (record) =>
           Effect.sync(() => {
+            if (r.progress.has(record.workerId)) r.progress.set(record.workerId, { index: null, items: 0, stalled: false, at: record.completedAt })
             r.results.set(record.index, {
               index: record.index,
               status: "completed",
@@ -240,6 +250,7 @@ export const make = (): CheckpointStore["Type"] => {
           }),
         recordFailure: (record) =>
           Effect.sync(() => {
+            if (r.progress.has(record.workerId)) r.progress.set(record.workerId, { index: null, items: 0, stalled: false, at: record.completedAt })
             r.results.set(record.index, {
               index: record.index,
               status: "error",

@@ -5,7 +5,7 @@
  * index beyond what its caller asks for: `run` gathers every outcome,
  * `stream` passes each one on.
  */
-import { Cause, type Context, Data, Deferred, Duration, Effect, Exit, Layer, LogLevel, Mailbox, Option, type Scope, Stream } from "effect"
+import { Cause, type Context, Data, Deferred, Duration, Effect, Exit, FiberId, Layer, LogLevel, Mailbox, Option, type Scope, Stream } from "effect"
 import { Backend, type BackendError, type Lane, LocalBackend, newId, type RemoteWorker, type Work } from "../Backend.js"
 import { type Checkpoint, type CheckpointError, CheckpointStore, type LogEntry, streamPages } from "../CheckpointStore.js"
 import * as FailurePolicy from "../FailurePolicy.js"
@@ -29,6 +29,8 @@ import { type Computed, makeComputeIndex, stagesOf } from "./computeIndex.js"
 import { CurrentIndex } from "./context.js"
 import { asFramework, makeLogger, withLogger } from "./logCapture.js"
 import { replaySpans } from "./recordingTracer.js"
+import * as Heartbeat from "./heartbeat.js"
+import { IndexProbe } from "./probe.js"
 import { traceCachedIndex, tracingEnabled } from "./tracing.js"
 import { unitsOf } from "./units.js"
 import { findMissing } from "./verifyOutputs.js"
@@ -288,9 +290,46 @@ const execute = <E, R, Tracked extends boolean>(
           })
           : computation
 
+      // Heartbeats with each busy worker's items so far, and the stall watchdog (internal/heartbeat.ts).
+      const stallAfter = policy.stallAfter ?? FailurePolicy.defaultStallAfter(
+        checkpoint === undefined ? undefined : (yield* checkpoint.slowest(1))[0]?.wallTimeNs ?? undefined
+      )
+      const watchdog = yield* Heartbeat.start({
+        checkpoint,
+        onProgress: progress,
+        stallAfter,
+        onStall: policy.onStall,
+        interval: Duration.seconds(1),
+        stageName: (order) => stageNames[order] ?? "unknown"
+      })
+      /** The index in this process, watched: with `onStall: "interrupt"`, a stall gives it up as a timeout would. */
+      const watched = (index: number, lane: Lane, computation: Effect.Effect<Computed<E>, never, R>) =>
+        Effect.suspend(() => {
+          if (policy.onStall !== "interrupt") return Effect.provideService(computation, IndexProbe, watchdog.local(lane.workerId, index))
+          const stall = Deferred.unsafeMake<number>(FiberId.none)
+          const probe = watchdog.local(lane.workerId, index, (stage) => Deferred.unsafeDone(stall, Exit.succeed(stage)))
+          return Effect.raceFirst(
+            Effect.provideService(computation, IndexProbe, probe),
+            Effect.map(Deferred.await(stall), (stage): Computed<E> => {
+              const error = FailurePolicy.stallError(index, stallAfter, stageNames[stage] ?? "unknown")
+              return {
+                _tag: "Failure",
+                message: `IndexTimeout: ${error.message}`,
+                cause: Cause.fail(error) as Cause.Cause<never>,
+                wallTimeNs: 0,
+                peakMemoryBytes: 0,
+                logs: [],
+                spans: [],
+                failureClass: "transient"
+              }
+            })
+          )
+        })
+
       /** Records one index's outcome, computed here or elsewhere, and reports its progress and outcome. */
       const recordIndex = (index: number, lane: Lane, computed: Computed<E | RemoteFailure>) =>
         Effect.gen(function*() {
+          watchdog.finished(lane.workerId)
           // Lines logged where the index ran elsewhere join the run's own, in order.
           for (const line of computed.logs) runLogs.push(line)
           progress?.({
@@ -386,11 +425,14 @@ const execute = <E, R, Tracked extends boolean>(
         process: (index, lane) =>
           stopping ? Effect.void : Effect.zipRight(
             Effect.zipRight(letEventsIn, started(index, lane)),
-            Effect.flatMap(traced(index, lane, computeLocally(index, lane.workerId)), (computed) => recordIndex(index, lane, computed))
+            Effect.flatMap(
+              traced(index, lane, watched(index, lane, computeLocally(index, lane.workerId))),
+              (computed) => recordIndex(index, lane, computed)
+            )
           ),
-        processElsewhere: (index, lane, report) =>
+        processElsewhere: (index, lane, report, readProgress) =>
           Effect.zipRight(
-            started(index, lane),
+            Effect.zipRight(started(index, lane), Effect.sync(() => watchdog.remote(lane.workerId, index, readProgress))),
             Effect.flatMap(
               traced(
                 index,

@@ -20,6 +20,8 @@ export interface WorkerState {
   sinceMs: number
   /** Indices it finished in this run. */
   finished: number
+  /** The watchdog flagged its index as stalled. */
+  stalled?: boolean
 }
 
 /** What the display knows of a run; updated in place by {@link update}. */
@@ -33,6 +35,8 @@ export interface State {
   /** Indices computed and completed in this run. */
   completed: number
   failed: number
+  /** Indices the watchdog flagged as stalled (FailurePolicy.stallAfter) while they ran. */
+  stalled: number
   backend: string
   concurrency: number
   location: string | undefined
@@ -49,6 +53,7 @@ export const makeState = (): State => ({
   cached: 0,
   completed: 0,
   failed: 0,
+  stalled: 0,
   backend: "",
   concurrency: 0,
   location: undefined,
@@ -59,6 +64,12 @@ export const makeState = (): State => ({
 /** Applies one event at time `nowMs`: constant time, allocating only when a worker first appears. */
 export const update = (state: State, event: Progress.ProgressEvent, nowMs: number): void => {
   switch (event._tag) {
+    case "IndexStalled": {
+      state.stalled++
+      const worker = state.byId.get(event.workerId)
+      if (worker !== undefined && worker.index === event.index) worker.stalled = true
+      return
+    }
     case "RunStarted": {
       state.started = true
       state.startedAtMs = nowMs
@@ -78,6 +89,7 @@ export const update = (state: State, event: Progress.ProgressEvent, nowMs: numbe
       }
       worker.index = event.index
       worker.sinceMs = nowMs
+      worker.stalled = false
       return
     }
     case "IndexFinished": {
@@ -88,6 +100,7 @@ export const update = (state: State, event: Progress.ProgressEvent, nowMs: numbe
         worker.index = -1
         worker.sinceMs = nowMs
         worker.finished++
+        worker.stalled = false
       }
       return
     }
@@ -177,7 +190,7 @@ export const frame = (state: State, nowMs: number, options: FrameOptions): Reado
     const label = `  worker ${String(w + 1).padStart(String(state.workers.length).length)} ${worker.id.slice(0, 8)}`
     const doing = worker.index < 0
       ? `idle (${worker.finished} done)`
-      : `index ${worker.index} for ${Format.duration(Math.max(0, nowMs - worker.sinceMs) / 1000)}`
+      : `index ${worker.index} for ${Format.duration(Math.max(0, nowMs - worker.sinceMs) / 1000)}${worker.stalled === true ? " (stalled)" : ""}`
     lines.push(clip(`${label}  ${doing}`, options.columns))
   }
   if (shown < state.workers.length) {

@@ -102,7 +102,13 @@ describe("curator status / failed / workers / logs / metrics / outputs / which",
 
   it("failed (by pipeline module#export) lists the failed indices with their errors", () => {
     expect(ok("failed")).toBe(
-      ["idx  error", "---  ------------------------", "  2  BadIndex: index 2 is bad", "  5  BadIndex: index 5 is bad", ""].join("\n")
+      [
+        "idx  class      attempts  quarantine  error",
+        "---  ---------  --------  ----------  ------------------------",
+        "  2  transient         1              BadIndex: index 2 is bad",
+        "  5  transient         1              BadIndex: index 5 is bad",
+        ""
+      ].join("\n")
     )
   })
 

@@ -147,6 +147,8 @@ describe("curator run: the summary of a stopped run", () => {
       failures: [],
       not_run: 33,
       redone: 0,
+      quarantined: 0,
+      budget_exceeded: null,
       stopped_by: "SIGINT",
       elapsed_s: 2.5,
       backend: "fibers",

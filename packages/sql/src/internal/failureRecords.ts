@@ -13,17 +13,42 @@ import type { Row } from "./recordRows.js"
 
 export const table = "curator_index_attempts"
 
-/** Migration 4: the table (idempotent). */
+/** Migration 4: the tables (idempotent); also the busy workers' progress, written with their heartbeats. */
 export const createTable = Effect.flatMap(SqlClient.SqlClient, (sql) =>
-  sql`CREATE TABLE IF NOT EXISTS curator_index_attempts (
-    idx INTEGER NOT NULL,
-    run_id INTEGER NOT NULL,
-    attempts INTEGER NOT NULL,
-    failure_class TEXT,
-    permanent_failures INTEGER NOT NULL DEFAULT 0,
-    quarantine_after INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (idx, run_id)
-  )`)
+  Effect.zipRight(
+    sql`CREATE TABLE IF NOT EXISTS curator_index_attempts (
+      idx INTEGER NOT NULL,
+      run_id INTEGER NOT NULL,
+      attempts INTEGER NOT NULL,
+      failure_class TEXT,
+      permanent_failures INTEGER NOT NULL DEFAULT 0,
+      quarantine_after INTEGER NOT NULL DEFAULT 0,
+      PRIMARY KEY (idx, run_id)
+    )`,
+    sql`CREATE TABLE IF NOT EXISTS curator_worker_progress (
+      worker_id TEXT PRIMARY KEY,
+      run_id INTEGER NOT NULL,
+      idx INTEGER,
+      items INTEGER NOT NULL,
+      stalled INTEGER NOT NULL,
+      updated_at TEXT NOT NULL
+    )`
+  ))
+
+export const progressTable = "curator_worker_progress"
+
+/** A worker's progress row: busy with an index, or (`index` null) idle again. */
+export const progressRow = (runId: number, workerId: string, index: number | null, items: number, stalled: boolean, at: string): Row => ({
+  worker_id: workerId,
+  run_id: runId,
+  idx: index,
+  items,
+  stalled: stalled ? 1 : 0,
+  updated_at: at
+})
+
+export const progressUpsert = `ON CONFLICT (worker_id) DO UPDATE SET run_id = excluded.run_id, idx = excluded.idx,
+  items = excluded.items, stalled = excluded.stalled, updated_at = excluded.updated_at`
 
 /** The row of a success: attempts, and the permanent-failure count starts again. */
 export const ofSuccess = (runId: number, record: CheckpointStore.SuccessRecord): Row => ({
@@ -90,6 +115,22 @@ export const makeQueries = (sql: SqlClient.SqlClient, runId: () => number) => {
   const whenPresent = <A>(none: A, effect: Effect.Effect<A, SqlError>) =>
     Effect.flatMap(hasTable, (yes) => (yes ? effect : Effect.succeed(none)))
   return {
+    workerProgress: whenPresent(
+      new Map() as ReadonlyMap<string, { index: number | null; items: number; stalled: boolean; at: string }>,
+      Effect.map(
+        Effect.suspend(() =>
+          sql<{ worker_id: string; idx: number | null; items: number | string; stalled: number | string; updated_at: string }>`
+            SELECT worker_id, idx, items, stalled, updated_at FROM curator_worker_progress WHERE run_id = ${runId()}`
+        ),
+        (rows) =>
+          new Map(rows.map((row) => [row.worker_id, {
+            index: row.idx === null ? null : Number(row.idx),
+            items: Number(row.items),
+            stalled: Number(row.stalled) === 1,
+            at: row.updated_at
+          }]))
+      )
+    ),
     failureDetails: (indices: ReadonlyArray<number>) =>
       whenPresent(
         new Map<number, CheckpointStore.FailureDetail>() as ReadonlyMap<number, CheckpointStore.FailureDetail>,
@@ -129,7 +170,10 @@ export const makeQueries = (sql: SqlClient.SqlClient, runId: () => number) => {
         undefined,
         Effect.asVoid(Effect.suspend(() =>
           index === undefined
-            ? sql`DELETE FROM curator_index_attempts WHERE run_id = ${runId()}`
+            ? Effect.zipRight(
+              sql`DELETE FROM curator_index_attempts WHERE run_id = ${runId()}`,
+              sql`DELETE FROM curator_worker_progress WHERE run_id = ${runId()}`
+            )
             : sql`DELETE FROM curator_index_attempts WHERE run_id = ${runId()} AND idx = ${index}`
         ))
       )

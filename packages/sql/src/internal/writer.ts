@@ -15,10 +15,12 @@ interface Pending {
   readonly results: Map<string, RecordRows.ResultRows>
   readonly workerState: Map<string, { lastHeartbeat: string; currentIndex: number | null; completed: number }>
   readonly logs: Array<Row>
+  /** Busy workers' progress rows (heartbeats), by worker. */
+  readonly progress: Map<string, Row>
   count: number
 }
 
-const emptyPending = (): Pending => ({ workers: [], results: new Map(), workerState: new Map(), logs: [], count: 0 })
+const emptyPending = (): Pending => ({ workers: [], results: new Map(), workerState: new Map(), logs: [], progress: new Map(), count: 0 })
 
 /** A batch holding only the given records (for writing a batch in parts). */
 const partOf = (
@@ -28,6 +30,7 @@ const partOf = (
   results: new Map(parts.results ?? []),
   workerState: new Map(),
   logs: [...(parts.logs ?? [])],
+  progress: new Map(),
   count: 0
 })
 
@@ -158,6 +161,7 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
           if (artifacts.length > 0) yield* insert("filter_artifacts", artifacts, "ON CONFLICT (path, idx, run_id) DO NOTHING")
         }
         if (batch.logs.length > 0) yield* insert("logs", batch.logs, "")
+        if (batch.progress.size > 0) yield* insert(FailureRecords.progressTable, [...batch.progress.values()], FailureRecords.progressUpsert)
         for (const [workerId, state] of batch.workerState) {
           yield* sql`UPDATE workers SET last_heartbeat = ${state.lastHeartbeat}, current_index = ${state.currentIndex},
             completed_count = completed_count + ${state.completed} WHERE worker_id = ${workerId}`
@@ -206,7 +210,7 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
           yield* transaction({ ...emptyPending(), workers: batch.workers })
           yield* writeResults([...batch.results])
           yield* writeLogs(batch.logs)
-          yield* transaction({ ...emptyPending(), workerState: batch.workerState })
+          yield* transaction({ ...emptyPending(), workerState: batch.workerState, progress: batch.progress })
         }))
 
     /** Puts a batch that could not be written back in front of what came since. */
@@ -220,12 +224,13 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
         pending.workerState.set(workerId, { ...state, completed: state.completed + (before?.completed ?? 0) })
       }
       pending.logs.push(...since.logs)
+      for (const [workerId, row] of since.progress) pending.progress.set(workerId, row)
       pending.count += since.count
     }
 
     const flush: Effect.Effect<void, SqlError> = lock.withPermits(1)(
       Effect.suspend(() => {
-        if (pending.count === 0 && pending.workerState.size === 0) return Effect.void
+        if (pending.count === 0 && pending.workerState.size === 0 && pending.progress.size === 0) return Effect.void
         const batch = pending
         pending = emptyPending()
         return writeBatch(batch).pipe(
@@ -240,8 +245,14 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
         return pending.count >= options.maxBatch ? flush : Effect.void
       })
 
+    /** Workers with a progress row (they sent a heartbeat): it is cleared when their index is recorded. */
+    const beating = new Set<string>()
+    const runOf = new Map<string, number>()
     const touchWorker = (id: string, at: string, currentIndex: number | null, completed: number) => {
       const workerId = wellFormed(id)
+      if (currentIndex === null && beating.delete(workerId)) {
+        pending.progress.set(workerId, FailureRecords.progressRow(runOf.get(workerId) ?? 0, workerId, null, 0, false, wellFormed(at)))
+      }
       const state = pending.workerState.get(workerId)
       pending.workerState.set(workerId, {
         lastHeartbeat: wellFormed(at),
@@ -265,6 +276,14 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
         }),
       indexStarted: (workerId: string, index: number, at: string) =>
         Effect.sync(() => touchWorker(workerId, at, index, 0)),
+      heartbeat: (runId: number, beat: CheckpointStore.Heartbeat) =>
+        Effect.sync(() => {
+          const workerId = wellFormed(beat.workerId)
+          touchWorker(workerId, beat.at, beat.index, 0)
+          beating.add(workerId)
+          runOf.set(workerId, runId)
+          pending.progress.set(workerId, FailureRecords.progressRow(runId, workerId, beat.index, beat.items, beat.stalled, wellFormed(beat.at)))
+        }),
       recordSuccess: (runId: number, record: CheckpointStore.SuccessRecord) =>
         Effect.suspend(() => {
           const recorded = RecordRows.success(runId, record)

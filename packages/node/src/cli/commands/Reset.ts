@@ -8,6 +8,7 @@ import type { CheckpointStore } from "@curator/core"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Console, Effect, Option } from "effect"
+import { usage } from "../CliError.js"
 import { confirm } from "../Confirm.js"
 import * as Shared from "../Shared.js"
 import * as Target from "../Target.js"
@@ -16,12 +17,23 @@ export const command = Command.make(
   "reset",
   {
     target: Shared.target,
-    index: Options.integer("index").pipe(Options.optional, Options.withDescription("forget only this index")),
+    index: Options.integer("index").pipe(Options.optional, Options.withDescription("forget only this index (and lift its quarantine)")),
+    retryQuarantined: Options.boolean("retry-quarantined").pipe(
+      Options.withDescription("forget nothing; lift the quarantine of every quarantined index so that the next run computes it again")
+    ),
     yes: Shared.yes
   },
   (options) =>
     Effect.gen(function*() {
       const target = yield* Target.resolve(options.target)
+      if (options.retryQuarantined) {
+        if (Option.isSome(options.index)) {
+          return yield* usage("--retry-quarantined lifts every quarantine; give it without --index (or --index alone to reset one index)")
+        }
+        const checkpoint = yield* Target.open(target, { writable: true })
+        const lifted = yield* checkpoint.liftQuarantine
+        return yield* Console.log(`${lifted} quarantined ${lifted === 1 ? "index" : "indices"} lifted in ${checkpoint.location}; the next run computes them again`)
+      }
       // An index outside the configuration is refused before anything is asked or changed.
       const given = Option.getOrUndefined(options.index)
       const index = given === undefined

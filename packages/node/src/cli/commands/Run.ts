@@ -77,6 +77,10 @@ export interface Summary {
   readonly not_run: number
   /** Indices recorded completed whose outputs were missing (`--verify-outputs`), computed again. */
   readonly redone: number
+  /** Indices skipped because they are quarantined (failed permanently in several runs); counted in `failed` too. */
+  readonly quarantined: number
+  /** Why the error budget stopped the run (`maxFailures`), or null. */
+  readonly budget_exceeded: string | null
   /** The signal that stopped the run, or null when it ran to the end. */
   readonly stopped_by: string | null
   readonly elapsed_s: number
@@ -115,6 +119,8 @@ export const summarize = (
     failures,
     not_run: notRun,
     redone: result.redone.length,
+    quarantined: result.quarantined?.length ?? 0,
+    budget_exceeded: result.budgetExceeded ?? null,
     stopped_by: run.stoppedBy ?? null,
     elapsed_s: Number(run.elapsedS.toFixed(3)),
     backend: run.backend,
@@ -134,6 +140,14 @@ export const formatSummary = (summary: Summary): string => {
   ]
   if (summary.redone > 0) {
     lines.push(`redone: ${summary.redone} completed indices had missing outputs and were computed again`)
+  }
+  if (summary.quarantined > 0) {
+    lines.push(
+      `quarantined: ${summary.quarantined} (failed permanently in several runs; skipped — curator reset --index N or --retry-quarantined runs them again)`
+    )
+  }
+  if (summary.budget_exceeded !== null) {
+    lines.push(`stopped: ${summary.budget_exceeded}; ${summary.not_run} indices not run`)
   }
   if (summary.stopped_by !== null) {
     lines.push(

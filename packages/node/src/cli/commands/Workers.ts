@@ -44,7 +44,18 @@ export const command = Command.make(
         }
         chosen = matches[0]
       }
-      const workers = chosen === undefined ? [] : yield* checkpoint.workersOf(chosen.invocationId)
+      const listed = chosen === undefined ? [] : yield* checkpoint.workersOf(chosen.invocationId)
+      // Heartbeats' progress (FailurePolicy): items so far, and the watchdog's stalled flag.
+      const progress = yield* checkpoint.workerProgress
+      const workers = listed.map((worker) => {
+        const beat = progress.get(worker.workerId)
+        const busy = worker.currentIndex !== null
+        return {
+          ...worker,
+          state: busy && beat?.stalled === true && beat.index === worker.currentIndex ? "stalled" : busy ? "busy" : "idle",
+          items: busy && beat !== undefined && beat.index === worker.currentIndex ? beat.items : null
+        }
+      })
       if (json) return yield* Console.log(Format.json(workers))
       if (invocations.length === 0) return yield* Console.log("no workers registered")
       const shown = invocations.length > 20 ? invocations.slice(-20) : invocations
@@ -65,7 +76,7 @@ export const command = Command.make(
       }
       yield* Console.log(`\nworkers of invocation ${Format.shortId(chosen?.invocationId) || "-"}:`)
       yield* Console.log(Format.table(
-        ["worker", "pid", "host", "started", "heartbeat", "index", "done"],
+        ["worker", "pid", "host", "started", "heartbeat", "index", "state", "items", "done"],
         workers.map((worker) => [
           Format.shortId(worker.workerId),
           String(worker.pid),
@@ -73,9 +84,11 @@ export const command = Command.make(
           Format.timestamp(worker.startedAt),
           Format.timestamp(worker.lastHeartbeat),
           worker.currentIndex === null ? "-" : String(worker.currentIndex),
+          worker.state,
+          worker.items === null ? "-" : String(worker.items),
           String(worker.completedCount)
         ]),
-        [1, 5, 6]
+        [1, 5, 7, 8]
       ))
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("List the invocations (run calls) of the configuration and the workers of the latest"))

@@ -1,0 +1,126 @@
+/**
+ * Heartbeats and the stall watchdog of a run. Each index in flight has a
+ * probe (internal/probe.ts) that its computation writes to — here in
+ * memory, on a thread in shared memory the parent reads — and one fiber of
+ * the run reads them all every `interval`: it refreshes each busy worker's
+ * heartbeat with the items its index has produced so far (the writer
+ * batches them with everything else), and flags an index that produced
+ * nothing new for `stallAfter`: a warning line, `stalled` in its worker's
+ * progress row, a progress event — and with `onStall: "interrupt"`, the
+ * index is given up as on a timeout.
+ */
+import { Duration, Effect } from "effect"
+import type { Checkpoint } from "../CheckpointStore.js"
+import type { ProgressHandler } from "../Progress.js"
+import * as Timestamp from "../Timestamp.js"
+import { asFramework } from "./logCapture.js"
+import type { Probe } from "./probe.js"
+
+/** What a watcher reads of an index in flight. */
+export interface Progress {
+  readonly items: number
+  readonly stage: number
+}
+
+interface InFlight {
+  readonly index: number
+  readonly read: () => Progress | undefined
+  /** Called (with the stage it stalled in) when the index stalls and the policy says to interrupt it. */
+  readonly interrupt: ((stage: number) => void) | undefined
+  lastItems: number
+  lastStage: number
+  lastChange: number
+  stalled: boolean
+}
+
+/** A probe kept in this process's memory, read by the watchdog. */
+const localProbe = (): Probe & { readonly read: () => Progress } => {
+  let items = 0
+  let stage = 0
+  return {
+    attempt: () => {
+      items = 0
+    },
+    stage: (order) => {
+      stage = order
+    },
+    items: (count) => {
+      items += count
+    },
+    read: () => ({ items, stage })
+  }
+}
+
+export interface WatchdogOptions {
+  readonly checkpoint: Checkpoint | undefined
+  readonly onProgress: ProgressHandler | undefined
+  /** Stall after this long without a new item or stage, or never. */
+  readonly stallAfter: Duration.Duration | undefined
+  readonly onStall: "warn" | "interrupt"
+  /** How often heartbeats are refreshed and stalls looked for. */
+  readonly interval: Duration.Duration
+  readonly stageName: (order: number) => string
+}
+
+/** Starts the watchdog in the run's scope; returns how lanes register the indices they start. */
+export const start = (options: WatchdogOptions) =>
+  Effect.gen(function*() {
+    const inFlight = new Map<string, InFlight>()
+    const stallMs = options.stallAfter === undefined ? undefined : Duration.toMillis(options.stallAfter)
+
+    const tick = Effect.gen(function*() {
+      if (inFlight.size === 0) return
+      const now = Date.now()
+      const at = yield* Timestamp.now
+      for (const [workerId, entry] of inFlight) {
+        const progress = entry.read()
+        if (progress === undefined) continue
+        if (progress.items !== entry.lastItems || progress.stage !== entry.lastStage) {
+          entry.lastItems = progress.items
+          entry.lastStage = progress.stage
+          entry.lastChange = now
+          entry.stalled = false
+        } else if (stallMs !== undefined && !entry.stalled && now - entry.lastChange >= stallMs) {
+          entry.stalled = true
+          yield* asFramework(Effect.logWarning(
+            `index ${entry.index} on worker ${workerId.slice(0, 8)} has produced nothing new for ${Math.round((now - entry.lastChange) / 1000)} s ` +
+              `in stage ${options.stageName(progress.stage)} (${progress.items} items so far): stalled` +
+              (options.onStall === "interrupt" ? "; interrupting it" : "")
+          ))
+          options.onProgress?.({ _tag: "IndexStalled", index: entry.index, workerId, items: progress.items })
+          if (options.onStall === "interrupt") entry.interrupt?.(progress.stage)
+        }
+        if (options.checkpoint !== undefined) {
+          yield* options.checkpoint.heartbeat({ workerId, index: entry.index, items: progress.items, stalled: entry.stalled, at })
+        }
+      }
+    })
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(options.interval), Effect.ignore(tick))))
+
+    const track = (workerId: string, index: number, read: () => Progress | undefined, interrupt?: (stage: number) => void) => {
+      inFlight.set(workerId, {
+        index,
+        read,
+        interrupt,
+        lastItems: 0,
+        lastStage: -1,
+        lastChange: Date.now(),
+        stalled: false
+      })
+    }
+    return {
+      /** An index starts here: its probe, watched until `finished`. */
+      local: (workerId: string, index: number, interrupt?: (stage: number) => void): Probe => {
+        const probe = localProbe()
+        track(workerId, index, probe.read, interrupt)
+        return probe
+      },
+      /** An index starts elsewhere; `read` gives its progress as the other side shares it. */
+      remote: (workerId: string, index: number, read: (() => Progress | undefined) | undefined) => {
+        if (read !== undefined) track(workerId, index, read)
+      },
+      finished: (workerId: string) => {
+        inFlight.delete(workerId)
+      }
+    }
+  })
