@@ -49,11 +49,14 @@ export interface Options {
   /** Measure each index's peak memory. Default true. */
   readonly trackMemory: boolean
   /**
-   * On resume, check that the recorded output files of each completed index
-   * still exist, and compute again the indices with a missing file. Default
-   * false: the checkpoint is trusted as it is.
+   * On resume, check the recorded output files of each completed index and
+   * compute again the indices whose outputs are missing (`"exists"`, or
+   * `true`), of another size (`"size"`) or of other content (`"content"`,
+   * an xxh64 hash). With `"size"` or `"content"`, each output's size (and
+   * hash) is measured when its index is recorded. Default false: outputs are
+   * trusted as recorded (input fingerprints are checked whatever this is).
    */
-  readonly verifyOutputs: boolean
+  readonly verifyOutputs: boolean | "exists" | "size" | "content"
 }
 
 /** The defaults of {@link Options}. */

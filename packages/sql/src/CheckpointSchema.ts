@@ -9,6 +9,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Schedule } from "effect"
 import { retryBusy } from "./internal/busy.js"
+import * as CheckTables from "./internal/checkTables.js"
 
 /** The migrations table, kept apart from any migrations of the user's own. */
 export const migrationsTable = "curator_migrations"
@@ -164,11 +165,13 @@ const createQueryIndexes = Effect.gen(function*() {
  */
 export const migrations = Migrator.fromRecord({
   "1_seven_tables": createTables,
-  "2_query_indexes": createQueryIndexes
+  "2_query_indexes": createQueryIndexes,
+  // Input fingerprints and measured outputs (`internal/checkTables.ts`).
+  "3_fingerprints": CheckTables.createTables
 })
 
 /** The newest migration this version knows. */
-export const latestMigration = 2
+export const latestMigration = 3
 
 const internalTables = new Set(["sqlite_sequence", "sqlite_stat1", migrationsTable])
 
