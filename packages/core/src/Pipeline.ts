@@ -21,6 +21,7 @@ import type { Checkpoint, CheckpointError, CheckpointStore } from "./CheckpointS
 import type * as Filter from "./Filter.js"
 import { hasTypeId } from "./internal/component.js"
 import * as internalRun from "./internal/run.js"
+import * as Plan from "./Plan.js"
 import * as Provenance from "./Provenance.js"
 import type { InvalidRunOptions, RunOptions } from "./RunOptions.js"
 import type { IndexFailed, Outcome, RemoteFailure, RunResult } from "./RunResult.js"
@@ -345,3 +346,24 @@ export const stream: {
     RunRequirements<R, Tracked>
   >
 } = dual((args) => isPipeline(args[0]), internalRun.stream)
+
+/**
+ * A dry run: what a resumed run would do with each index (skip, run, retry,
+ * stale) and why, with counts; no stage runs. See `Plan`.
+ *
+ * @example
+ * const plan = yield* Pipeline.plan(pipeline)
+ * console.log(Plan.describeCounts(plan.counts))
+ */
+export const plan: {
+  (options?: Plan.PlanOptions): <E, R, Tracked extends boolean>(self: Pipeline<E, R, Tracked>) => Effect.Effect<
+    Plan.Plan,
+    E | CheckpointError | InvalidSource | InvalidRunOptions,
+    R | CheckpointStore
+  >
+  <E, R, Tracked extends boolean>(self: Pipeline<E, R, Tracked>, options?: Plan.PlanOptions): Effect.Effect<
+    Plan.Plan,
+    E | CheckpointError | InvalidSource | InvalidRunOptions,
+    R | CheckpointStore
+  >
+} = dual((args) => isPipeline(args[0]), Plan.ofPipeline)

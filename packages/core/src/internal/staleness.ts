@@ -30,13 +30,13 @@ export const describeStale = (reason: StaleReason): string => {
 }
 
 /** Reads the current fingerprint of an index, the pipeline's services provided. */
-export type FingerprintReader = (index: number) => Effect.Effect<string, unknown>
+export type FingerprintReader<R = never> = (index: number) => Effect.Effect<string, unknown, R>
 
 /** Checks completed indices. */
-export interface Checker {
+export interface Checker<R = never> {
   /** Whether a check reads anything (fingerprints or files): callers then run checks concurrently. */
   readonly reads: boolean
-  readonly check: (recorded: RecordedIndex) => Effect.Effect<StaleReason | undefined>
+  readonly check: (recorded: RecordedIndex) => Effect.Effect<StaleReason | undefined, never, R>
 }
 
 const messageOf = (error: unknown): string =>
@@ -47,10 +47,10 @@ const messageOf = (error: unknown): string =>
  * index recorded without one is trusted), outputs per `mode`. Checking
  * outputs needs a `FileSystem`; without one it fails, saying what to provide.
  */
-export const makeChecker = (
-  fingerprint: FingerprintReader | undefined,
+export const makeChecker = <R = never>(
+  fingerprint: FingerprintReader<R> | undefined,
   mode: VerifyMode | undefined
-): Effect.Effect<Checker, InvalidRunOptions> =>
+): Effect.Effect<Checker<R>, InvalidRunOptions> =>
   Effect.gen(function*() {
     const files = mode === undefined ? Option.none() : yield* measurer
     if (mode !== undefined && Option.isNone(files)) {
@@ -59,7 +59,7 @@ export const makeChecker = (
         message: "verifyOutputs needs a file system to check outputs on: provide NodeCurator.layer (or a FileSystem layer)"
       })
     }
-    const checkInput = (recorded: RecordedIndex): Effect.Effect<StaleReason | undefined> =>
+    const checkInput = (recorded: RecordedIndex): Effect.Effect<StaleReason | undefined, never, R> =>
       fingerprint === undefined || recorded.fingerprint === null
         ? Effect.succeed(undefined)
         : Effect.match(fingerprint(recorded.index), {
