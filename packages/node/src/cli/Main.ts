@@ -13,13 +13,16 @@ import * as ClosedPipe from "./ClosedPipe.js"
 import * as Cache from "./commands/Cache.js"
 import * as Dashboard from "./commands/Dashboard.js"
 import * as Failed from "./commands/Failed.js"
+import * as Gc from "./commands/Gc.js"
 import * as Logs from "./commands/Logs.js"
 import * as Metrics from "./commands/Metrics.js"
 import * as Outputs from "./commands/Outputs.js"
+import * as Plan from "./commands/Plan.js"
 import * as Reset from "./commands/Reset.js"
 import * as Run from "./commands/Run.js"
 import * as Runner from "./commands/Runner.js"
 import * as Status from "./commands/Status.js"
+import * as Verify from "./commands/Verify.js"
 import * as Which from "./commands/Which.js"
 import * as Workers from "./commands/Workers.js"
 
@@ -30,6 +33,7 @@ export const command = Command.make("curator").pipe(
   ),
   Command.withSubcommands([
     Run.command,
+    Plan.command,
     Runner.command,
     Status.command,
     Failed.command,
@@ -39,6 +43,8 @@ export const command = Command.make("curator").pipe(
     Outputs.command,
     Which.command,
     Reset.command,
+    Verify.command,
+    Gc.command,
     Cache.command,
     Dashboard.command
   ])
