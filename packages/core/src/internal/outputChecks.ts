@@ -37,6 +37,11 @@ export type OutputProblem =
 let api: ReturnType<typeof xxhash> | undefined
 const hasher = Effect.promise(() => (api ??= xxhash()))
 
+const hex = (hash: bigint) => hash.toString(16).padStart(16, "0")
+
+/** Files up to this size are hashed from one read. */
+const wholeFileLimit = 4 << 20
+
 /** The xxh64 of a byte stream, as 16 hex digits. */
 export const hashStream = <E>(bytes: Stream.Stream<Uint8Array, E>): Effect.Effect<string, E> =>
   Effect.flatMap(hasher, (h) =>
@@ -44,7 +49,7 @@ export const hashStream = <E>(bytes: Stream.Stream<Uint8Array, E>): Effect.Effec
       const state = h.create64()
       return Effect.map(
         Stream.runForEach(bytes, (chunk) => Effect.sync(() => void state.update(chunk))),
-        () => state.digest().toString(16).padStart(16, "0")
+        () => hex(state.digest())
       )
     }))
 
@@ -64,8 +69,13 @@ export const measurer: Effect.Effect<Option.Option<Measurer>> = Effect.map(
       Effect.gen(function*() {
         const info = yield* fs.stat(path)
         if (info.type !== "File") return undefined
-        const hash = mode === "content" ? yield* hashStream(fs.stream(path, { chunkSize: 1 << 20 })) : null
-        return { path, size: Number(info.size), hash }
+        const size = Number(info.size)
+        if (mode === "size") return { path, size, hash: null }
+        // A small file is read in one call; a large one streamed, a chunk in memory at a time.
+        const hash = size <= wholeFileLimit
+          ? yield* Effect.zipWith(hasher, fs.readFile(path), (h, bytes) => hex(h.h64Raw(bytes)))
+          : yield* hashStream(fs.stream(path, { chunkSize: 1 << 20 }))
+        return { path, size, hash }
       }).pipe(Effect.orElseSucceed(() => undefined))
   }))
 )
