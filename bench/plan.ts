@@ -66,7 +66,7 @@ export const plan = async (n: number): Promise<Measurement> => {
       let count = 0
       for (
         const _ of raw.prepare("SELECT idx, output_paths, completed_at, worker_id FROM index_results WHERE status = 'completed' ORDER BY idx")
-          .raw().iterate()
+          .iterate()
       ) count++
       floors.push(performance.now() - start)
     }
