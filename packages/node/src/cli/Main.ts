@@ -12,6 +12,7 @@ import { ExitCode, fromCause } from "./CliError.js"
 import * as ClosedPipe from "./ClosedPipe.js"
 import * as Cache from "./commands/Cache.js"
 import * as Dashboard from "./commands/Dashboard.js"
+import * as Diff from "./commands/Diff.js"
 import * as Failed from "./commands/Failed.js"
 import * as Gc from "./commands/Gc.js"
 import * as Logs from "./commands/Logs.js"
@@ -45,6 +46,7 @@ export const command = Command.make("curator").pipe(
     Reset.command,
     Verify.command,
     Gc.command,
+    Diff.command,
     Cache.command,
     Dashboard.command
   ])

@@ -1,5 +1,5 @@
 /**
- * `curator plan`, `verify` and `gc` on one checkpoint whose outputs were
+ * `curator plan`, `verify`, `gc` and `diff` on one checkpoint whose outputs were
  * tampered with after a run measured them (`--verify content`): one output
  * removed, one rewritten, a stray file and an interrupted write's
  * temporary file beside them. The plan names the two stale indices and
@@ -33,6 +33,7 @@ beforeAll(async () => {
   results.declined = await cli("gc", fixture)
   results.gc = await cli("gc", fixture, "--yes")
   results.run = await cli("run", fixture, "--resume", "--quiet", "--verify", "content", "--json")
+  results.diff = await cli("diff", fixture, JSON.parse(results.run.stdout).db_path, "--json")
 }, 120_000)
 
 afterAll(() => sandbox?.remove())
@@ -80,5 +81,10 @@ describe("curator plan, verify and gc", () => {
     expect(run.stderr).toContain("plan: 4 to skip, 0 to run, 0 to retry, 2 stale")
     expect(JSON.parse(run.stdout)).toMatchObject({ total: 6, cached: 4, computed: 2, redone: 2 })
     expect(JSON.parse(fs.readFileSync(output(3), "utf8"))).toEqual([{ index: 3, square: 9 }])
+  })
+
+  it("diff compares a module with a database: the same configuration", () => {
+    expect(results.diff!.code, show(results.diff!)).toBe(0)
+    expect(JSON.parse(results.diff!.stdout)).toMatchObject({ same: true, changes: [] })
   })
 })

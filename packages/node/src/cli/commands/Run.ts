@@ -19,6 +19,7 @@ import * as Lazy from "../Lazy.js"
 import * as ProgressDisplay from "../ProgressDisplay.js"
 import * as Shared from "../Shared.js"
 import * as Signals from "../Signals.js"
+import * as DiffCommand from "./Diff.js"
 import * as PlanCommand from "./Plan.js"
 
 /** Reads `--concurrency`: digits or `all`, then the run's own check (a positive integer). */
@@ -241,7 +242,10 @@ export const command = Command.make(
       }
 
       // What the run will do, counted before it starts (SQLite checkpoints; the plan reads them read-only).
-      if (postgres === undefined) yield* PlanCommand.planBeforeRun(pipeline, indices)
+      if (postgres === undefined) {
+        yield* DiffCommand.warnBeforeRun(pipeline)
+        yield* PlanCommand.planBeforeRun(pipeline, indices)
+      }
       const state = ProgressDisplay.makeState()
       const startedAt = performance.now()
       let stoppedBy: Signals.StopSignal | undefined
