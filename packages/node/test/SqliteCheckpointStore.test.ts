@@ -125,7 +125,9 @@ describe("SqliteCheckpointStore", () => {
         withRaw(dbFile, (db) => {
           const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>)
             .map((row) => row.name)
-          expect(tables).toEqual([...Object.keys(specColumns), "curator_migrations", "sqlite_sequence"].sort())
+          expect(tables).toEqual(
+            [...Object.keys(specColumns), "curator_index_inputs", "curator_migrations", "curator_output_checks", "sqlite_sequence"].sort()
+          )
           expectSpecColumns(db)
           const completedCount = (db.prepare("PRAGMA table_info(workers)").all() as Array<ColumnInfo>)
             .find((c) => c.name === "completed_count")!
@@ -170,7 +172,8 @@ describe("SqliteCheckpointStore", () => {
 
           expect(db.prepare("SELECT migration_id, name FROM curator_migrations").all()).toEqual([
             { migration_id: 1, name: "seven_tables" },
-            { migration_id: 2, name: "query_indexes" }
+            { migration_id: 2, name: "query_indexes" },
+            { migration_id: 3, name: "fingerprints" }
           ])
         })
       }).pipe(Effect.scoped, Effect.provide(Live)))
@@ -268,7 +271,7 @@ describe("SqliteCheckpointStore", () => {
         withRaw(dbFile, (raw) => {
           expect(raw.prepare("SELECT run_id, run_dir FROM pipeline_runs").all()).toEqual([{ run_id: 1, run_dir: process.cwd() }])
           expect(raw.prepare("SELECT COUNT(*) AS n FROM index_results WHERE status = 'completed'").get()).toEqual({ n: 6 })
-          expect(raw.prepare("SELECT migration_id FROM curator_migrations").all()).toEqual([{ migration_id: 1 }, { migration_id: 2 }])
+          expect(raw.prepare("SELECT migration_id FROM curator_migrations").all()).toEqual([{ migration_id: 1 }, { migration_id: 2 }, { migration_id: 3 }])
         }, { readonly: true })
       }).pipe(Effect.scoped, Effect.provide(Live)))
   })
