@@ -297,7 +297,9 @@ const execute = <E, R, Tracked extends boolean>(
                 stages: computed.stages,
                 artifacts: computed.artifacts,
                 fingerprint: fingerprints.get(index),
-                outputChecks: yield* measureOutputs(computed.paths, verifyMode)
+                outputChecks: verifyMode === "size" || verifyMode === "content"
+                  ? yield* measureOutputs(computed.paths, verifyMode)
+                  : undefined
               })
               fingerprints.delete(index)
               yield* appendRunLogs
@@ -354,10 +356,9 @@ const execute = <E, R, Tracked extends boolean>(
       const started = (index: number, lane: Lane) =>
         Effect.suspend(() => {
           progress?.({ _tag: "IndexStarted", index, workerId: lane.workerId })
-          return checkpoint === undefined ? Effect.void : Effect.zipRight(
-            takeFingerprint(index),
-            Effect.flatMap(Timestamp.now, (at) => checkpoint.indexStarted(lane.workerId, index, at))
-          )
+          if (checkpoint === undefined) return Effect.void
+          const heartbeat = Effect.flatMap(Timestamp.now, (at) => checkpoint.indexStarted(lane.workerId, index, at))
+          return fingerprintOf === undefined ? heartbeat : Effect.zipRight(takeFingerprint(index), heartbeat)
         })
 
       const work: Work<CheckpointError | IndexFailed, R> = {
