@@ -4,7 +4,7 @@
  * database of its own) and returns one JSON-able record.
  */
 import { Backend, type CheckpointStore, Filter, Pipeline, Sink, Source } from "@curator/core"
-import { FileSink, SqliteCheckpointStore, WorkerBackend } from "@curator/node"
+import { FileSink, NodeHost, SqliteCheckpointStore, WorkerBackend } from "@curator/node"
 import { ClusterBackend } from "@curator/node/cluster"
 import { PgCheckpointStore } from "@curator/node/postgres"
 import * as Reactivity from "@effect/experimental/Reactivity"
@@ -27,6 +27,7 @@ import * as path from "node:path"
 import { formats } from "./formats.js"
 import { cli } from "./cli.js"
 import { progress } from "./progress.js"
+import { plan } from "./plan.js"
 import { scale } from "./scale.js"
 
 export interface Measurement {
@@ -118,21 +119,51 @@ export const resume = async (n: number): Promise<Measurement> => {
   return { workload: "resume", n, backend: "fibers", seconds: round(seconds), indices_per_s: Math.round(n / seconds) }
 }
 
-/** The sink writes one small JSON file per index. */
+/**
+ * The sink writes one small JSON file per index. Run four times, alternating
+ * without and with `verifyOutputs: "content"` (each output's size and xxh64
+ * measured as its index is recorded), each into a fresh directory: the
+ * cost of verified outputs is the ratio of the medians (goal ≤ 1.10).
+ */
 export const files = async (n: number): Promise<Measurement> => {
-  const dbDir = temporaryDirectory("files")
-  const outDir = path.join(dbDir, "out")
-  const pipeline = Pipeline.from(
-    Source.make({ name: "Records", params: { n }, length: n, items: (i) => Effect.succeed([{ id: i, value: i * 0.5 }]) })
-  ).pipe(
-    Pipeline.filter(Filter.map({ name: "Label", f: (r: { id: number; value: number }) => ({ ...r, label: `r${r.id}` }) })),
-    Pipeline.write(FileSink.json({ dir: outDir })),
-    Pipeline.withOptions({ dbDir })
-  )
-  const seconds = await timed(runOn(pipeline))
-  const written = fs.readdirSync(outDir).length
-  fs.rmSync(dbDir, { recursive: true, force: true })
-  return { workload: "files", n, backend: "fibers", seconds: round(seconds), indices_per_s: Math.round(n / seconds), files_written: written }
+  const once = async (verify: boolean) => {
+    const dbDir = temporaryDirectory("files")
+    const outDir = path.join(dbDir, "out")
+    const pipeline = Pipeline.from(
+      Source.make({ name: "Records", params: { n }, length: n, items: (i) => Effect.succeed([{ id: i, value: i * 0.5 }]) })
+    ).pipe(
+      Pipeline.filter(Filter.map({ name: "Label", f: (r: { id: number; value: number }) => ({ ...r, label: `r${r.id}` }) })),
+      Pipeline.write(FileSink.json({ dir: outDir })),
+      Pipeline.withOptions({ dbDir, ...(verify ? { verifyOutputs: "content" as const } : {}) })
+    )
+    const seconds = await timed(Effect.provide(runOn(pipeline), NodeHost.platform))
+    const written = fs.readdirSync(outDir).length
+    fs.rmSync(dbDir, { recursive: true, force: true })
+    return { seconds, written }
+  }
+  const plain: Array<number> = []
+  const measured: Array<number> = []
+  let written = 0
+  for (let k = 0; k < 2; k++) {
+    const a = await once(false)
+    const b = await once(true)
+    plain.push(a.seconds)
+    measured.push(b.seconds)
+    written = a.written
+  }
+  const median = (values: ReadonlyArray<number>) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!
+  const seconds = median(plain)
+  return {
+    workload: "files",
+    n,
+    backend: "fibers",
+    seconds: round(seconds),
+    indices_per_s: Math.round(n / seconds),
+    files_written: written,
+    runs_s: plain.map((s) => round(s)).join(" "),
+    with_size_hash_runs_s: measured.map((s) => round(s)).join(" "),
+    size_hash_ratio: round(median(measured) / seconds, 3)
+  }
 }
 
 /** One index whose source streams N items through a filter into a counting sink: memory must stay bounded. */
@@ -456,6 +487,7 @@ export const workloads = {
   progress: { run: progress, defaultN: 20_000 },
   cluster: { run: cluster, defaultN: 120 },
   scale: { run: scale, defaultN: 1_000_000 },
+  plan: { run: plan, defaultN: 1_000_000 },
   formats: { run: formats, defaultN: 200_000 },
   cli: { run: cli, defaultN: 5 }
 } as const

@@ -902,5 +902,56 @@ export const checkpointStoreContract = (
           })
         ), 60_000)
     })
+
+    it.live("fingerprints and measured outputs are recorded with a success, replaced with it, and gone with a failure or a reset", () =>
+      withStore((dbDir) =>
+        Effect.gen(function*() {
+          const probe = makeProbe({ length: 5 })
+          const pages = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) =>
+            Effect.gen(function*() {
+              const at = yield* Timestamp.now
+              const success = (index: number, fingerprint: string | undefined, size: number) =>
+                c.recordSuccess({
+                  index,
+                  workerId: "w",
+                  completedAt: at,
+                  paths: [`/o/${index}.a`, `/o/${index}.b`],
+                  wallTimeNs: 1,
+                  peakMemoryBytes: 0,
+                  gpuMemoryBytes: null,
+                  stages: [],
+                  artifacts: [],
+                  ...(fingerprint === undefined ? {} : { fingerprint }),
+                  outputChecks: [{ path: `/o/${index}.a`, size, hash: "00ff00ff00ff00ff" }, { path: `/o/${index}.b`, size: 0, hash: null }]
+                })
+              for (const index of [0, 1, 2, 3]) yield* success(index, index === 3 ? undefined : `in/${index}:10:5`, 10 + index)
+              yield* success(1, "in/1:11:6", 99) // recorded again: replaced
+              yield* c.recordFailure({ index: 2, workerId: "w", completedAt: at, error: "Boom: x", wallTimeNs: 1, peakMemoryBytes: 0 })
+              const first = yield* c.recordedPage({ limit: 2 })
+              const second = yield* c.recordedPage({ after: first.next, limit: 2 })
+              yield* c.resetIndex(0)
+              yield* success(0, undefined, 1) // recorded again without a fingerprint: none is left over
+              const afterReset = yield* c.recordedPage({})
+              return { first, second, afterReset }
+            }))
+          expect(pages.first.rows.map((r) => [r.index, r.fingerprint, r.outputChecks.map((o) => o.size)])).toEqual([
+            [0, "in/0:10:5", [10, 0]],
+            [1, "in/1:11:6", [99, 0]]
+          ])
+          expect(pages.first.rows[0]).toMatchObject({ paths: ["/o/0.a", "/o/0.b"], workerId: "w" })
+          expect([...pages.first.rows[0]!.outputChecks].sort((a, b) => a.path.localeCompare(b.path))).toEqual([
+            { path: "/o/0.a", size: 10, hash: "00ff00ff00ff00ff" },
+            { path: "/o/0.b", size: 0, hash: null }
+          ])
+          // 2 failed: not a completed record; 3 has no fingerprint.
+          expect(pages.second.rows.map((r) => [r.index, r.fingerprint])).toEqual([[3, null]])
+          expect(pages.second.next).toBeUndefined()
+          expect(pages.afterReset.rows.map((r) => [r.index, r.fingerprint, r.outputChecks.length])).toEqual([
+            [0, null, 2],
+            [1, "in/1:11:6", 2],
+            [3, null, 2]
+          ])
+        })
+      ))
   })
 }

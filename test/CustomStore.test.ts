@@ -42,12 +42,22 @@ const recordingStore = (
                 record({ _tag: "completedIndexSet" }),
                 Effect.map(checkpoint.completedIndexSet, (done) => IndexSet.fromIndices([...done, ...pretend.keys()]))
               ),
-              // The pretended completions come with the first page of outputs.
-              outputsPage: (query) =>
-                Effect.map(checkpoint.outputsPage(query), (page) =>
+              // The pretended completions come with the first page of records (what a resumed run reads).
+              recordedPage: (query) =>
+                Effect.map(checkpoint.recordedPage(query), (page) =>
                   query?.after !== undefined ? page : {
                     ...page,
-                    rows: [...page.rows, ...[...pretend].map(([index, paths]) => ({ index, paths }))].sort((a, b) => a.index - b.index)
+                    rows: [
+                      ...page.rows,
+                      ...[...pretend].map(([index, paths]) => ({
+                        index,
+                        paths,
+                        completedAt: "2026-01-01T00:00:00.000000",
+                        workerId: null,
+                        fingerprint: null,
+                        outputChecks: []
+                      }))
+                    ].sort((a, b) => a.index - b.index)
                   }),
               registerWorker: (worker) =>
                 Effect.zipRight(record({ _tag: "registerWorker", workerId: worker.workerId }), checkpoint.registerWorker(worker)),

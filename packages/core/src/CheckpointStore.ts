@@ -95,6 +95,30 @@ export interface SuccessRecord {
   readonly artifacts: ReadonlyArray<Omit<Artifact, "index">>
   /** Attempts the index took in this run (FailurePolicy retries); 1 when absent. */
   readonly attempts?: number | undefined
+  /** The source's fingerprint of the index's input, taken before it was computed (`curator_index_inputs`). */
+  readonly fingerprint?: string | undefined
+  /** Size and content hash of each output, measured when it was recorded (`curator_output_checks`). */
+  readonly outputChecks?: ReadonlyArray<OutputCheck> | undefined
+}
+
+/** An output file as it was when its index was recorded. */
+export interface OutputCheck {
+  readonly path: string
+  readonly size: number
+  /** A fast content hash (xxh64, hex); null when only the size was measured. */
+  readonly hash: string | null
+}
+
+/** A completed index with what a resumed run or a plan checks it by. */
+export interface RecordedIndex {
+  readonly index: number
+  readonly paths: ReadonlyArray<string>
+  readonly completedAt: string
+  readonly workerId: string | null
+  /** The input fingerprint recorded with it; null when none was (no fingerprint, or an older database). */
+  readonly fingerprint: string | null
+  /** The measured outputs recorded with it (empty when none were measured). */
+  readonly outputChecks: ReadonlyArray<OutputCheck>
 }
 
 /** An index that failed. */
@@ -273,6 +297,8 @@ export interface Checkpoint {
   readonly failedIndexSet: Effect.Effect<IndexSet, CheckpointError>
   /** The recorded outputs of completed indices, in index order, a page at a time. */
   readonly outputsPage: (query?: PageQuery) => Effect.Effect<Page<IndexOutputs>, CheckpointError>
+  /** Completed indices with their fingerprints and measured outputs, in index order, a page at a time. */
+  readonly recordedPage: (query?: PageQuery) => Effect.Effect<Page<RecordedIndex>, CheckpointError>
   /** Recorded indices (with their stage timings) selected by status, range and worker, in index order, a page at a time. */
   readonly resultsPage: (query?: ResultsQuery) => Effect.Effect<Page<IndexMetrics>, CheckpointError>
   /** The record of one index, with its stage timings. */

@@ -22,6 +22,7 @@ import type { FailurePolicy } from "./FailurePolicy.js"
 import type * as Filter from "./Filter.js"
 import { hasTypeId } from "./internal/component.js"
 import * as internalRun from "./internal/run.js"
+import * as Plan from "./Plan.js"
 import * as Provenance from "./Provenance.js"
 import type { InvalidRunOptions, RunOptions } from "./RunOptions.js"
 import type { IndexFailed, Outcome, RemoteFailure, RunResult } from "./RunResult.js"
@@ -50,11 +51,14 @@ export interface Options {
   /** Measure each index's peak memory. Default true. */
   readonly trackMemory: boolean
   /**
-   * On resume, check that the recorded output files of each completed index
-   * still exist, and compute again the indices with a missing file. Default
-   * false: the checkpoint is trusted as it is.
+   * On resume, check the recorded output files of each completed index and
+   * compute again the indices whose outputs are missing (`"exists"`, or
+   * `true`), of another size (`"size"`) or of other content (`"content"`,
+   * an xxh64 hash). With `"size"` or `"content"`, each output's size (and
+   * hash) is measured when its index is recorded. Default false: outputs are
+   * trusted as recorded (input fingerprints are checked whatever this is).
    */
-  readonly verifyOutputs: boolean
+  readonly verifyOutputs: boolean | "exists" | "size" | "content"
 }
 
 /** The defaults of {@link Options}. */
@@ -367,3 +371,24 @@ export const stream: {
     RunRequirements<R, Tracked>
   >
 } = dual((args) => isPipeline(args[0]), internalRun.stream)
+
+/**
+ * A dry run: what a resumed run would do with each index (skip, run, retry,
+ * stale) and why, with counts; no stage runs. See `Plan`.
+ *
+ * @example
+ * const plan = yield* Pipeline.plan(pipeline)
+ * console.log(Plan.describeCounts(plan.counts))
+ */
+export const plan: {
+  (options?: Plan.PlanOptions): <E, R, Tracked extends boolean>(self: Pipeline<E, R, Tracked>) => Effect.Effect<
+    Plan.Plan,
+    E | CheckpointError | InvalidSource | InvalidRunOptions,
+    R | CheckpointStore
+  >
+  <E, R, Tracked extends boolean>(self: Pipeline<E, R, Tracked>, options?: Plan.PlanOptions): Effect.Effect<
+    Plan.Plan,
+    E | CheckpointError | InvalidSource | InvalidRunOptions,
+    R | CheckpointStore
+  >
+} = dual((args) => isPipeline(args[0]), Plan.ofPipeline)

@@ -32,6 +32,14 @@ export interface Source<out A, out E = never, out R = never> extends Pipeable.Pi
    * any index may go anywhere.
    */
   readonly partition: Partition | undefined
+  /**
+   * The identity of one index's input as it is now (e.g. path, size and
+   * mtime of its file), recorded with the index: on resume an index whose
+   * fingerprint changed is stale and computed again. A source whose index →
+   * item mapping can shift (a directory listing) includes the item's key.
+   * Undefined when the source has none: completed indices are then trusted.
+   */
+  readonly fingerprint?: ((index: number) => Effect.Effect<string, E, R>) | undefined
 }
 
 /**
@@ -63,6 +71,8 @@ export const make = <A, E = never, R = never, E2 = never, R2 = never>(
     readonly length: number | Effect.Effect<number, E2, R2>
     /** Groups of indices that must stay on one worker, in order. */
     readonly partition?: Partition | undefined
+    /** The identity of one index's input as it is now (see {@link Source.fingerprint}). */
+    readonly fingerprint?: ((index: number) => Effect.Effect<string, E, R>) | undefined
   } & (
     | { readonly read: (index: number) => Stream.Stream<A, E, R>; readonly items?: undefined }
     | { readonly items: (index: number) => Effect.Effect<ReadonlyArray<A>, E, R>; readonly read?: undefined }
@@ -75,7 +85,8 @@ export const make = <A, E = never, R = never, E2 = never, R2 = never>(
       ? options.read!
       : (index: number) => Stream.flatMap(Stream.fromEffect(items(index)), Stream.fromIterable),
     items,
-    partition: options.partition
+    partition: options.partition,
+    fingerprint: options.fingerprint
   })
 }
 

@@ -42,9 +42,10 @@ export interface GlobOptions<A, E, R> {
 /** A file source: a `Source`, plus the per-index fingerprint of its files. */
 export type FileSource<A, E, R> = Source.Source<A, E | FormatError, R> & {
   /**
-   * The identity of the file of `index`: its path relative to the root, its
-   * size and its modification time. (Not yet read by the run loop: wire it
-   * into `Source` once per-index input fingerprints land.)
+   * The identity of the file of `index`: its path relative to the root (so
+   * an index that now lists another file is stale), its size and its
+   * modification time. A resumed run computes again an index whose
+   * fingerprint differs from the one recorded with it.
    */
   readonly fingerprint: (index: number) => Effect.Effect<string, FormatError>
 }

@@ -37,7 +37,7 @@ describe("FileSource", () => {
     expect(paramsOf(Parquet.read({ columns: ["a"] }))).toEqual({ pattern: "*", root: "/data", reader: { format: "parquet", columns: ["a"] } })
   })
 
-  it.scoped("files as bytes through a pipeline; the fingerprint changes when a file does", () =>
+  it.scoped("files as bytes through a pipeline; the fingerprint changes when a file does, and its index is then stale", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir()
       touch(path.join(dir, "in", "a.bin"), "hello")
@@ -55,6 +55,16 @@ describe("FileSource", () => {
       expect(before).toMatch(/^in\/a\.bin:5:\d+$/)
       touch(path.join(dir, "in", "a.bin"), "hello, again")
       expect(yield* source.fingerprint(0)).toMatch(/^in\/a\.bin:12:\d+$/)
+
+      // The run reads it: the changed file's index is stale and computed again, the other is kept.
+      const again = yield* runIn(
+        Pipeline.from(FileSource.glob("in/*.bin", { root: dir, read: FileSource.bytes })).pipe(
+          Pipeline.write(FileSink.jsonLines<Uint8Array>({ dir: path.join(dir, "out") }))
+        ),
+        path.join(dir, "db")
+      )
+      expect(again.outcomes.map((o) => o._tag === "Completed" && o.cached)).toEqual([false, true])
+      expect(again.redone).toEqual([0])
     }))
 
   it.scoped("a missing root gives no indices; a file gone before its index runs fails that index only", () =>

@@ -38,15 +38,28 @@ const isAlive = (pid: number): boolean => {
  * concurrent run may be writing it). Returns the files removed.
  */
 export const sweepTemporaryFiles = (dir: string): Effect.Effect<ReadonlyArray<string>> =>
+  Effect.flatMap(interruptedTemporaryFiles(dir), (stale) =>
+    Effect.promise(async () => {
+      await Promise.all(stale.map((file) => fs.rm(file, { force: true })))
+      return stale
+    }))
+
+/**
+ * The temporary files in `dir` that writers killed mid-write left (what
+ * {@link sweepTemporaryFiles} removes): `writeFileAtomic`'s pattern, the
+ * writing process no longer alive. `curator gc` lists them.
+ */
+export const interruptedTemporaryFiles = (dir: string): Effect.Effect<ReadonlyArray<string>> =>
   Effect.promise(async () => {
     const names = await fs.readdir(dir).catch(() => [] as Array<string>)
-    const stale = names.filter((name) => {
+    return names.filter((name) => {
       const match = temporaryPattern.exec(name)
       return match !== null && !isAlive(Number(match[1]))
-    })
-    await Promise.all(stale.map((name) => fs.rm(join(dir, name), { force: true })))
-    return stale.map((name) => join(dir, name))
+    }).map((name) => join(dir, name))
   })
+
+/** Tells whether a file name is one of `writeFileAtomic`'s temporary files (alive or not). */
+export const isTemporaryFile = (name: string): boolean => temporaryPattern.test(name)
 
 /**
  * Writes `contents` to `path` atomically: a reader (or a resumed run) never

@@ -16,6 +16,7 @@ import { existsSync } from "node:fs"
 import * as fs from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { basename, dirname, join } from "node:path"
+import * as ConfigDiff from "./ConfigDiff.js"
 import * as DatabaseLocation from "./DatabaseLocation.js"
 
 type CheckpointError = CheckpointStore.CheckpointError
@@ -278,5 +279,15 @@ export const layer = (
 ): Layer.Layer<CheckpointStore.CheckpointStore | Host.Host | FileSystem.FileSystem> =>
   Layer.merge(NodeHost.platform, Layer.succeed(CheckpointStore.CheckpointStore, {
     open: (request) =>
-      Effect.flatMap(DatabaseLocation.resolvePath(request), (path) => openForRun(path, request, options))
+      Effect.flatMap(DatabaseLocation.resolvePath(request), (path) =>
+        Effect.zipRight(
+          // A resumed run about to start fresh beside a database of the same pipeline with other parameters says so.
+          request.resume && request.dbFile === undefined
+            ? Effect.flatMap(
+              Effect.suspend(() => ConfigDiff.warningBeforeFreshStart((file) => openFile(file), path, request)),
+              (warning) => (warning === undefined ? Effect.void : Effect.logWarning(warning))
+            )
+            : Effect.void,
+          openForRun(path, request, options)
+        ))
   }))

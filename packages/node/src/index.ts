@@ -5,6 +5,7 @@
  * importing this one never loads (or requires installing) it:
  * `@curator/node/postgres`, `/cluster`, `/otlp` and `/dashboard`.
  */
+export * as ConfigDiff from "./ConfigDiff.js"
 export * as DatabaseLocation from "./DatabaseLocation.js"
 export * as FileSink from "./FileSink.js"
 export * as NodeCurator from "./NodeCurator.js"

@@ -125,7 +125,14 @@ describe("SqliteCheckpointStore", () => {
         withRaw(dbFile, (db) => {
           const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>)
             .map((row) => row.name)
-          expect(tables).toEqual([...Object.keys(specColumns), "curator_index_attempts", "curator_migrations", "sqlite_sequence"].sort())
+          expect(tables).toEqual([
+            ...Object.keys(specColumns),
+            "curator_index_attempts",
+            "curator_index_inputs",
+            "curator_migrations",
+            "curator_output_checks",
+            "sqlite_sequence"
+          ].sort())
           expectSpecColumns(db)
           const completedCount = (db.prepare("PRAGMA table_info(workers)").all() as Array<ColumnInfo>)
             .find((c) => c.name === "completed_count")!
@@ -171,6 +178,7 @@ describe("SqliteCheckpointStore", () => {
           expect(db.prepare("SELECT migration_id, name FROM curator_migrations").all()).toEqual([
             { migration_id: 1, name: "seven_tables" },
             { migration_id: 2, name: "query_indexes" },
+            { migration_id: 3, name: "fingerprints" },
             { migration_id: 4, name: "failure_policy" }
           ])
         })
@@ -272,6 +280,7 @@ describe("SqliteCheckpointStore", () => {
           expect(raw.prepare("SELECT migration_id FROM curator_migrations").all()).toEqual([
             { migration_id: 1 },
             { migration_id: 2 },
+            { migration_id: 3 },
             { migration_id: 4 }
           ])
         }, { readonly: true })

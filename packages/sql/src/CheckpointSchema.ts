@@ -9,6 +9,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Schedule } from "effect"
 import { retryBusy } from "./internal/busy.js"
+import * as CheckTables from "./internal/checkTables.js"
 import * as FailureRecords from "./internal/failureRecords.js"
 
 /** The migrations table, kept apart from any migrations of the user's own. */
@@ -166,6 +167,8 @@ const createQueryIndexes = Effect.gen(function*() {
 export const migrations = Migrator.fromRecord({
   "1_seven_tables": createTables,
   "2_query_indexes": createQueryIndexes,
+  // Input fingerprints and measured outputs (`internal/checkTables.ts`).
+  "3_fingerprints": CheckTables.createTables,
   // The failure policy's attempts, classes and quarantine (curator_index_attempts).
   "4_failure_policy": FailureRecords.createTable
 })

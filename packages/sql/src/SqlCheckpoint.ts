@@ -11,6 +11,7 @@ import { type Duration, Effect, Layer, Option, type Scope } from "effect"
 import * as CheckpointSchema from "./CheckpointSchema.js"
 import { retryBusy } from "./internal/busy.js"
 import * as FailureRecords from "./internal/failureRecords.js"
+import * as CheckTables from "./internal/checkTables.js"
 import { wellFormed } from "./internal/text.js"
 import * as PagedQueries from "./internal/pagedQueries.js"
 import { defaultWriterOptions, makeWriter, type WriterOptions } from "./internal/writer.js"
@@ -130,6 +131,7 @@ const makeCheckpoint = (
     for (const table of ["index_results", "stage_metrics", "output_files", "filter_artifacts", "workers", "logs"]) {
       yield* sql`DELETE FROM ${sql(table)} WHERE run_id = ${runId}`
     }
+    yield* CheckTables.deleteRecorded(sql, runId)
     yield* sql`DELETE FROM pipeline_runs WHERE run_id = ${runId}`
     const [created] = yield* sql<{ run_id: number }>`INSERT INTO pipeline_runs ${
       sql.insert({
@@ -262,14 +264,15 @@ const makeCheckpoint = (
       writing((w) =>
         Effect.zipRight(
           w.flush,
-          retryBusy(sql.withTransaction(Effect.zipRight(
+          retryBusy(sql.withTransaction(Effect.all([
             Effect.forEach(
               ["index_results", "stage_metrics", "output_files", "filter_artifacts"],
               (table) => sql`DELETE FROM ${sql(table)} WHERE run_id = ${runId} AND idx = ${index}`,
               { discard: true }
             ),
-            failures.forget(index)
-          )))
+            failures.forget(index),
+            CheckTables.deleteRecorded(sql, runId, index)
+          ], { discard: true })))
         )
       ),
     failureDetails: (indices) => query(failures.failureDetails(indices)),
@@ -283,7 +286,8 @@ const makeCheckpoint = (
     recordFailure: (record) => writing((w) => w.recordFailure(runId, record)),
     appendLogs: (entries) => writing((w) => w.appendLogs(runId, entries)),
     flush: writing((w) => w.flush),
-    ...PagedQueries.make(sql, () => runId, query, () => writes)
+    ...PagedQueries.make(sql, () => runId, query, () => writes),
+    recordedPage: ((page) => (q) => query(page(q)))(CheckTables.makeRecordedPage(sql, () => runId))
   }
 }
 

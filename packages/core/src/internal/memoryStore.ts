@@ -12,6 +12,7 @@ import type {
   MeasuredField,
   OpenRequest,
   Page,
+  RecordedIndex,
   StageStatistics,
   WorkerRow
 } from "../CheckpointStore.js"
@@ -24,6 +25,8 @@ interface Records {
   readonly configJson: string
   totalIndices: number
   readonly results: Map<number, IndexMetrics & { readonly paths: ReadonlyArray<string> }>
+  /** What a completed index is checked by on resume (`curator_index_inputs`, `curator_output_checks`). */
+  readonly checks: Map<number, Pick<RecordedIndex, "fingerprint" | "outputChecks">>
   readonly workers: Map<string, WorkerRow>
   readonly artifacts: Map<string, Artifact>
   readonly logs: Array<LogRow>
@@ -44,6 +47,7 @@ const newRecords = (runId: number, configHash: string, configJson: string, total
   configJson,
   totalIndices,
   results: new Map(),
+  checks: new Map(),
   workers: new Map(),
   artifacts: new Map(),
   logs: [],
@@ -202,6 +206,7 @@ export const make = (): CheckpointStore["Type"] => {
           Effect.sync(() => {
             r.results.delete(index)
             r.attempts.delete(index)
+            r.checks.delete(index)
             for (const [key, artifact] of r.artifacts) if (artifact.index === index) r.artifacts.delete(key)
           }),
         registerWorker: (worker) =>
@@ -235,6 +240,7 @@ export const make = (): CheckpointStore["Type"] => {
               stages: record.stages,
               paths: record.paths
             })
+            r.checks.set(record.index, { fingerprint: record.fingerprint ?? null, outputChecks: record.outputChecks ?? [] })
             for (const artifact of record.artifacts) {
               r.artifacts.set(`${record.index}\u0000${artifact.path}`, { ...artifact, index: record.index })
             }
@@ -274,6 +280,7 @@ export const make = (): CheckpointStore["Type"] => {
               quarantined: quarantineAfter > 0 && permanentFailures >= quarantineAfter,
               quarantineAfter
             })
+            r.checks.delete(record.index)
             freeWorker(record.workerId, record.completedAt, false)
           }),
         failureDetails: (indices) =>
@@ -311,6 +318,21 @@ export const make = (): CheckpointStore["Type"] => {
           Effect.map(statusOf("completed"), (rows) => {
             const page = pageOf(rows, (row) => row.index, query.after, query.limit)
             return { rows: page.rows.map((row) => ({ index: row.index, paths: row.paths })), next: page.next }
+          }),
+        recordedPage: (query = {}) =>
+          Effect.map(statusOf("completed"), (rows) => {
+            const page = pageOf(rows, (row) => row.index, query.after, query.limit)
+            return {
+              rows: page.rows.map((row): RecordedIndex => ({
+                index: row.index,
+                paths: row.paths,
+                completedAt: row.completedAt,
+                workerId: row.workerId,
+                fingerprint: r.checks.get(row.index)?.fingerprint ?? null,
+                outputChecks: r.checks.get(row.index)?.outputChecks ?? []
+              })),
+              next: page.next
+            }
           }),
         resultsPage: (query = {}) =>
           Effect.sync(() => {

@@ -33,7 +33,8 @@ import * as Heartbeat from "./heartbeat.js"
 import { IndexProbe } from "./probe.js"
 import { traceCachedIndex, tracingEnabled } from "./tracing.js"
 import { unitsOf } from "./units.js"
-import { findMissing } from "./verifyOutputs.js"
+import { measureOutputs, verifyModeOf } from "./outputChecks.js"
+import { describeStale, makeChecker } from "./staleness.js"
 import { fromReport } from "./wire.js"
 
 type AnyPipeline = Pipeline<any, any, any>
@@ -157,21 +158,40 @@ const execute = <E, R, Tracked extends boolean>(
         return onOutcome(position, outcome)
       }
 
-      // The completed set, compact, in one scan; the outputs of those selected read a page at a time.
+      // The services the pipeline carries, built once for this run when an index is first computed here.
+      const scope = yield* Effect.scope
+      const pipelineContext: Effect.Effect<Context.Context<never> | undefined> = yield* Effect.cached(
+        pipeline.layer === undefined
+          ? Effect.succeed(undefined)
+          : Effect.orDie(Layer.buildWithScope(pipeline.layer as Layer.Layer<unknown, unknown, never>, scope))
+      )
+      // The source's fingerprint of an index's input, read with the pipeline's services.
+      const sourceFingerprint = pipeline.source.fingerprint
+      const fingerprintOf = sourceFingerprint === undefined ? undefined : (index: number) =>
+        Effect.flatMap(pipelineContext, (context) => {
+          const read = sourceFingerprint(index) as Effect.Effect<string, unknown, R>
+          return context === undefined ? read : Effect.provide(read, context)
+        }) as Effect.Effect<string, unknown>
+      const verifyMode = verifyModeOf(pipeline.options.verifyOutputs)
+
+      // The completed set, compact, in one scan; the records of those selected read a page at a time and
+      // checked (input fingerprints, outputs per verifyOutputs): a stale index is computed again.
       const done = checkpoint !== undefined && pipeline.options.resume ? yield* checkpoint.completedIndexSet : IndexSet.empty()
       const redone = IndexSet.empty()
       if (checkpoint !== undefined && done.size > 0) {
-        const findMissingOutput = pipeline.options.verifyOutputs ? yield* findMissing : undefined
-        yield* streamPages((after) => checkpoint.outputsPage({ after, limit: 2000 })).pipe(
+        const checker = yield* makeChecker(fingerprintOf, verifyMode)
+        yield* streamPages((after) => checkpoint.recordedPage({ after, limit: 2000 })).pipe(
           Stream.filter(({ index }) => selection.has(index)),
-          Stream.mapEffect(({ index, paths }) =>
-            Effect.map(findMissingOutput === undefined ? Effect.succeed(undefined) : findMissingOutput(paths), (missing) =>
-              ({ index, paths, missing })), { concurrency: findMissingOutput === undefined ? 1 : 32 }),
-          Stream.runForEach(({ index, missing, paths }) => {
-            if (missing !== undefined) {
+          Stream.mapEffect((recorded) =>
+            Effect.map(checker.check(recorded), (stale) =>
+              ({ index: recorded.index, paths: recorded.paths, stale })), { concurrency: checker.reads ? 32 : 1 }),
+          Stream.runForEach(({ index, paths, stale }) => {
+            if (stale !== undefined) {
               redone.add(index)
               return asFramework(Effect.logWarning(
-                `index ${index} is recorded completed but its output ${missing} is missing; computing it again`
+                stale._tag === "OutputMissing"
+                  ? `index ${index} is recorded completed but its output ${stale.path} is missing; computing it again`
+                  : `index ${index} is stale: ${describeStale(stale)}; computing it again`
               ))
             }
             return Effect.zipRight(
@@ -247,13 +267,6 @@ const execute = <E, R, Tracked extends boolean>(
         (startedAt) => openRemoteLane({ workerId: newId(), pid: host.pid, hostname: host.hostname, startedAt })
       )
 
-      // The services the pipeline carries, built once for this run when an index is first computed here.
-      const scope = yield* Effect.scope
-      const pipelineContext: Effect.Effect<Context.Context<never> | undefined> = yield* Effect.cached(
-        pipeline.layer === undefined
-          ? Effect.succeed(undefined)
-          : Effect.orDie(Layer.buildWithScope(pipeline.layer as Layer.Layer<unknown, unknown, never>, scope))
-      )
       const computeHere = makeComputeIndex(pipeline, { tracing, memory: host.memory, policy })
       const computeLocally = (index: number, workerId: string): Effect.Effect<Computed<E>, never, R> =>
         Effect.flatMap(pipelineContext, (context) => {
@@ -352,8 +365,13 @@ const execute = <E, R, Tracked extends boolean>(
                 gpuMemoryBytes: null,
                 stages: computed.stages,
                 artifacts: computed.artifacts,
-                attempts: computed.attempts
+                attempts: computed.attempts,
+                fingerprint: fingerprints.get(index),
+                outputChecks: verifyMode === "size" || verifyMode === "content"
+                  ? yield* measureOutputs(computed.paths, verifyMode)
+                  : undefined
               })
+              fingerprints.delete(index)
               yield* appendRunLogs
             }
             return yield* report(position, completed(index, computed.paths, false))
@@ -364,6 +382,7 @@ const execute = <E, R, Tracked extends boolean>(
           )).pipe(
             Effect.provideService(CurrentIndex, { index, workerId: lane.workerId, artifacts: [], logs: [] })
           )
+          fingerprints.delete(index)
           if (checkpoint !== undefined) {
             yield* checkpoint.recordFailure({
               index,
@@ -404,10 +423,22 @@ const execute = <E, R, Tracked extends boolean>(
         return macrotask
       })
 
+      // Each index's input fingerprint, taken as it starts (before its input is read), recorded with its success.
+      const fingerprints = new Map<number, string>()
+      const takeFingerprint = (index: number) =>
+        fingerprintOf === undefined || checkpoint === undefined ? Effect.void : fingerprintOf(index).pipe(
+          Effect.tap((fingerprint) => Effect.sync(() => fingerprints.set(index, fingerprint))),
+          Effect.catchAll((error) =>
+            asFramework(Effect.logWarning(`index ${index}: its input fingerprint cannot be read (${String(error)}); recording none`))
+          ),
+          Effect.asVoid
+        )
       const started = (index: number, lane: Lane) =>
         Effect.suspend(() => {
           progress?.({ _tag: "IndexStarted", index, workerId: lane.workerId })
-          return checkpoint === undefined ? Effect.void : Effect.flatMap(Timestamp.now, (at) => checkpoint.indexStarted(lane.workerId, index, at))
+          if (checkpoint === undefined) return Effect.void
+          const heartbeat = Effect.flatMap(Timestamp.now, (at) => checkpoint.indexStarted(lane.workerId, index, at))
+          return fingerprintOf === undefined ? heartbeat : Effect.zipRight(takeFingerprint(index), heartbeat)
         })
 
       const work: Work<CheckpointError | IndexFailed, R> = {

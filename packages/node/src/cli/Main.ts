@@ -12,14 +12,18 @@ import { ExitCode, fromCause } from "./CliError.js"
 import * as ClosedPipe from "./ClosedPipe.js"
 import * as Cache from "./commands/Cache.js"
 import * as Dashboard from "./commands/Dashboard.js"
+import * as Diff from "./commands/Diff.js"
 import * as Failed from "./commands/Failed.js"
+import * as Gc from "./commands/Gc.js"
 import * as Logs from "./commands/Logs.js"
 import * as Metrics from "./commands/Metrics.js"
 import * as Outputs from "./commands/Outputs.js"
+import * as Plan from "./commands/Plan.js"
 import * as Reset from "./commands/Reset.js"
 import * as Run from "./commands/Run.js"
 import * as Runner from "./commands/Runner.js"
 import * as Status from "./commands/Status.js"
+import * as Verify from "./commands/Verify.js"
 import * as Which from "./commands/Which.js"
 import * as Workers from "./commands/Workers.js"
 
@@ -30,6 +34,7 @@ export const command = Command.make("curator").pipe(
   ),
   Command.withSubcommands([
     Run.command,
+    Plan.command,
     Runner.command,
     Status.command,
     Failed.command,
@@ -39,6 +44,9 @@ export const command = Command.make("curator").pipe(
     Outputs.command,
     Which.command,
     Reset.command,
+    Verify.command,
+    Gc.command,
+    Diff.command,
     Cache.command,
     Dashboard.command
   ])

@@ -35,7 +35,7 @@ describe("curator run --verify-outputs", () => {
   it("with it, the index whose file is missing is computed again, and the summary says so", () => {
     expect(verified.code, show(verified)).toBe(0)
     expect(verified.stdout).toMatch(/^8 indices in .+: 8 completed \(7 from the checkpoint\), 0 failed$/m)
-    expect(verified.stdout).toContain("redone: 1 completed indices had missing outputs and were computed again")
+    expect(verified.stdout).toContain("redone: 1 completed indices were stale (input changed, output missing or modified) and were computed again")
     expect(JSON.parse(fs.readFileSync(deleted(), "utf8"))).toEqual([{ index: 5, square: 25 }])
   })
 })

@@ -17,6 +17,10 @@ export interface Children {
   readonly stages: ReadonlyArray<Row>
   readonly outputs: ReadonlyArray<Row>
   readonly artifacts: ReadonlyArray<Row>
+  /** The input fingerprint (`curator_index_inputs`), at most one row. */
+  readonly inputs: ReadonlyArray<Row>
+  /** The measured outputs (`curator_output_checks`). */
+  readonly checks: ReadonlyArray<Row>
 }
 
 /** One index's record: its `index_results` row and the rows that belong to it. */
@@ -27,7 +31,7 @@ export interface ResultRows {
   readonly attempts?: Row | undefined
 }
 
-const noChildren: Children = { stages: [], outputs: [], artifacts: [] }
+const noChildren: Children = { stages: [], outputs: [], artifacts: [], inputs: [], checks: [] }
 
 // The columns a record fills, with the values SPEC.md's format allows. Measurements
 // may be fractional (SQLite keeps them as given), keys and positions are integers.
@@ -57,7 +61,9 @@ const columns = {
   },
   stage_metrics: { idx: "int", run_id: "int", stage_order: "int", stage_name: "text", wall_time_ns: "measure" },
   output_files: { path: "text", idx: "int", run_id: "int", seq: "int" },
-  filter_artifacts: { path: "text", idx: "int", run_id: "int", filter_name: "text", filter_order: "int" }
+  filter_artifacts: { path: "text", idx: "int", run_id: "int", filter_name: "text", filter_order: "int" },
+  curator_index_inputs: { run_id: "int", idx: "int", fingerprint: "text" },
+  curator_output_checks: { run_id: "int", path: "text", idx: "int", size: "int", hash: "optionalText" }
 } as const satisfies Record<string, Record<string, Kind>>
 
 type Table = keyof typeof columns
@@ -150,13 +156,21 @@ export const success = (runId: number, record: CheckpointStore.SuccessRecord): R
         run_id: runId,
         filter_name: wellFormed(artifact.filterName),
         filter_order: artifact.filterOrder
-      }))
+      })),
+      inputs: record.fingerprint === undefined
+        ? []
+        : [{ run_id: runId, idx: record.index, fingerprint: text(record.fingerprint) as string }],
+      checks: [...new Map((record.outputChecks ?? []).map((check) => [text(check.path) as string, check])).entries()].map((
+        [path, check]
+      ) => ({ run_id: runId, path, idx: record.index, size: check.size, hash: check.hash === null ? null : text(check.hash) as string }))
     }
   }
   const problem = problemOf("index_results", rows.row) ??
     firstProblem("stage_metrics", rows.children.stages) ??
     firstProblem("output_files", rows.children.outputs) ??
-    firstProblem("filter_artifacts", rows.children.artifacts)
+    firstProblem("filter_artifacts", rows.children.artifacts) ??
+    firstProblem("curator_index_inputs", rows.children.inputs) ??
+    firstProblem("curator_output_checks", rows.children.checks)
   return problem === undefined ? rows : failure(runId, { ...record, error: invalidRecordError(problem) })
 }
 

@@ -4,6 +4,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import { Duration, Effect, Option } from "effect"
 import { retryBusy } from "./busy.js"
 import * as FailureRecords from "./failureRecords.js"
+import * as CheckTables from "./checkTables.js"
 import * as RecordRows from "./recordRows.js"
 import type { Row } from "./recordRows.js"
 import { isRefusal, messageOf } from "./refusal.js"
@@ -118,7 +119,8 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
         Effect.all([
           sql`DELETE FROM stage_metrics WHERE run_id = ${runId} AND idx IN ${sql.in(chunk)}`,
           sql`DELETE FROM output_files WHERE run_id = ${runId} AND idx IN ${sql.in(chunk)}`,
-          sql`DELETE FROM filter_artifacts WHERE run_id = ${runId} AND idx IN ${sql.in(chunk)}`
+          sql`DELETE FROM filter_artifacts WHERE run_id = ${runId} AND idx IN ${sql.in(chunk)}`,
+          ...CheckTables.deleteChildren(sql, runId, chunk)
         ]), { discard: true })
 
     const write = (batch: Pending) =>
@@ -159,6 +161,7 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
             yield* insert("output_files", outputs, "ON CONFLICT (path, run_id) DO UPDATE SET idx = excluded.idx, seq = excluded.seq")
           }
           if (artifacts.length > 0) yield* insert("filter_artifacts", artifacts, "ON CONFLICT (path, idx, run_id) DO NOTHING")
+          yield* CheckTables.insertChildren(results.map((r) => r.children), insert)
         }
         if (batch.logs.length > 0) yield* insert("logs", batch.logs, "")
         if (batch.progress.size > 0) yield* insert(FailureRecords.progressTable, [...batch.progress.values()], FailureRecords.progressUpsert)

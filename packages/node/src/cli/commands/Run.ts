@@ -19,6 +19,8 @@ import * as Lazy from "../Lazy.js"
 import * as ProgressDisplay from "../ProgressDisplay.js"
 import * as Shared from "../Shared.js"
 import * as Signals from "../Signals.js"
+import * as DiffCommand from "./Diff.js"
+import * as PlanCommand from "./Plan.js"
 
 /** Reads `--concurrency`: digits or `all`, then the run's own check (a positive integer). */
 export const parseConcurrency = (text: string): Either.Either<number | "all", CliError> => {
@@ -75,7 +77,7 @@ export interface Summary {
   readonly failures: ReadonlyArray<{ readonly index: number; readonly error: string }>
   /** Indices not started because the run was stopped; the next run does them. */
   readonly not_run: number
-  /** Indices recorded completed whose outputs were missing (`--verify-outputs`), computed again. */
+  /** Indices recorded completed but stale (input changed; output missing or modified with `--verify`), computed again. */
   readonly redone: number
   /** Indices skipped because they are quarantined (failed permanently in several runs); counted in `failed` too. */
   readonly quarantined: number
@@ -139,7 +141,7 @@ export const formatSummary = (summary: Summary): string => {
     `database: ${summary.db_path ?? "none (--no-metrics)"}`
   ]
   if (summary.redone > 0) {
-    lines.push(`redone: ${summary.redone} completed indices had missing outputs and were computed again`)
+    lines.push(`redone: ${summary.redone} completed indices were stale (input changed, output missing or modified) and were computed again`)
   }
   if (summary.quarantined > 0) {
     lines.push(
@@ -210,6 +212,12 @@ export const command = Command.make(
     verifyOutputs: Options.boolean("verify-outputs").pipe(
       Options.withDescription("with --resume, compute again the completed indices whose recorded output files are missing")
     ),
+    verify: Options.choice("verify", ["exists", "size", "content"] as const).pipe(
+      Options.optional,
+      Options.withDescription(
+        "with --resume, compute again the completed indices whose outputs are missing (exists), of another size (size) or content (content); size and content are measured as indices are recorded"
+      )
+    ),
     grace: Options.integer("grace").pipe(
       Options.withPseudoName("SECONDS"),
       Options.withDefault(30),
@@ -236,7 +244,8 @@ export const command = Command.make(
         ...(Option.isSome(options.dbDir) ? { dbDir: options.dbDir.value } : {}),
         ...(Option.isSome(options.dbFile) ? { dbFile: options.dbFile.value } : {}),
         ...(options.noMetrics ? { trackMetrics: false } : {}),
-        ...(options.verifyOutputs ? { verifyOutputs: true } : {})
+        ...(options.verifyOutputs ? { verifyOutputs: true } : {}),
+        ...(Option.isSome(options.verify) ? { verifyOutputs: options.verify.value } : {})
       }
       // A module's pipeline must be runnable as it is: the command line has no services to give it.
       const pipeline = Pipeline.withOptions(loaded, overrides) as Pipeline.Pipeline<unknown, never>
@@ -246,6 +255,11 @@ export const command = Command.make(
         return yield* usage("--backend cluster needs --postgres URL: the database the runners were started with")
       }
 
+      // What the run will do, counted before it starts (SQLite checkpoints; the plan reads them read-only).
+      if (postgres === undefined) {
+        yield* DiffCommand.warnBeforeRun(pipeline)
+        yield* PlanCommand.planBeforeRun(pipeline, indices)
+      }
       const state = ProgressDisplay.makeState()
       const startedAt = performance.now()
       let stoppedBy: Signals.StopSignal | undefined
