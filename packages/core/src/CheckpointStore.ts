@@ -207,6 +207,12 @@ export interface Checkpoint {
   readonly reset: Effect.Effect<void, CheckpointError>
   /** Forgets one index so that the next run computes it. */
   readonly resetIndex: (index: number) => Effect.Effect<void, CheckpointError>
+  /**
+   * Replaces every `filter_artifacts` row of the filter at `filterOrder`
+   * (0-based) by `artifacts`, in one transaction: how gathering a stateful
+   * filter swaps its shards' rows for the merged file's.
+   */
+  readonly replaceArtifacts: (filterOrder: number, artifacts: ReadonlyArray<Artifact>) => Effect.Effect<void, CheckpointError>
 
   readonly registerWorker: (worker: WorkerRegistration) => Effect.Effect<void, CheckpointError>
   /** A worker took an index: heartbeat and `current_index`. */

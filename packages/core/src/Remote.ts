@@ -7,7 +7,7 @@
  */
 import { Effect, Layer, LogLevel, type Scope } from "effect"
 import { Host } from "./Host.js"
-import { makeComputeIndex } from "./internal/computeIndex.js"
+import { makeComputeIndex, makeLanesOf } from "./internal/computeIndex.js"
 import { makeLogger, withLogger } from "./internal/logCapture.js"
 import { recordSpans } from "./internal/recordingTracer.js"
 import { toReport } from "./internal/wire.js"
@@ -40,8 +40,10 @@ export const makeIndexServer = <E, Tracked extends boolean>(
     const scope = yield* Effect.scope
     const host = yield* Host
     const context = pipeline.layer === undefined ? undefined : yield* Layer.buildWithScope(pipeline.layer, scope)
-    const plain = makeComputeIndex(pipeline, { tracing: false, memory: host.memory })
-    const traced = makeComputeIndex(pipeline, { tracing: true, memory: host.memory })
+    // Both computations serve the same lanes, so they share the stateful filters' lane states.
+    const lanes = makeLanesOf(pipeline)
+    const plain = makeComputeIndex(pipeline, { tracing: false, memory: host.memory, lanes })
+    const traced = makeComputeIndex(pipeline, { tracing: true, memory: host.memory, lanes })
     return (request) => {
       const level = LogLevel.fromLiteral(request.logLevel)
       const computed = (request.tracing ? traced : plain)(request.index, request.workerId).pipe(

@@ -1,6 +1,7 @@
 export * as Backend from "./Backend.js"
 export * as CheckpointStore from "./CheckpointStore.js"
 export * as Filter from "./Filter.js"
+export * as Gather from "./Gather.js"
 export * as Host from "./Host.js"
 export * as IndexSet from "./IndexSet.js"
 export * as LogCapture from "./LogCapture.js"

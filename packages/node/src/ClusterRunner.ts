@@ -120,5 +120,6 @@ export const layer = (
     return IndexBatch.toLayer({ Compute: ({ payload }) => compute(payload) }).pipe(
       Layer.provide(Connection.runner(url, address))
     )
-  })).pipe(Layer.provide(NodeHost.layer))
+    // The platform (host facts and files): stateful filters write their shards from here.
+  })).pipe(Layer.provide(NodeHost.platform))
 }

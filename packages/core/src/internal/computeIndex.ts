@@ -6,7 +6,7 @@
  * peak memory. What it produced — paths, artifacts, log lines, timings — is
  * returned as a `Computed`; recording it is the run's business.
  */
-import { Cause, Channel, type Chunk, Effect, Either, Exit, Option, Schema, Stream, type Tracer } from "effect"
+import { Cause, Channel, type Chunk, Effect, Either, Exit, identity, Option, Schema, Stream, type Tracer } from "effect"
 import type { LogEntry, StageTiming } from "../CheckpointStore.js"
 import type { MemoryMeter } from "../Host.js"
 import type { Pipeline } from "../Pipeline.js"
@@ -14,6 +14,7 @@ import { InvalidSinkResult } from "../Sink.js"
 import { type ArtifactWritten, CurrentIndex, CurrentStage, type Stage } from "./context.js"
 import { describeFailure } from "./describeFailure.js"
 import type { RecordedSpan } from "./recordingTracer.js"
+import { commit, type Lanes, makeLanes, StatefulIndex, statefulStages } from "./stateful.js"
 
 /** What computing one index produced, before anything is recorded. */
 export type Computed<E> =
@@ -276,6 +277,16 @@ export interface ComputeOptions {
   readonly tracing: boolean
   /** Where peak memory comes from; undefined records 0. */
   readonly memory: MemoryMeter | undefined
+  /** The lanes' states of stateful filters, when several computations here serve the same lanes (see `makeLanesOf`). */
+  readonly lanes?: Lanes | undefined
+}
+
+/** The lanes' states for a pipeline's stateful filters (undefined when it has none). */
+export const makeLanesOf = (pipeline: Pipeline<unknown, unknown, boolean>): Lanes | undefined => {
+  const stages = statefulStages(pipeline.filters)
+  return stages.length === 0
+    ? undefined
+    : makeLanes({ configHash: pipeline.configHash, resume: pipeline.options.resume, stages })
 }
 
 /**
@@ -298,6 +309,7 @@ export const makeComputeIndex = <E, R>(
   const scopeOf: Effect.Effect<StageScope> = options.tracing
     ? Effect.map(Effect.option(Effect.currentSpan), (span) => tracedScope(Option.getOrUndefined(span)))
     : Effect.succeed(untracedScope)
+  const lanes = options.lanes ?? makeLanesOf(any)
   return (index, workerId) =>
     Effect.flatMap(scopeOf, (scope) => {
       const started = performance.now()
@@ -309,8 +321,11 @@ export const makeComputeIndex = <E, R>(
       const paths = fastPath
         ? throughArrays(any, stages, scope, options.tracing, tracking, index)
         : throughStreams(any, stages, scope, tracking, index)
+      // Stateful filters fold into pending states, kept (and flushed to shards) only once the index succeeded.
+      const stateful = lanes === undefined ? undefined : { lanes, index, workerId, pending: new Map() }
       return paths.pipe(
         Effect.flatMap(check(index)),
+        stateful === undefined ? identity : Effect.tap(() => commit(stateful, current)),
         Effect.exit,
         Effect.flatMap((exit): Effect.Effect<Computed<E>> => {
           const wallTimeNs = toNs(performance.now() - started)
@@ -342,7 +357,8 @@ export const makeComputeIndex = <E, R>(
             spans: []
           })
         }),
-        Effect.provideService(CurrentIndex, current)
+        Effect.provideService(CurrentIndex, current),
+        stateful === undefined ? identity : Effect.provideService(StatefulIndex, stateful)
       ) as Effect.Effect<Computed<E>, never, R>
     })
 }

@@ -12,7 +12,7 @@ import * as IndexSet from "../IndexSet.js"
 import { Host, type HostInfo } from "../Host.js"
 import type { Pipeline, RunError } from "../Pipeline.js"
 import { canonicalJson } from "../Provenance.js"
-import { type InvalidRunOptions, resolveConcurrency, resolveIndices, type RunOptions } from "../RunOptions.js"
+import { InvalidRunOptions, resolveConcurrency, resolveIndices, type RunOptions } from "../RunOptions.js"
 import {
   completed,
   failed,
@@ -29,6 +29,7 @@ import { CurrentIndex } from "./context.js"
 import { asFramework, makeLogger, withLogger } from "./logCapture.js"
 import { replaySpans } from "./recordingTracer.js"
 import { traceCachedIndex, tracingEnabled } from "./tracing.js"
+import { gatherAtEnd } from "./gatherAtEnd.js"
 import { unitsOf } from "./units.js"
 import { findMissing } from "./verifyOutputs.js"
 import { fromReport } from "./wire.js"
@@ -109,6 +110,12 @@ const execute = <E, R, Tracked extends boolean>(
       options.indices === undefined ? undefined : yield* resolveIndices(options.indices, length),
       length
     )
+    if (options.gather === true && !pipeline.options.trackMetrics) {
+      return yield* new InvalidRunOptions({
+        option: "gather",
+        message: "gather merges the shards recorded in the run's database, and this pipeline has trackMetrics: false; turn trackMetrics on"
+      })
+    }
     const backend = yield* Backend
     const checkpoint: Checkpoint | undefined = pipeline.options.trackMetrics
       ? yield* openCheckpoint(pipeline, length, pipeline.options.resume, host)
@@ -372,6 +379,9 @@ const execute = <E, R, Tracked extends boolean>(
           (notRunCount > 0 ? `, ${notRunCount} not run` : "")
       ))
       yield* appendRunLogs
+      if (options.gather === true && checkpoint !== undefined && notRunCount === 0) {
+        yield* gatherAtEnd(pipeline, checkpoint, options)
+      }
       if (checkpoint !== undefined) yield* checkpoint.flush
       return { location: checkpoint?.location, configHash: pipeline.configHash, redone: Array.from(redone) }
     })

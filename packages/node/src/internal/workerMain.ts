@@ -63,7 +63,8 @@ const WorkerLive = Layer.unwrapScoped(Effect.gen(function*() {
 })).pipe(Layer.provide(NodeWorkerRunner.layer))
 
 WorkerRunner.launch(WorkerLive).pipe(
-  Effect.provide(NodeHost.layer),
+  // The platform (host facts and files): stateful filters write their shards from here.
+  Effect.provide(NodeHost.platform),
   // No console output from a thread: its lines travel in the reports.
   Effect.provide(Logger.replace(Logger.defaultLogger, Logger.none)),
   NodeRuntime.runMain({ disablePrettyLogger: true, disableErrorReporting: true })
