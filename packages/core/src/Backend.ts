@@ -52,6 +52,8 @@ export interface Work<E, R> {
   readonly stopped: Effect.Effect<void>
   /** The lowest level of logs to capture, for backends that capture them where they compute. */
   readonly logLevel: LogLevel.Literal
+  /** Whether the run resumes, for backends that compute elsewhere (see `Remote.ComputeRequest`). */
+  readonly resume?: boolean | undefined
   /** Opens a lane: registers a worker of this process for this run. */
   readonly openLane: Effect.Effect<Lane, E, R>
   /**

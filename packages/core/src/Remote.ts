@@ -24,6 +24,8 @@ export interface ComputeRequest {
   readonly logLevel: LogLevel.Literal
   /** Record the stages' spans (and the user's, inside them) into the report, for the run to replay. */
   readonly tracing: boolean
+  /** Whether the run resumes (its option, not the module's): stateful filters claim what earlier shards count. */
+  readonly resume?: boolean | undefined
 }
 
 /**
@@ -46,7 +48,7 @@ export const makeIndexServer = <E, Tracked extends boolean>(
     const traced = makeComputeIndex(pipeline, { tracing: true, memory: host.memory, lanes })
     return (request) => {
       const level = LogLevel.fromLiteral(request.logLevel)
-      const computed = (request.tracing ? traced : plain)(request.index, request.workerId).pipe(
+      const computed = (request.tracing ? traced : plain)(request.index, request.workerId, request.resume).pipe(
         withLogger(makeLogger([], level, "report"), level, true)
       )
       const provided = context === undefined ? computed : Effect.provide(computed, context)

@@ -286,7 +286,7 @@ export const makeLanesOf = (pipeline: Pipeline<unknown, unknown, boolean>): Lane
   const stages = statefulStages(pipeline.filters)
   return stages.length === 0
     ? undefined
-    : makeLanes({ configHash: pipeline.configHash, resume: pipeline.options.resume, stages })
+    : makeLanes({ configHash: pipeline.configHash, stages })
 }
 
 /**
@@ -299,7 +299,7 @@ export const makeLanesOf = (pipeline: Pipeline<unknown, unknown, boolean>): Lane
 export const makeComputeIndex = <E, R>(
   pipeline: Pipeline<E, R, boolean>,
   options: ComputeOptions
-): (index: number, workerId: string) => Effect.Effect<Computed<E>, never, R> => {
+): (index: number, workerId: string, resume?: boolean) => Effect.Effect<Computed<E>, never, R> => {
   const any = pipeline as AnyPipeline
   const stages = stagesOf(any)
   const fastPath = any.source.items !== undefined && any.sink.writeItems !== undefined &&
@@ -310,7 +310,7 @@ export const makeComputeIndex = <E, R>(
     ? Effect.map(Effect.option(Effect.currentSpan), (span) => tracedScope(Option.getOrUndefined(span)))
     : Effect.succeed(untracedScope)
   const lanes = options.lanes ?? makeLanesOf(any)
-  return (index, workerId) =>
+  return (index, workerId, resume = pipeline.options.resume) =>
     Effect.flatMap(scopeOf, (scope) => {
       const started = performance.now()
       const current: CurrentIndex["Type"] = { index, workerId, artifacts: [], logs: [] }
@@ -322,7 +322,7 @@ export const makeComputeIndex = <E, R>(
         ? throughArrays(any, stages, scope, options.tracing, tracking, index)
         : throughStreams(any, stages, scope, tracking, index)
       // Stateful filters fold into pending states, kept (and flushed to shards) only once the index succeeded.
-      const stateful = lanes === undefined ? undefined : { lanes, index, workerId, pending: new Map() }
+      const stateful = lanes === undefined ? undefined : { lanes, index, workerId, resume, pending: new Map() }
       return paths.pipe(
         Effect.flatMap(check(index)),
         stateful === undefined ? identity : Effect.tap(() => commit(stateful, current)),

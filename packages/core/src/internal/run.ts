@@ -344,6 +344,7 @@ const execute = <E, R, Tracked extends boolean>(
         stopRequested: () => stopping,
         stopped: Deferred.await(stopped),
         logLevel: options.logLevel ?? "Info",
+        resume: pipeline.options.resume,
         openLane,
         openRemoteLane,
         // The rest of a unit (several indices of one partition) is not started after a stop.

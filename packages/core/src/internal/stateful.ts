@@ -10,11 +10,13 @@
  *    lists every index its state counts. A failed index leaves nothing.
  * 2. The shard is written before the index's record is handed to the
  *    checkpoint, so an index recorded completed is always in some shard.
- * 3. A resumed run (`resume: true`) first reads every shard and gathered file
- *    of its database (same configuration, same template) and treats their
- *    indices as claimed: an index it computes again (recorded failed, or
- *    never recorded because the process was killed between its flush and its
- *    record) passes its items through but is not folded a second time.
+ * 3. In a resumed run (`resume: true`), each lane first reads every shard
+ *    and gathered file of the stable database (same configuration, same
+ *    template) and treats their indices as claimed: an index it computes
+ *    again (never recorded because the process was killed between its flush
+ *    and its record) passes its items through but is not folded a second
+ *    time. The run's `resume` travels with each index to threads and
+ *    runners, which load the pipeline module with its own options.
  * 4. So no two shards count the same index, and gathering merges them all;
  *    a gathered file lists the shards it absorbed, so a gather interrupted
  *    before it deleted them never counts them twice.
@@ -213,10 +215,11 @@ export const removeTemporaries = (path: string): Effect.Effect<void, ShardError>
 
 // --- lanes ---
 
-/** One lane's state for one stateful filter: what its shard holds. */
+/** One lane's state for one stateful filter: what its shard holds, and what other shards held when the lane started. */
 interface LaneState {
   state: unknown
   readonly indices: IndexSet.IndexSet
+  readonly claimed: IndexSet.IndexSet
 }
 
 /** A stateful filter of the pipeline, at its 0-based position. */
@@ -226,50 +229,41 @@ export interface StatefulStage {
   readonly filterOrder: number
 }
 
-/** What the stateful filters of a pipeline need to know of the run. */
+/** What the stateful filters of a pipeline need to know of it. */
 export interface LaneContext {
   readonly configHash: string
-  /** Resumed runs share a stable database and claim what earlier runs' shards hold. */
-  readonly resume: boolean
   readonly stages: ReadonlyArray<StatefulStage>
 }
 
 /**
  * The state of every lane computing here (keyed by lane, then by filter
- * position), and the indices earlier runs' shards already count. Built once
- * where indices are computed (a run's fibers, a thread, a runner); a lane is
- * one worker id, and a lane computes one index at a time, so no two
- * concurrent indices share a state.
+ * position). Built once where indices are computed (a run's fibers, a
+ * thread, a runner); a lane is one worker id, and a lane computes one index
+ * at a time, so no two concurrent indices share a state.
  */
 export interface Lanes {
   readonly context: LaneContext
   readonly states: Map<string, Map<number, LaneState>>
-  /** By filter position, read once (at the first index) when resuming. */
-  readonly claimed: Effect.Effect<ReadonlyMap<number, IndexSet.IndexSet>, ShardError>
 }
 
-export const makeLanes = (context: LaneContext): Lanes => ({
-  context,
-  states: new Map(),
-  claimed: Effect.runSync(Effect.cached(
-    context.resume
-      ? Effect.map(
-        Effect.forEach(context.stages, (stage) =>
-          Effect.map(listEnvelopes(stage.spec.path), (found) => {
-            const set = IndexSet.empty()
-            for (const { envelope } of found) {
-              if (envelope.configHash !== context.configHash || envelope.database !== "stable") continue
-              for (const index of fromRanges(envelope.indices)) set.add(index)
-            }
-            return [stage.filterOrder, set] as const
-          })),
-        (entries) => new Map(entries)
-      )
-      : Effect.succeed(new Map())
-  ))
-})
+export const makeLanes = (context: LaneContext): Lanes => ({ context, states: new Map() })
 
-/** One filter's work on the index being computed: the pending state, folded only if the index is not claimed. */
+/**
+ * The indices the shards and gathered file of a stable database already
+ * count (same configuration), read from the files when a lane starts: a
+ * resumed run must not count them again.
+ */
+const claimedBy = (context: LaneContext, stage: StatefulStage): Effect.Effect<IndexSet.IndexSet, ShardError> =>
+  Effect.map(listEnvelopes(stage.spec.path), (found) => {
+    const set = IndexSet.empty()
+    for (const { envelope } of found) {
+      if (envelope.configHash !== context.configHash || envelope.database !== "stable") continue
+      for (const index of fromRanges(envelope.indices)) set.add(index)
+    }
+    return set
+  })
+
+/** One filter's work on the index being computed: the pending state, folded only if the index is not counted yet. */
 export interface Pending {
   readonly stage: StatefulStage
   readonly lane: LaneState
@@ -282,31 +276,35 @@ export class StatefulIndex extends Context.Tag("@curator/core/StatefulIndex")<St
   readonly lanes: Lanes
   readonly index: number
   readonly workerId: string
+  /** Whether the run resumes a stable database (the run's option, wherever the index is computed). */
+  readonly resume: boolean
   readonly pending: Map<number, Pending>
 }>() {}
 
 /** The pending state of the stateful filter at `filterOrder` for the current index (none outside a run). */
 export const pendingFor = (filterOrder: number): Effect.Effect<Option.Option<Pending>, ShardError> =>
-  Effect.flatMap(Effect.serviceOption(StatefulIndex), (option) => {
-    if (Option.isNone(option)) return Effect.succeedNone
-    const current = option.value
-    const stage = current.lanes.context.stages.find((s) => s.filterOrder === filterOrder)
-    if (stage === undefined) return Effect.succeedNone
-    return Effect.map(current.lanes.claimed, (claimed) => {
+  Effect.flatMap(Effect.serviceOption(StatefulIndex), (option) =>
+    Effect.gen(function*() {
+      if (Option.isNone(option)) return Option.none()
+      const current = option.value
+      const stage = current.lanes.context.stages.find((s) => s.filterOrder === filterOrder)
+      if (stage === undefined) return Option.none()
       let lane = current.lanes.states.get(current.workerId)
       if (lane === undefined) current.lanes.states.set(current.workerId, lane = new Map())
       let state = lane.get(filterOrder)
-      if (state === undefined) lane.set(filterOrder, state = { state: stage.spec.initial, indices: IndexSet.empty() })
+      if (state === undefined) {
+        const claimed = current.resume ? yield* claimedBy(current.lanes.context, stage) : IndexSet.empty()
+        lane.set(filterOrder, state = { state: stage.spec.initial, indices: IndexSet.empty(), claimed })
+      }
       const pending: Pending = {
         stage,
         lane: state,
         state: state.state,
-        fold: !(claimed.get(filterOrder)?.has(current.index) ?? false)
+        fold: !state.claimed.has(current.index) && !state.indices.has(current.index)
       }
       current.pending.set(filterOrder, pending)
       return Option.some(pending)
-    })
-  })
+    }))
 
 /**
  * After the index succeeded: writes each pending state to its lane's shard
@@ -329,7 +327,7 @@ export const commit = (current: StatefulIndex["Type"], index: CurrentIndex["Type
       const envelope: Envelope = {
         format: shardFormat,
         configHash: current.lanes.context.configHash,
-        database: current.lanes.context.resume ? "stable" : "fresh",
+        database: current.resume ? "stable" : "fresh",
         filter: filterName,
         filterOrder,
         worker: current.workerId,

@@ -13,6 +13,7 @@ import * as ClosedPipe from "./ClosedPipe.js"
 import * as Cache from "./commands/Cache.js"
 import * as Dashboard from "./commands/Dashboard.js"
 import * as Failed from "./commands/Failed.js"
+import * as Gather from "./commands/Gather.js"
 import * as Logs from "./commands/Logs.js"
 import * as Metrics from "./commands/Metrics.js"
 import * as Outputs from "./commands/Outputs.js"
@@ -39,6 +40,7 @@ export const command = Command.make("curator").pipe(
     Outputs.command,
     Which.command,
     Reset.command,
+    Gather.command,
     Cache.command,
     Dashboard.command
   ])

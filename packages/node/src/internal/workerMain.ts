@@ -39,7 +39,7 @@ const WorkerLive = Layer.unwrapScoped(Effect.gen(function*() {
         yield* Deferred.succeed(prepared, server)
         return { configHash: pipeline.configHash }
       }),
-    ServeLane: ({ first, lane, logLevel, tracing, units, workerId }) =>
+    ServeLane: ({ first, lane, logLevel, resume, tracing, units, workerId }) =>
       Stream.unwrap(Effect.map(Deferred.poll(prepared), (ready) => {
         if (Option.isNone(ready)) return Stream.dieMessage("ServeLane before Prepare")
         const upcoming = SharedUnits.indicesFor(units, lane, first)
@@ -49,7 +49,7 @@ const WorkerLive = Layer.unwrapScoped(Effect.gen(function*() {
         return Stream.repeatEffectOption(Effect.flatMap(ready.value, (server) => {
           const computed = inFlight === undefined
             ? Effect.succeed(null)
-            : server({ index: inFlight, workerId, logLevel, tracing })
+            : server({ index: inFlight, workerId, logLevel, tracing, resume })
           return Effect.flatMap(computed, (report) => {
             const next = upcoming.next()
             inFlight = next.done === true ? undefined : next.value
