@@ -109,7 +109,8 @@ export const checkTemplate = (filterName: string, path: string): void => {
 export const gatheredPathOf = (path: string): string => {
   const name = basenameOf(path)
   if (!name.includes(workerPlaceholder)) return path
-  const merged = name.replace(/[_.-]?\{worker\}/, "").replace(workerPlaceholder, "") || "gathered.json"
+  // The placeholder goes with one separator beside it: `stats_{worker}.json` and `{worker}-stats.json` give `stats.json`.
+  const merged = name.replace(/[_.-]\{worker\}|\{worker\}[_-]?/, "") || "gathered.json"
   return joinPath(dirnameOf(path), merged)
 }
 
@@ -316,8 +317,7 @@ export const commit = (current: StatefulIndex["Type"], index: CurrentIndex["Type
   Effect.forEach(current.pending.values(), (pending) =>
     Effect.gen(function*() {
       const { spec, filterName, filterOrder } = pending.stage
-      const indices = IndexSet.fromIndices(pending.lane.indices)
-      if (pending.fold) indices.add(current.index)
+      const indices = pending.fold ? withIndex(pending.lane.indices, current.index) : pending.lane.indices
       const encoded = yield* Schema.encode(spec.state)(pending.fold ? pending.state : pending.lane.state).pipe(
         Effect.mapError((error) =>
           new ShardError({ reason: "WriteFailed", path: spec.path, message: `the state of ${filterName} does not encode: ${error.message}` })
@@ -342,6 +342,19 @@ export const commit = (current: StatefulIndex["Type"], index: CurrentIndex["Type
       const artifact: ArtifactWritten = { path: shard, filterName, filterOrder }
       index.artifacts.push(artifact)
     }), { discard: true })
+
+/** The indices of `set` in order, with `extra` in its place (the lane's set is only changed once the shard is written). */
+function* withIndex(set: IndexSet.IndexSet, extra: number): Generator<number> {
+  let placed = false
+  for (const index of set) {
+    if (!placed && extra < index) {
+      yield extra
+      placed = true
+    }
+    yield index
+  }
+  if (!placed) yield extra
+}
 
 /** The stateful filters of a pipeline's filters, at their 0-based positions. */
 export const statefulStages = (
