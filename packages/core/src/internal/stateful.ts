@@ -149,11 +149,11 @@ const fileSystem = (path: string) =>
   )
 
 /** Writes a file atomically: a temporary file beside it, then a rename over it. */
-export const writeAtomic = (path: string, text: string): Effect.Effect<void, ShardError> =>
+export const writeAtomic = (path: string, text: string, makeFolder = true): Effect.Effect<void, ShardError> =>
   Effect.gen(function*() {
     const fs = yield* fileSystem(path)
     const temporary = `${path}.${Math.random().toString(16).slice(2, 10)}.tmp`
-    yield* fs.makeDirectory(dirnameOf(path), { recursive: true }).pipe(
+    yield* (makeFolder ? fs.makeDirectory(dirnameOf(path), { recursive: true }) : Effect.void).pipe(
       Effect.zipRight(fs.writeFileString(temporary, text)),
       Effect.zipRight(fs.rename(temporary, path)),
       Effect.tapError(() => Effect.ignore(fs.remove(temporary))),
@@ -221,6 +221,8 @@ interface LaneState {
   state: unknown
   readonly indices: IndexSet.IndexSet
   readonly claimed: IndexSet.IndexSet
+  /** The shard's folder exists (made at the lane's first flush). */
+  flushed: boolean
 }
 
 /** A stateful filter of the pipeline, at its 0-based position. */
@@ -295,7 +297,7 @@ export const pendingFor = (filterOrder: number): Effect.Effect<Option.Option<Pen
       let state = lane.get(filterOrder)
       if (state === undefined) {
         const claimed = current.resume ? yield* claimedBy(current.lanes.context, stage) : IndexSet.empty()
-        lane.set(filterOrder, state = { state: stage.spec.initial, indices: IndexSet.empty(), claimed })
+        lane.set(filterOrder, state = { state: stage.spec.initial, indices: IndexSet.empty(), claimed, flushed: false })
       }
       const pending: Pending = {
         stage,
@@ -334,7 +336,8 @@ export const commit = (current: StatefulIndex["Type"], index: CurrentIndex["Type
         indices: toRanges(indices),
         state: encoded
       }
-      yield* writeAtomic(shard, JSON.stringify(envelope))
+      yield* writeAtomic(shard, JSON.stringify(envelope), !pending.lane.flushed)
+      pending.lane.flushed = true
       if (pending.fold) {
         pending.lane.state = pending.state
         pending.lane.indices.add(current.index)
