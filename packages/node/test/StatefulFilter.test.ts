@@ -190,6 +190,7 @@ describe("stateful filters", () => {
       })
 
     const kills: Array<string> = []
+    let unrecorded = 0
     for (const backend of ["fibers", "workers"]) {
       const child = run(backend)
       const exit = exited(child)
@@ -200,8 +201,23 @@ describe("stateful filters", () => {
       while (!done && flushed() < Math.min(target, n - 10)) await new Promise((r) => setTimeout(r, 3))
       child.kill("SIGKILL")
       const ended = await exit
-      kills.push(`${backend}: ${ended.signal ?? `exit ${ended.code} ${ended.stderr}`} at ${flushed()} flushed`)
+      // Indices flushed to a shard but not recorded: the window the resume must not count twice.
+      const recorded = fs.existsSync(dbFile)
+        ? (() => {
+          const db = new Database(dbFile, { readonly: true })
+          try {
+            return (db.prepare("SELECT COUNT(*) AS n FROM index_results WHERE status = 'completed'").get() as { n: number }).n
+          } finally {
+            db.close()
+          }
+        })()
+        : 0
+      unrecorded += flushed() - recorded
+      kills.push(`${backend}: ${ended.signal ?? `exit ${ended.code} ${ended.stderr}`} at ${flushed()} flushed, ${recorded} recorded`)
     }
+    console.log(`stateful kills: ${kills.join("; ")}`)
+    // The kills did land between flushes and records (else this test would prove nothing).
+    expect(unrecorded, kills.join("; ")).toBeGreaterThan(0)
     const last = await exited(run("fibers", ["--gather"]))
     expect(last.code, `${kills.join("; ")}; ${last.stderr}`).toBe(0)
     const gathered = JSON.parse(fs.readFileSync(path.join(shardDir, "stats.json"), "utf8"))
