@@ -589,6 +589,15 @@ export const checkpointStoreContract = (
 
           const afterReset = yield* withCheckpoint(pipeline, { dbDir }, (c) => Effect.zipRight(c.resetIndex(1), c.artifacts()))
           expect(afterReset.map((a) => a.index).sort()).toEqual([0, 0, 2, 2])
+
+          // Gathering a stateful filter: the rows of one filter position replaced by one, the others kept.
+          const merged = { path: "/thumbs/all.png", index: 0, filterName: "Thumbnail", filterOrder: 1 }
+          const afterReplace = yield* withCheckpoint(pipeline, { dbDir }, (c) =>
+            Effect.zipRight(c.replaceArtifacts(1, [merged]), c.artifacts()))
+          expect([...afterReplace].sort(byPath)).toEqual([
+            ...expectedPreviews.filter((a) => a.index !== 1),
+            merged
+          ])
         })
       ))
 

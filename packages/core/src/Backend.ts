@@ -67,6 +67,8 @@ export interface Work<E, R> {
    * once that many failed, as on a graceful stop.
    */
   readonly failureBudget?: number | undefined
+  /** Whether the run resumes, for backends that compute elsewhere (see `Remote.ComputeRequest`). */
+  readonly resume?: boolean | undefined
   /** Opens a lane: registers a worker of this process for this run. */
   readonly openLane: Effect.Effect<Lane, E, R>
   /**

@@ -272,6 +272,12 @@ export interface Checkpoint {
   readonly quarantinedIndexSet: Effect.Effect<IndexSet, CheckpointError>
   /** Lifts every quarantine (their permanent-failure counts start again); returns how many were lifted. */
   readonly liftQuarantine: Effect.Effect<number, CheckpointError>
+  /**
+   * Replaces every `filter_artifacts` row of the filter at `filterOrder`
+   * (0-based) by `artifacts`, in one transaction: how gathering a stateful
+   * filter swaps its shards' rows for the merged file's.
+   */
+  readonly replaceArtifacts: (filterOrder: number, artifacts: ReadonlyArray<Artifact>) => Effect.Effect<void, CheckpointError>
 
   readonly registerWorker: (worker: WorkerRegistration) => Effect.Effect<void, CheckpointError>
   /** A busy worker's periodic heartbeat (batched like every record); its progress row is cleared when its index is recorded. */

@@ -190,7 +190,7 @@ export const describeBudget = (policy: Resolved, requested: number): string => {
 }
 
 /** One index's computation, as `makeComputeIndex` builds it. */
-type Compute<E, R> = (index: number, workerId: string) => Effect.Effect<Computed<E>, never, R>
+type Compute<E, R> = (index: number, workerId: string, resume?: boolean) => Effect.Effect<Computed<E>, never, R>
 
 /**
  * Wraps the computation of an index with the policy's retries: a failure
@@ -203,13 +203,13 @@ type Compute<E, R> = (index: number, workerId: string) => Effect.Effect<Computed
 export const withRetries = <E, R>(policy: Resolved, compute: Compute<E, R>): Compute<E, R> => {
   const retry = policy.retry
   if (retry === undefined || policy.maxAttempts <= 1) {
-    return (index, workerId) =>
-      Effect.map(compute(index, workerId), (computed) =>
+    return (index, workerId, resume) =>
+      Effect.map(compute(index, workerId, resume), (computed) =>
         computed._tag === "Success" ? computed : { ...computed, attempts: 1, failureClass: policy.classify(computed.cause) })
   }
   const delays = Schedule.delays(retry)
   const ofMax = Number.isFinite(policy.maxAttempts) ? `/${policy.maxAttempts}` : ""
-  return (index, workerId) =>
+  return (index, workerId, resume) =>
     Effect.gen(function*() {
       const logs: Array<LogEntry> = []
       // The retry lines are this index's: in a report, they join its lines.
@@ -221,7 +221,7 @@ export const withRetries = <E, R>(policy: Resolved, compute: Compute<E, R>): Com
           `attempt ${attempt}${ofMax} of index ${index} failed: ${failed}; retrying in ${describeDuration(delay)}`
         )).pipe(Effect.provideService(CurrentIndex, current))))
       while (true) {
-        const computed = yield* compute(index, workerId)
+        const computed = yield* compute(index, workerId, resume)
         for (const line of computed.logs) logs.push(line)
         if (computed._tag === "Success") return { ...computed, logs, attempts: attempt }
         const failureClass = policy.classify(computed.cause)

@@ -13,13 +13,14 @@
  * )
  * const result = yield* Pipeline.run(pipeline, { concurrency: 4 })
  */
-import { type Effect, Layer, type Pipeable, type Schema, type Scope, type Stream, type Types } from "effect"
+import { Effect, Layer, type Pipeable, type Schema, type Scope, type Stream, type Types } from "effect"
 import { dual } from "effect/Function"
 import { pipeArguments } from "effect/Pipeable"
 import type { Backend, BackendError, LocalBackend } from "./Backend.js"
 import type { Checkpoint, CheckpointError, CheckpointStore } from "./CheckpointStore.js"
 import type { FailurePolicy } from "./FailurePolicy.js"
 import type * as Filter from "./Filter.js"
+import * as Gather from "./Gather.js"
 import { hasTypeId } from "./internal/component.js"
 import * as internalRun from "./internal/run.js"
 import * as Plan from "./Plan.js"
@@ -392,3 +393,22 @@ export const plan: {
     R | CheckpointStore
   >
 } = dual((args) => isPipeline(args[0]), Plan.ofPipeline)
+
+/**
+ * Gathers the shards of every stateful filter (`Filter.stateful`) recorded
+ * in the pipeline's stable database (the one resumed runs use) into each
+ * filter's base path, replacing their `filter_artifacts` rows by one row for
+ * the merged file (see `Gather`). To gather what a run recorded in its own
+ * database (`resume: false`), pass `gather: true` to the run instead.
+ *
+ * @example
+ * const [stats] = yield* Pipeline.gather(pipeline)
+ */
+export const gather = <E, R>(
+  self: Pipeline<E, R, boolean>,
+  options?: Gather.GatherOptions
+): Effect.Effect<
+  ReadonlyArray<Gather.Gathered>,
+  E | CheckpointError | InvalidSource | NoCheckpoint | Gather.ShardError,
+  R | CheckpointStore
+> => Effect.scoped(Effect.flatMap(internalRun.openStableCheckpoint(self), (checkpoint) => Gather.gatherInto(self, checkpoint, options)))

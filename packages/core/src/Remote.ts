@@ -7,7 +7,7 @@
  */
 import { Effect, Layer, LogLevel, type Scope } from "effect"
 import { Host } from "./Host.js"
-import { makeComputeIndex } from "./internal/computeIndex.js"
+import { makeComputeIndex, makeLanesOf } from "./internal/computeIndex.js"
 import { makeLogger, withLogger } from "./internal/logCapture.js"
 import { recordSpans } from "./internal/recordingTracer.js"
 import { toReport } from "./internal/wire.js"
@@ -24,6 +24,8 @@ export interface ComputeRequest {
   readonly logLevel: LogLevel.Literal
   /** Record the stages' spans (and the user's, inside them) into the report, for the run to replay. */
   readonly tracing: boolean
+  /** Whether the run resumes (its option, not the module's): stateful filters claim what earlier shards count. */
+  readonly resume?: boolean | undefined
 }
 
 /**
@@ -40,11 +42,13 @@ export const makeIndexServer = <E, Tracked extends boolean>(
     const scope = yield* Effect.scope
     const host = yield* Host
     const context = pipeline.layer === undefined ? undefined : yield* Layer.buildWithScope(pipeline.layer, scope)
-    const plain = makeComputeIndex(pipeline, { tracing: false, memory: host.memory })
-    const traced = makeComputeIndex(pipeline, { tracing: true, memory: host.memory })
+    // Both computations serve the same lanes, so they share the stateful filters' lane states.
+    const lanes = makeLanesOf(pipeline)
+    const plain = makeComputeIndex(pipeline, { tracing: false, memory: host.memory, lanes })
+    const traced = makeComputeIndex(pipeline, { tracing: true, memory: host.memory, lanes })
     return (request) => {
       const level = LogLevel.fromLiteral(request.logLevel)
-      const computed = (request.tracing ? traced : plain)(request.index, request.workerId).pipe(
+      const computed = (request.tracing ? traced : plain)(request.index, request.workerId, request.resume).pipe(
         withLogger(makeLogger([], level, "report"), level, true)
       )
       const provided = context === undefined ? computed : Effect.provide(computed, context)

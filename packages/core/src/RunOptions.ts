@@ -40,11 +40,19 @@ export interface RunOptions {
    * computed, so on worker threads and cluster runners only the pipeline's own apply.
    */
   readonly failurePolicy?: FailurePolicy | undefined
+  /**
+   * At the end of the run, gather the shards of every stateful filter
+   * (`Filter.stateful`) recorded in this run's database into their base paths
+   * (see `Gather`). Needs `trackMetrics`. Defaults to false.
+   */
+  readonly gather?: boolean | undefined
+  /** With `gather`: keep the shard files after merging them. Defaults to false. */
+  readonly keepShards?: boolean | undefined
 }
 
 /** Run options that cannot be honoured; nothing has run when this is raised. */
 export class InvalidRunOptions extends Data.TaggedError("InvalidRunOptions")<{
-  readonly option: "indices" | "concurrency" | "verifyOutputs" | "failurePolicy"
+  readonly option: "indices" | "concurrency" | "verifyOutputs" | "failurePolicy" | "gather"
   readonly message: string
 }> {}
 

@@ -82,6 +82,7 @@ const makeCompute = (
           units: Remote.fromGroups(payload.units),
           concurrency,
           logLevel: payload.logLevel,
+          resume: payload.resume,
           // A batch is computed whole: stopping is the submitter's decision, taken before it sends one.
           stopRequested: () => false,
           stopped: Effect.never,
@@ -90,7 +91,13 @@ const makeCompute = (
           openRemoteLane: (worker) => Effect.succeed({ workerId: worker.workerId }),
           process: (index, lane) =>
             Effect.flatMap(
-              computeIndex({ index, workerId: lane.workerId, logLevel: payload.logLevel, tracing: payload.tracing }),
+              computeIndex({
+                index,
+                workerId: lane.workerId,
+                logLevel: payload.logLevel,
+                tracing: payload.tracing,
+                resume: payload.resume
+              }),
               keep(index, lane)
             ),
           processElsewhere: (index, lane, report) => Effect.flatMap(report, keep(index, lane))
@@ -120,5 +127,5 @@ export const layer = (
     return IndexBatch.toLayer({ Compute: ({ payload }) => compute(payload) }).pipe(
       Layer.provide(Connection.runner(url, address))
     )
-  })).pipe(Layer.provide(NodeHost.layer))
+  })).pipe(Layer.provide(NodeHost.platform)) // host facts and files: stateful filters write their shards from here
 }

@@ -280,6 +280,24 @@ const makeCheckpoint = (
     workerProgress: query(failures.workerProgress),
     quarantinedIndexSet: query(failures.quarantinedIndexSet),
     liftQuarantine: writing((w) => Effect.zipRight(w.flush, retryBusy(failures.liftQuarantine))),
+    replaceArtifacts: (filterOrder, artifacts) =>
+      writing((w) =>
+        Effect.zipRight(
+          w.flush,
+          retryBusy(sql.withTransaction(Effect.zipRight(
+            sql`DELETE FROM filter_artifacts WHERE run_id = ${runId} AND filter_order = ${filterOrder}`,
+            artifacts.length === 0 ? Effect.void : sql`INSERT INTO filter_artifacts ${
+              sql.insert(artifacts.map((a) => ({
+                path: wellFormed(a.path),
+                idx: a.index,
+                run_id: runId,
+                filter_name: wellFormed(a.filterName),
+                filter_order: a.filterOrder
+              })))
+            }`
+          )))
+        )
+      ),
     registerWorker: (worker) => writing((w) => w.registerWorker(runId, worker)),
     indexStarted: (workerId, index, at) => writing((w) => w.indexStarted(workerId, index, at)),
     recordSuccess: (record) => writing((w) => w.recordSuccess(runId, record)),

@@ -6,7 +6,7 @@
  * peak memory. What it produced — paths, artifacts, log lines, timings — is
  * returned as a `Computed`; recording it is the run's business.
  */
-import { Cause, Channel, type Chunk, type Duration, Effect, Either, Exit, Option, Schema, Stream, type Tracer } from "effect"
+import { Cause, Channel, type Chunk, type Duration, Effect, Either, Exit, identity, Option, Schema, Stream, type Tracer } from "effect"
 import type { LogEntry, StageTiming } from "../CheckpointStore.js"
 import * as FailurePolicy from "../FailurePolicy.js"
 import type { MemoryMeter } from "../Host.js"
@@ -16,6 +16,7 @@ import { type ArtifactWritten, CurrentIndex, CurrentStage, type Stage } from "./
 import { describeFailure } from "./describeFailure.js"
 import { IndexProbe, type Probe } from "./probe.js"
 import type { RecordedSpan } from "./recordingTracer.js"
+import { commit, type Lanes, makeLanes, StatefulIndex, statefulStages } from "./stateful.js"
 
 /** What computing one index produced, before anything is recorded. */
 export type Computed<E> =
@@ -301,6 +302,16 @@ export interface ComputeOptions {
   readonly memory: MemoryMeter | undefined
   /** Retries, classes and the per-attempt timeout; the pipeline's own policy when absent. */
   readonly policy?: FailurePolicy.Resolved | undefined
+  /** The lanes' states of stateful filters, when several computations here serve the same lanes (see `makeLanesOf`). */
+  readonly lanes?: Lanes | undefined
+}
+
+/** The lanes' states for a pipeline's stateful filters (undefined when it has none). */
+export const makeLanesOf = (pipeline: Pipeline<unknown, unknown, boolean>): Lanes | undefined => {
+  const stages = statefulStages(pipeline.filters)
+  return stages.length === 0
+    ? undefined
+    : makeLanes({ configHash: pipeline.configHash, stages })
 }
 
 /**
@@ -313,7 +324,7 @@ export interface ComputeOptions {
 export const makeComputeIndex = <E, R>(
   pipeline: Pipeline<E, R, boolean>,
   options: ComputeOptions
-): (index: number, workerId: string) => Effect.Effect<Computed<E>, never, R> => {
+): (index: number, workerId: string, resume?: boolean) => Effect.Effect<Computed<E>, never, R> => {
   const any = pipeline as AnyPipeline
   const stages = stagesOf(any)
   const fastPath = any.source.items !== undefined && any.sink.writeItems !== undefined &&
@@ -325,7 +336,8 @@ export const makeComputeIndex = <E, R>(
     : Effect.succeed(untracedScope)
   const policy = options.policy ?? FailurePolicy.resolve(pipeline.failurePolicy)
   const timeout: Duration.Duration | undefined = policy.indexTimeout
-  const compute = (index: number, workerId: string) =>
+  const lanes = options.lanes ?? makeLanesOf(any)
+  const compute = (index: number, workerId: string, resume = pipeline.options.resume) =>
     Effect.flatMap(Effect.zip(scopeOf, IndexProbe), ([scope, probe]) => {
       const started = performance.now()
       probe.attempt()
@@ -340,10 +352,13 @@ export const makeComputeIndex = <E, R>(
         ? throughArrays(any, stages, scope, options.tracing, tracking, index)
         : throughStreams(any, stages, scope, tracking, index)
       const checked = Effect.flatMap(paths, check(index))
+      // Stateful filters fold into pending states, kept (and flushed to shards) only once the index succeeded.
+      const stateful = lanes === undefined ? undefined : { lanes, index, workerId, resume, pending: new Map() }
       return (timeout === undefined ? checked : Effect.timeoutFail(checked, {
         duration: timeout,
         onTimeout: () => FailurePolicy.timeoutError(index, timeout, stages[tracking.stage]!.name)
       })).pipe(
+        stateful === undefined ? identity : Effect.tap(() => commit(stateful, current)),
         Effect.exit,
         Effect.flatMap((exit): Effect.Effect<Computed<E>> => {
           const wallTimeNs = toNs(performance.now() - started)
@@ -375,7 +390,8 @@ export const makeComputeIndex = <E, R>(
             spans: []
           })
         }),
-        Effect.provideService(CurrentIndex, current)
+        Effect.provideService(CurrentIndex, current),
+        stateful === undefined ? identity : Effect.provideService(StatefulIndex, stateful)
       ) as Effect.Effect<Computed<E>, never, R>
     })
   return FailurePolicy.withRetries(policy, compute)

@@ -209,6 +209,11 @@ export const make = (): CheckpointStore["Type"] => {
             r.checks.delete(index)
             for (const [key, artifact] of r.artifacts) if (artifact.index === index) r.artifacts.delete(key)
           }),
+        replaceArtifacts: (filterOrder, artifacts) =>
+          Effect.sync(() => {
+            for (const [key, artifact] of r.artifacts) if (artifact.filterOrder === filterOrder) r.artifacts.delete(key)
+            for (const artifact of artifacts) r.artifacts.set(`${artifact.index}\u0000${artifact.path}`, artifact)
+          }),
         registerWorker: (worker) =>
           Effect.sync(() => {
             r.workers.set(worker.workerId, { ...worker, lastHeartbeat: worker.startedAt, currentIndex: null, completedCount: 0 })

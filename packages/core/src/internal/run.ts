@@ -13,7 +13,7 @@ import * as IndexSet from "../IndexSet.js"
 import { Host, type HostInfo } from "../Host.js"
 import type { Pipeline, RunError } from "../Pipeline.js"
 import { canonicalJson } from "../Provenance.js"
-import { type InvalidRunOptions, resolveConcurrency, resolveIndices, type RunOptions } from "../RunOptions.js"
+import { InvalidRunOptions, resolveConcurrency, resolveIndices, type RunOptions } from "../RunOptions.js"
 import {
   completed,
   failed,
@@ -32,6 +32,7 @@ import { replaySpans } from "./recordingTracer.js"
 import * as Heartbeat from "./heartbeat.js"
 import { IndexProbe } from "./probe.js"
 import { traceCachedIndex, tracingEnabled } from "./tracing.js"
+import { gatherAtEnd } from "./gatherAtEnd.js"
 import { unitsOf } from "./units.js"
 import { measureOutputs, verifyModeOf } from "./outputChecks.js"
 import { describeStale, makeChecker } from "./staleness.js"
@@ -115,6 +116,12 @@ const execute = <E, R, Tracked extends boolean>(
       options.indices === undefined ? undefined : yield* resolveIndices(options.indices, length),
       length
     )
+    if (options.gather === true && !pipeline.options.trackMetrics) {
+      return yield* new InvalidRunOptions({
+        option: "gather",
+        message: "gather merges the shards recorded in the run's database, and this pipeline has trackMetrics: false; turn trackMetrics on"
+      })
+    }
     const backend = yield* Backend
     const policy = yield* FailurePolicy.forRun(
       pipeline.failurePolicy,
@@ -450,6 +457,7 @@ const execute = <E, R, Tracked extends boolean>(
         logLevel: options.logLevel ?? "Info",
         indexTimeout: policy.indexTimeout === undefined ? undefined : timeoutFor(policy.indexTimeout),
         failureBudget: budget,
+        resume: pipeline.options.resume,
         openLane,
         openRemoteLane,
         // The rest of a unit (several indices of one partition) is not started after a stop.
@@ -490,6 +498,9 @@ const execute = <E, R, Tracked extends boolean>(
           (budgetExceeded !== undefined ? ` (${budgetExceeded})` : "")
       ))
       yield* appendRunLogs
+      if (options.gather === true && checkpoint !== undefined && notRunCount === 0) {
+        yield* gatherAtEnd(pipeline, checkpoint, options)
+      }
       if (checkpoint !== undefined) yield* checkpoint.flush
       return {
         location: checkpoint?.location,

@@ -2,7 +2,7 @@
  * The command line's errors and exit codes: every failure a command can meet
  * becomes one line on stderr and one of a few exit codes.
  */
-import { Backend, CheckpointStore, RunOptions, RunResult } from "@curator/core"
+import { Backend, CheckpointStore, Gather, RunOptions, RunResult } from "@curator/core"
 import * as ValidationError from "@effect/cli/ValidationError"
 import { Cause, Data, Option } from "effect"
 import { dirname } from "node:path"
@@ -67,6 +67,8 @@ export const describe = (error: unknown): { readonly code: number; readonly mess
   if (error instanceof RunResult.IndexFailed) {
     return { code: ExitCode.Failed, message: `index ${error.index} failed: ${error.message}; stopped there (--fail-fast)` }
   }
+  // A shard that is missing here, damaged or foreign is the user's to fix; a failed write is a failure.
+  if (error instanceof Gather.ShardError) return { code: error.reason === "WriteFailed" ? ExitCode.Failed : ExitCode.Usage, message: error.message }
   if (error instanceof Backend.BackendError) return { code: ExitCode.Failed, message: `${error.backend} backend: ${error.message}` }
   if (ValidationError.isValidationError(error)) return { code: ExitCode.Usage, message: "invalid usage" }
   if (error instanceof Error) return { code: ExitCode.Failed, message: error.message }

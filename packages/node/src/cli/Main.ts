@@ -15,6 +15,7 @@ import * as Dashboard from "./commands/Dashboard.js"
 import * as Diff from "./commands/Diff.js"
 import * as Failed from "./commands/Failed.js"
 import * as Gc from "./commands/Gc.js"
+import * as Gather from "./commands/Gather.js"
 import * as Logs from "./commands/Logs.js"
 import * as Metrics from "./commands/Metrics.js"
 import * as Outputs from "./commands/Outputs.js"
@@ -47,6 +48,7 @@ export const command = Command.make("curator").pipe(
     Verify.command,
     Gc.command,
     Diff.command,
+    Gather.command,
     Cache.command,
     Dashboard.command
   ])

@@ -42,7 +42,9 @@ const batchFields = {
   units: Schema.Array(Schema.Array(Schema.Number)),
   logLevel: LogLevelName,
   /** The run traces: runners record the stages' spans into each report. */
-  tracing: Schema.Boolean
+  tracing: Schema.Boolean,
+  /** The run resumes: stateful filters claim what earlier shards count. */
+  resume: Schema.optionalWith(Schema.Boolean, { default: () => false })
 }
 
 /** What a batch message carries. */

@@ -39,7 +39,7 @@ const WorkerLive = Layer.unwrapScoped(Effect.gen(function*() {
         yield* Deferred.succeed(prepared, server)
         return { configHash: pipeline.configHash }
       }),
-    ServeLane: ({ first, lane, logLevel, tracing, units, workerId }) =>
+    ServeLane: ({ first, lane, logLevel, resume, tracing, units, workerId }) =>
       Stream.unwrap(Effect.map(Deferred.poll(prepared), (ready) => {
         if (Option.isNone(ready)) return Stream.dieMessage("ServeLane before Prepare")
         const upcoming = SharedUnits.indicesFor(units, lane, first)
@@ -50,7 +50,7 @@ const WorkerLive = Layer.unwrapScoped(Effect.gen(function*() {
           const computed = inFlight === undefined
             ? Effect.succeed(null)
             : Effect.provideService(
-              server({ index: inFlight, workerId, logLevel, tracing }),
+              server({ index: inFlight, workerId, logLevel, tracing, resume }),
               Remote.IndexProbe,
               SharedUnits.probeOf(units, lane, inFlight)
             )
@@ -68,7 +68,8 @@ const WorkerLive = Layer.unwrapScoped(Effect.gen(function*() {
 })).pipe(Layer.provide(NodeWorkerRunner.layer))
 
 WorkerRunner.launch(WorkerLive).pipe(
-  Effect.provide(NodeHost.layer),
+  // The platform (host facts and files): stateful filters write their shards from here.
+  Effect.provide(NodeHost.platform),
   // No console output from a thread: its lines travel in the reports.
   Effect.provide(Logger.replace(Logger.defaultLogger, Logger.none)),
   NodeRuntime.runMain({ disablePrettyLogger: true, disableErrorReporting: true })

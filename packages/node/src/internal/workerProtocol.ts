@@ -40,7 +40,9 @@ export class ServeLane extends Schema.TaggedRequest<ServeLane>()("ServeLane", {
     workerId: Schema.String,
     logLevel: LogLevelName,
     /** Record spans into each report, for the run to replay (it traces). */
-    tracing: Schema.Boolean
+    tracing: Schema.Boolean,
+    /** Whether the run resumes (stateful filters claim what earlier shards count). */
+    resume: Schema.Boolean
   }
 }) {}
 

@@ -226,6 +226,10 @@ export const command = Command.make(
       )
     ),
     failFast: Options.boolean("fail-fast").pipe(Options.withDescription("stop at the first failed index")),
+    gather: Options.boolean("gather").pipe(
+      Options.withDescription("at the end, merge the shards of the pipeline's stateful filters into their base paths")
+    ),
+    keepShards: Options.boolean("keep-shards").pipe(Options.withDescription("with --gather, keep the shard files")),
     quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("no progress display")),
     json: Shared.json.pipe(Options.withDescription("print the summary as JSON"))
   },
@@ -280,7 +284,15 @@ export const command = Command.make(
         })
         // Without a display the state is still kept: an interruption reports where the run records.
         const onProgress = display ?? ProgressDisplay.handler(state)
-        return yield* Pipeline.run(pipeline, { concurrency, indices, failFast: options.failFast, onProgress, stop }).pipe(
+        return yield* Pipeline.run(pipeline, {
+          concurrency,
+          indices,
+          failFast: options.failFast,
+          onProgress,
+          stop,
+          gather: options.gather,
+          keepShards: options.keepShards
+        }).pipe(
           Effect.raceFirst(Effect.zipRight(graceOver, Effect.interrupt))
         )
       }).pipe(
