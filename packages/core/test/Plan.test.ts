@@ -3,10 +3,13 @@
  * the checkpoint a resumed run would use, in the requested order, running
  * no stage and recording nothing.
  */
-import { Pipeline, Plan } from "@curator/core"
+import { Pipeline, Plan, Sink, Source } from "@curator/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { Live, makeProbe } from "./helpers.js"
+
+/** A service the source's fingerprint reads: the version of each input, as a catalogue would give it. */
+class Catalogue extends Context.Tag("test/Catalogue")<Catalogue, { readonly versionOf: (index: number) => number }>() {}
 
 describe("Plan", () => {
   it.effect("skip (when and by whom), retry (the error), run (never recorded), in the requested order; no stage runs", () =>
@@ -25,6 +28,33 @@ describe("Plan", () => {
       // A plan records nothing: the next run still computes what it said.
       const result = yield* Pipeline.run(probe.pipeline)
       expect(result.outcomes.filter((o) => o._tag === "Completed" && !o.cached).map((o) => o.index)).toEqual([3, 4, 5])
+    }).pipe(Effect.provide(Live)))
+
+  it.effect("a fingerprint that needs the pipeline's services: a changed input is stale in the plan and computed again by the run", () =>
+    Effect.gen(function*() {
+      const versions = [1, 1, 1, 1]
+      let computed: Array<number> = []
+      const pipeline = Pipeline.from(Source.make({
+        name: "Catalogued",
+        length: 4,
+        items: (index) => Effect.sync(() => [index]),
+        fingerprint: (index) => Effect.map(Catalogue, (catalogue) => `item ${index} v${catalogue.versionOf(index)}`)
+      })).pipe(
+        Pipeline.write(Sink.drain({ name: "Note", pathOf: (index) => (computed.push(index), [`/out/${index}`]) })),
+        Pipeline.provide(Layer.succeed(Catalogue, { versionOf: (index) => versions[index]! })),
+        Pipeline.withOptions({ resume: true })
+      )
+      yield* Pipeline.run(pipeline)
+      expect(computed).toEqual([0, 1, 2, 3])
+      versions[2] = 2
+      const plan = yield* Pipeline.plan(pipeline)
+      expect(plan.decisions.filter((d) => d._tag !== "Skip").map((d) => [d.index, Plan.reasonOf(d)])).toEqual([
+        [2, "its input changed (fingerprint item 2 v1 → item 2 v2)"]
+      ])
+      computed = []
+      const result = yield* Pipeline.run(pipeline)
+      expect(computed).toEqual([2])
+      expect(result.redone).toEqual([2])
     }).pipe(Effect.provide(Live)))
 
   it.effect("bad indices are refused as a run refuses them", () =>
