@@ -5,7 +5,7 @@
  * through `@effect/platform`'s `FileSystem`, which the platform layer
  * (`NodeCurator.layer`) provides.
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Option } from "effect"
 import { InvalidRunOptions } from "../RunOptions.js"
 
