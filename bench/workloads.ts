@@ -366,8 +366,10 @@ const startRunners = async (count: number, module: string, url: string, options:
   const bin = path.join(import.meta.dirname, "..", "packages", "node", "bin", "curator.mjs")
   const runners = await Promise.all(Array.from({ length: count }, async () => {
     const port = await freePort()
+    // CURATOR_BENCH_RUNNER_NODE_ARGS: flags for the runners' node (e.g. --cpu-prof), space-separated.
+    const nodeArgs = (process.env.CURATOR_BENCH_RUNNER_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "")
     const child = spawn(process.execPath, [
-      bin, "runner", module, "--postgres", url, "--host", "127.0.0.1", "--port", String(port), "--concurrency", String(options.concurrency)
+      ...nodeArgs, bin, "runner", module, "--postgres", url, "--host", "127.0.0.1", "--port", String(port), "--concurrency", String(options.concurrency)
     ], { stdio: ["ignore", "ignore", "pipe"], env: process.env })
     await new Promise<void>((resolve, reject) => {
       let stderr = ""
@@ -453,13 +455,26 @@ export const cluster = async (n: number): Promise<Measurement> => {
     })
 
   const runners: Record<number, { seconds: number; joinSeconds: number }> = {}
-  for (const count of [1, 2, 3]) runners[count] = await onRunners(count, cpuModule, cpuPipeline, 1)
+  // CURATOR_BENCH_CLUSTER_PARTS=overhead: only the per-index cost (no cpu runs).
+  const counts = process.env.CURATOR_BENCH_CLUSTER_PARTS === "overhead" ? [] : [1, 2, 3]
+  for (const count of counts) runners[count] = await onRunners(count, cpuModule, cpuPipeline, 1)
   const overheadCluster = await onRunners(1, overheadModule, overheadPipeline, concurrency)
   const overheadFibers = await withDatabase(serverUrl, (url) =>
     timed(Pipeline.run(overheadPipeline, { concurrency }).pipe(
       Effect.provide(Backend.layerFibers),
       Effect.provide(PgCheckpointStore.layer({ url }))
     )))
+  if (counts.length === 0) {
+    return {
+      workload: "cluster",
+      n: overheadN,
+      backend: "cluster",
+      seconds: round(overheadCluster.seconds),
+      indices_per_s: round(overheadN / overheadCluster.seconds, 1),
+      cluster_per_index_us: round((overheadCluster.seconds / overheadN) * 1e6, 1),
+      fibers_pg_per_index_us: round((overheadFibers / overheadN) * 1e6, 1)
+    }
+  }
   const rate = (count: number) => round(n / runners[count]!.seconds, 1)
   return {
     workload: "cluster",

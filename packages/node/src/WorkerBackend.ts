@@ -64,7 +64,8 @@ const bootstrap = (options: Options): Effect.Effect<Bootstrap> =>
     const fromSources = entry.pathname.endsWith(".ts")
     const transpiled = await Transpiled.transpile(
       [fileURLToPath(entry), PipelineModule.modulePath(options)],
-      fromSources ? ["@curator/source"] : []
+      fromSources ? ["@curator/source"] : [],
+      dirname(fileURLToPath(import.meta.url))
     )
     const entryTranspiled = fromSources && transpiled?.sources[entry.href] !== undefined
     const hook = ModuleImport.workerHook(transpiled, entryTranspiled)

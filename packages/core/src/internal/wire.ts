@@ -104,6 +104,13 @@ const fromWire = (schemas: ReadonlyArray<Schema.Schema<any, any, never>>) => (wi
   return new RemoteFailure({ tag: wire.tag, message: wire.message, stack: wire.stack ?? undefined })
 }
 
+/**
+ * Built from values this process made, so not validated here (a class's
+ * constructor would check every field: ~0.25 ms an index, the largest cost
+ * of a runner's index); the receiver decodes the report with the schema.
+ */
+const trusted = true
+
 /** The report of an index computed here, for the parent. */
 export const toReport = <E>(computed: Computed<E>): IndexReport =>
   computed._tag === "Success"
@@ -115,7 +122,7 @@ export const toReport = <E>(computed: Computed<E>): IndexReport =>
       artifacts: computed.artifacts,
       logs: computed.logs,
       spans: computed.spans
-    })
+    }, trusted)
     : new Failure({
       message: computed.message,
       cause: Cause.map(computed.cause, toWire),
@@ -123,7 +130,7 @@ export const toReport = <E>(computed: Computed<E>): IndexReport =>
       peakMemoryBytes: computed.peakMemoryBytes,
       logs: computed.logs,
       spans: computed.spans
-    })
+    }, trusted)
 
 /**
  * What the run records and returns for a report: the same as for an index

@@ -70,7 +70,9 @@ const isEsModule = (file: string): boolean => {
  */
 export const transpile = async (
   entries: ReadonlyArray<string>,
-  conditions: ReadonlyArray<string>
+  conditions: ReadonlyArray<string>,
+  /** Where a bare import not found from its importer is resolved again (Curator's own package, as the threads' hook does). */
+  fallbackDir: string
 ): Promise<Transpiled | undefined> => {
   const typeScriptEntries = entries.filter((entry) => typeScript.test(entry) && fs.existsSync(entry))
   if (typeScriptEntries.length === 0) return undefined
@@ -101,17 +103,16 @@ export const transpile = async (
         }) => {
           // A bare import is followed only when it resolves to TypeScript
           // outside node_modules (a workspace package's sources); anything
-          // else Node loads itself.
+          // else Node loads itself. Not found from its importer, it is
+          // looked for from Curator's package, as the threads' hook does.
           build.onResolve({ filter: /^[^./]/ }, async (args) => {
             if (args.pluginData === "again") return undefined
             const specifier = args.path as string
             if (specifier.startsWith("node:")) return { path: specifier, external: true }
-            const resolved = await build.resolve(specifier, {
-              kind: args.kind,
-              importer: args.importer,
-              resolveDir: args.resolveDir,
-              pluginData: "again"
-            })
+            const resolveFrom = (resolveDir: unknown) =>
+              build.resolve(specifier, { kind: args.kind, importer: args.importer, resolveDir, pluginData: "again" })
+            let resolved = await resolveFrom(args.resolveDir)
+            if (resolved.errors.length > 0) resolved = await resolveFrom(fallbackDir)
             const followed = resolved.errors.length === 0 && typeScript.test(resolved.path) &&
               !resolved.path.includes(`${path.sep}node_modules${path.sep}`)
             return followed ? { path: resolved.path } : { path: specifier, external: true }
