@@ -47,10 +47,17 @@ export const resolve = async (specifier, context, next) => {
     return next(specifier, { ...context, parentURL: base })
   }
 }
+`
+
+/** Serving transpiled sources: only where there are some, as a load hook costs every module a round trip. */
+const loadHook = `
 export const load = async (url, context, next) => {
   const source = sources.get(url)
   return source === undefined ? next(url, context) : { format: "module", source, shortCircuit: true }
 }`
+
+const hookUrl = (transpiled: Transpiled | undefined) =>
+  `data:text/javascript,${encodeURIComponent(transpiled === undefined ? hook : hook + loadHook)}`
 
 /**
  * The hook of a worker thread, with the TypeScript its pool transpiled. The
@@ -69,7 +76,7 @@ export interface WorkerHook {
 export const workerDataKey = "curatorModuleHook"
 
 export const workerHook = (transpiled: Transpiled | undefined, atStart: boolean): WorkerHook => ({
-  url: `data:text/javascript,${encodeURIComponent(hook)}`,
+  url: hookUrl(transpiled),
   data: { base: import.meta.url, transpiled },
   atStart
 })
