@@ -22,6 +22,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { makeBulkDatabase } from "../packages/node/test/fixtures/bulkDatabase.js"
+import { compiled } from "./compiled.js"
 import type { Measurement } from "./workloads.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -224,17 +225,17 @@ const reuse = process.env.CURATOR_BENCH_SCALE_DB
  * The run loop's memory at N indices: a fresh run drained through
  * `Pipeline.stream`, the same run resumed (every index from the checkpoint),
  * and a resumed `Pipeline.run` (which keeps every outcome, as asked). Each
- * runs in a process of its own; the baseline is a bare Node process's RSS.
+ * runs in a process of its own, as compiled JavaScript against Curator's
+ * dist (bench/compiled.ts; build it first); the baselines are a bare Node
+ * process's RSS and the run's own RSS before it starts (Curator loaded).
  */
 const runMemory = (n: number, dir: string) => {
   const bare = spawnSync(process.execPath, ["-e", "console.log(process.resourceUsage().maxRSS)"], { encoding: "utf8" })
   const dbDir = path.join(dir, "runs")
+  // Compiled, against Curator's dist: under tsx the figure would carry tsx's own ~170 MB.
+  const script = compiled("runMemory.ts")
   for (const [mode, part] of [["stream", "stream fresh"], ["stream", "stream resumed"], ["run", "run resumed"]] as const) {
-    const child = spawnSync(
-      process.execPath,
-      ["--conditions=@curator/source", "--import", "tsx", path.join(here, "runMemory.ts"), mode, String(n), dbDir],
-      { encoding: "utf8", maxBuffer: 1 << 20 }
-    )
+    const child = spawnSync(process.execPath, [script, mode, String(n), dbDir], { encoding: "utf8", maxBuffer: 1 << 20 })
     if (child.status !== 0) throw new Error(`bench runMemory ${mode} failed: ${child.stderr}`)
     print({
       workload: "scale",

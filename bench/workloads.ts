@@ -19,13 +19,14 @@ import { PgClient } from "@effect/sql-pg"
 // The shard count, which the benchmark waits to see shared (not a public setting).
 import { shardingConfig } from "../packages/node/src/internal/clusterProtocol.js"
 import { Effect, Layer, Redacted, Stream } from "effect"
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { formats } from "./formats.js"
 import { cli } from "./cli.js"
+import { compiled } from "./compiled.js"
 import { progress } from "./progress.js"
 import { plan } from "./plan.js"
 import { scale } from "./scale.js"
@@ -242,6 +243,7 @@ export const cpu = async (n: number): Promise<Measurement> => {
     return { poolStart, run: (performance.now() - runStarted) / 1000 }
   })))
   fs.rmSync(dbDir, { recursive: true, force: true })
+  const compiledStart = poolStarts(module)
   return {
     workload: "cpu",
     n,
@@ -253,8 +255,40 @@ export const cpu = async (n: number): Promise<Measurement> => {
     workers_2_seconds: round(workers.run),
     workers_2_pool_start_seconds: round(workers.poolStart),
     workers_speedup_over_sequential: round(sequential / workers.run, 2),
-    workers_speedup_including_pool_start: round(sequential / (workers.run + workers.poolStart), 2)
+    workers_speedup_including_pool_start: round(sequential / (workers.run + workers.poolStart), 2),
+    ...compiledStart
   }
+}
+
+/**
+ * Pool start of 2 threads with Curator compiled (its `dist`, bench/poolStart.ts
+ * in a process of its own), on the cpu pipeline compiled to JavaScript and
+ * as TypeScript, each beside its floor (2 bare threads importing the same
+ * module); three rounds, alternated; medians, wall and CPU seconds.
+ */
+const poolStarts = (tsModule: string): Record<string, number> => {
+  const script = compiled("poolStart.ts")
+  const jsModule = compiled("pipelines/cpu.ts")
+  const figures: Record<string, Array<{ seconds: number; cpu_seconds: number }>> = {}
+  for (let round = 0; round < 3; round++) {
+    for (const [name, mode, module] of [
+      ["js", "pool", jsModule],
+      ["js_floor", "floor", jsModule],
+      ["ts", "pool", tsModule],
+      ["ts_floor", "floor", tsModule]
+    ] as const) {
+      const child = spawnSync(process.execPath, [script, mode, module], { encoding: "utf8" })
+      if (child.status !== 0) throw new Error(`bench poolStart ${mode} ${module} failed: ${child.stderr}`)
+      ;(figures[name] ??= []).push(JSON.parse(child.stdout.trim().split("\n").pop()!))
+    }
+  }
+  const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[1]!
+  const out: Record<string, number> = {}
+  for (const [name, runs] of Object.entries(figures)) {
+    out[`dist_pool_start_${name}_seconds`] = round(median(runs.map((r) => r.seconds)))
+    out[`dist_pool_start_${name}_cpu_seconds`] = round(median(runs.map((r) => r.cpu_seconds)))
+  }
+  return out
 }
 
 /** The per-index overhead of the worker pool: the overhead pipeline on two threads, against fibers. */
@@ -374,8 +408,10 @@ const startRunners = async (count: number, module: string, url: string, options:
   const bin = path.join(import.meta.dirname, "..", "packages", "node", "bin", "curator.mjs")
   const runners = await Promise.all(Array.from({ length: count }, async () => {
     const port = await freePort()
+    // CURATOR_BENCH_RUNNER_NODE_ARGS: flags for the runners' node (e.g. --cpu-prof), space-separated.
+    const nodeArgs = (process.env.CURATOR_BENCH_RUNNER_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "")
     const child = spawn(process.execPath, [
-      bin, "runner", module, "--postgres", url, "--host", "127.0.0.1", "--port", String(port), "--concurrency", String(options.concurrency)
+      ...nodeArgs, bin, "runner", module, "--postgres", url, "--host", "127.0.0.1", "--port", String(port), "--concurrency", String(options.concurrency)
     ], { stdio: ["ignore", "ignore", "pipe"], env: process.env })
     await new Promise<void>((resolve, reject) => {
       let stderr = ""
@@ -461,13 +497,26 @@ export const cluster = async (n: number): Promise<Measurement> => {
     })
 
   const runners: Record<number, { seconds: number; joinSeconds: number }> = {}
-  for (const count of [1, 2, 3]) runners[count] = await onRunners(count, cpuModule, cpuPipeline, 1)
+  // CURATOR_BENCH_CLUSTER_PARTS=overhead: only the per-index cost (no cpu runs).
+  const counts = process.env.CURATOR_BENCH_CLUSTER_PARTS === "overhead" ? [] : [1, 2, 3]
+  for (const count of counts) runners[count] = await onRunners(count, cpuModule, cpuPipeline, 1)
   const overheadCluster = await onRunners(1, overheadModule, overheadPipeline, concurrency)
   const overheadFibers = await withDatabase(serverUrl, (url) =>
     timed(Pipeline.run(overheadPipeline, { concurrency }).pipe(
       Effect.provide(Backend.layerFibers),
       Effect.provide(PgCheckpointStore.layer({ url }))
     )))
+  if (counts.length === 0) {
+    return {
+      workload: "cluster",
+      n: overheadN,
+      backend: "cluster",
+      seconds: round(overheadCluster.seconds),
+      indices_per_s: round(overheadN / overheadCluster.seconds, 1),
+      cluster_per_index_us: round((overheadCluster.seconds / overheadN) * 1e6, 1),
+      fibers_pg_per_index_us: round((overheadFibers / overheadN) * 1e6, 1)
+    }
+  }
   const rate = (count: number) => round(n / runners[count]!.seconds, 1)
   return {
     workload: "cluster",

@@ -11,7 +11,7 @@
  * are deleted unless `keepShards`. The gathered file lists the shards it
  * absorbed, so gathering again (or after a crash midway) counts none twice.
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Schema } from "effect"
 import type { Checkpoint, CheckpointError } from "./CheckpointStore.js"
 import type { Stateful } from "./Filter.js"

@@ -7,7 +7,7 @@
  * size when only that was, else its existence. Files are read through the
  * `FileSystem` in context.
  */
-import type { FileSystem } from "@effect/platform"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Option, Stream } from "effect"
 import { type Checkpoint, type CheckpointError, streamPages } from "./CheckpointStore.js"
 import { checkOutput, measurer, type VerifyMode } from "./internal/outputChecks.js"

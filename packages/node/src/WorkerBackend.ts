@@ -25,9 +25,11 @@ import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import { availableParallelism } from "node:os"
 import { dirname, join } from "node:path"
-import { pathToFileURL } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import * as WT from "node:worker_threads"
+import * as ModuleImport from "./internal/moduleImport.js"
 import * as SharedUnits from "./internal/sharedUnits.js"
+import * as Transpiled from "./internal/transpiledModules.js"
 import { LaneStep, Prepare, ServeLane, type WorkerRequest } from "./internal/workerProtocol.js"
 import * as PipelineModule from "./PipelineModule.js"
 
@@ -41,22 +43,54 @@ export interface Options extends PipelineModule.Reference {
 
 const entry = new URL(import.meta.url.endsWith(".ts") ? "./internal/workerMain.ts" : "./internal/workerMain.js", import.meta.url)
 
-/**
- * The code a thread starts with: running from TypeScript sources, it first
- * registers `tsx` (its ESM API, located through tsx's own exports map) and
- * resolves packages from source; compiled, it imports the entry directly.
- */
-const bootstrap = (): { readonly code: string; readonly execArgv: ReadonlyArray<string> } => {
-  if (!entry.pathname.endsWith(".ts")) return { code: `import(${JSON.stringify(entry.href)})`, execArgv: [] }
-  const require = createRequire(import.meta.url)
-  const tsxRoot = dirname(require.resolve("tsx/package.json"))
-  const exportsMap = JSON.parse(fs.readFileSync(join(tsxRoot, "package.json"), "utf8")).exports
-  const tsxApi = pathToFileURL(join(tsxRoot, exportsMap["./esm/api"].import.default)).href
-  return {
-    code: `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}) })`,
-    execArgv: ["--conditions=@curator/source"]
-  }
+/** How a thread starts: the code it evaluates, its flags, and what it reads from `workerData`. */
+interface Bootstrap {
+  readonly code: string
+  readonly execArgv: ReadonlyArray<string>
+  readonly workerData: Record<string, ModuleImport.WorkerHook>
 }
+
+/**
+ * The code a thread starts with, prepared once per pool: it registers the
+ * module hook (internal/moduleImport.ts), which serves the TypeScript the
+ * pool transpiled once — Curator's own sources when running from them, and
+ * a TypeScript pipeline module — then imports the entry. Running from
+ * sources, packages resolve to their sources; when nothing could be
+ * transpiled there, tsx is registered first (its ESM API, located through
+ * tsx's own exports map), as before.
+ */
+const bootstrap = (options: Options): Effect.Effect<Bootstrap> =>
+  Effect.promise(async () => {
+    const fromSources = entry.pathname.endsWith(".ts")
+    const transpiled = await Transpiled.transpile(
+      [fileURLToPath(entry), PipelineModule.modulePath(options)],
+      fromSources ? ["@curator/source"] : [],
+      dirname(fileURLToPath(import.meta.url))
+    )
+    const entryTranspiled = fromSources && transpiled?.sources[entry.href] !== undefined
+    const hook = ModuleImport.workerHook(transpiled, entryTranspiled)
+    const workerData = { [ModuleImport.workerDataKey]: hook }
+    const importEntry = `import(${JSON.stringify(entry.href)})`
+    if (!fromSources) return { code: importEntry, execArgv: [], workerData }
+    const execArgv = ["--conditions=@curator/source"]
+    if (entryTranspiled) {
+      const key = JSON.stringify(ModuleImport.workerDataKey)
+      const registerHook = `import("node:module").then((m) => import("node:worker_threads").then((wt) => {
+        const hook = wt.workerData[${key}]
+        m.register(hook.url, { data: hook.data })
+      }))`
+      return { code: `${registerHook}.then(() => ${importEntry})`, execArgv, workerData }
+    }
+    const require = createRequire(import.meta.url)
+    const tsxRoot = dirname(require.resolve("tsx/package.json"))
+    const exportsMap = JSON.parse(fs.readFileSync(join(tsxRoot, "package.json"), "utf8")).exports
+    const tsxApi = pathToFileURL(join(tsxRoot, exportsMap["./esm/api"].import.default)).href
+    return {
+      code: `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return ${importEntry} })`,
+      execArgv,
+      workerData
+    }
+  })
 
 /** Why a worker thread stopped answering, for the failed index's record. */
 const describeDeath = (index: number, error: unknown): string => {
@@ -93,10 +127,9 @@ const backendError = (message: string) => new Backend.BackendError({ backend: "w
  * until its scope closes (gracefully on success, terminated at once on
  * failure or interruption).
  */
-const startThread = (options: Options): Effect.Effect<Thread, Backend.BackendError> =>
+const startThread = (options: Options, { code, execArgv, workerData }: Bootstrap): Effect.Effect<Thread, Backend.BackendError> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
-      const { code, execArgv } = bootstrap()
       const scope = yield* Scope.make()
       let raw: WT.Worker | undefined
       const terminate = Effect.promise(() => raw?.terminate() ?? Promise.resolve(undefined))
@@ -104,6 +137,7 @@ const startThread = (options: Options): Effect.Effect<Thread, Backend.BackendErr
         (raw = new WT.Worker(code, {
           eval: true,
           execArgv: [...execArgv],
+          workerData,
           ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits })
         }))
       return yield* restore(Effect.gen(function*() {
@@ -144,15 +178,16 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
     yield* Effect.addFinalizer((exit) =>
       Effect.flatMap(Queue.takeAll(idle), (left) => Effect.forEach(left, (t) => Scope.close(t.scope, exit), { discard: true }))
     )
+    const start = yield* bootstrap(options)
     yield* Effect.all(
-      Array.from({ length: size }, () => Effect.flatMap(startThread(options), (thread) => Queue.offer(idle, thread))),
+      Array.from({ length: size }, () => Effect.flatMap(startThread(options, start), (thread) => Queue.offer(idle, thread))),
       { concurrency: "unbounded", discard: true }
     )
 
     /** Starts a thread in place of one that was stopped. */
     const replacement = Effect.suspend(() => {
       missing--
-      return Effect.onError(startThread(options), () => Effect.sync(() => missing++))
+      return Effect.onError(startThread(options, start), () => Effect.sync(() => missing++))
     })
 
     /** An idle thread, or a new one in place of a stopped thread, or the next thread put back. */

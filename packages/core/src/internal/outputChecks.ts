@@ -9,7 +9,7 @@
  * changes, not tampering: no cryptographic hash is needed, and SHA-256 would
  * cost several times more per byte.
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Option, Stream } from "effect"
 import xxhash from "xxhash-wasm"
 import type { OutputCheck } from "../CheckpointStore.js"

@@ -23,7 +23,7 @@
  * Shards live where the lane runs: every process of a run, and the one that
  * gathers, must see the same file system (a shared one for remote runners).
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Context, Effect, Option, Schema } from "effect"
 import * as IndexSet from "../IndexSet.js"
 import type { ArtifactWritten, CurrentIndex } from "./context.js"

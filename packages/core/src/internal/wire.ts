@@ -107,6 +107,13 @@ const fromWire = (schemas: ReadonlyArray<Schema.Schema<any, any, never>>) => (wi
   return new RemoteFailure({ tag: wire.tag, message: wire.message, stack: wire.stack ?? undefined })
 }
 
+/**
+ * Built from values this process made, so not validated here (a class's
+ * constructor would check every field: ~0.25 ms an index, the largest cost
+ * of a runner's index); the receiver decodes the report with the schema.
+ */
+const trusted = true
+
 /** The report of an index computed here, for the parent. */
 export const toReport = <E>(computed: Computed<E>): IndexReport =>
   computed._tag === "Success"
@@ -119,7 +126,7 @@ export const toReport = <E>(computed: Computed<E>): IndexReport =>
       logs: computed.logs,
       spans: computed.spans,
       ...(computed.attempts === undefined ? {} : { attempts: computed.attempts })
-    })
+    }, trusted)
     : new Failure({
       message: computed.message,
       cause: Cause.map(computed.cause, toWire),
@@ -129,7 +136,7 @@ export const toReport = <E>(computed: Computed<E>): IndexReport =>
       spans: computed.spans,
       ...(computed.attempts === undefined ? {} : { attempts: computed.attempts }),
       ...(computed.failureClass === undefined ? {} : { failureClass: computed.failureClass })
-    })
+    }, trusted)
 
 /**
  * What the run records and returns for a report: the same as for an index

@@ -14,36 +14,90 @@
  */
 import { register } from "node:module"
 import { pathToFileURL } from "node:url"
-
-const typeScript = /\.[cm]?tsx?$/
+import * as WT from "node:worker_threads"
+import { type Transpiled, typeScript } from "./transpiledModules.js"
 
 /**
- * The resolve hook: the default resolution, else, for a bare specifier
- * that is not found, the same resolution from Curator's package. Hooks run
- * on Node's loader thread, so this is plain JavaScript given as a data URL
+ * The module hook: the default resolution, else, for a bare specifier
+ * that is not found, the same resolution from Curator's package; and, in a
+ * worker thread, the TypeScript its pool transpiled once (see
+ * internal/transpiledModules.ts) served at its own URLs. Hooks run on
+ * Node's loader thread, so this is plain JavaScript given as a data URL
  * (one file for the sources and the compiled package alike).
  */
-const fallbackHook = `
+const hook = `
 let base
-export const initialize = (data) => { base = data.base }
+let sources = new Map()
+let resolutions = new Map()
+export const initialize = (data) => {
+  base = data.base
+  if (data.transpiled !== undefined) {
+    sources = new Map(Object.entries(data.transpiled.sources))
+    resolutions = new Map(Object.entries(data.transpiled.resolutions))
+  }
+}
 const bare = (specifier) => !/^(\\.{0,2}\\/|[a-zA-Z][a-zA-Z0-9+.-]*:)/.test(specifier)
 export const resolve = async (specifier, context, next) => {
+  const known = context.parentURL === undefined ? undefined : resolutions.get(context.parentURL + "\\0" + specifier)
+  if (known !== undefined) return { url: known, format: "module", shortCircuit: true }
   try {
     return await next(specifier, context)
   } catch (error) {
     if (error?.code !== "ERR_MODULE_NOT_FOUND" || !bare(specifier) || context.parentURL === base) throw error
     return next(specifier, { ...context, parentURL: base })
   }
+}
+`
+
+/** Serving transpiled sources: only where there are some, as a load hook costs every module a round trip. */
+const loadHook = `
+export const load = async (url, context, next) => {
+  const source = sources.get(url)
+  return source === undefined ? next(url, context) : { format: "module", source, shortCircuit: true }
 }`
 
-let fallbackRegistered = false
+const hookUrl = (transpiled: Transpiled | undefined) =>
+  `data:text/javascript,${encodeURIComponent(transpiled === undefined ? hook : hook + loadHook)}`
 
-/** Registers the fallback resolution for this thread, once. */
-const registerFallback = (): void => {
-  if (fallbackRegistered) return
-  fallbackRegistered = true
-  register(`data:text/javascript,${encodeURIComponent(fallbackHook)}`, { data: { base: import.meta.url } })
+/**
+ * The hook of a worker thread, with the TypeScript its pool transpiled. The
+ * thread registers it as late as it can: every module loaded after it pays
+ * a round trip to the loader thread, so it goes in before the entry only
+ * when the entry itself is TypeScript (`atStart`), else on the first import
+ * of a pipeline module, once Curator and effect are loaded.
+ */
+export interface WorkerHook {
+  readonly url: string
+  readonly data: { readonly base: string; readonly transpiled: Transpiled | undefined }
+  readonly atStart: boolean
 }
+
+/** The key of `workerData` under which a thread finds its hook. */
+export const workerDataKey = "curatorModuleHook"
+
+export const workerHook = (transpiled: Transpiled | undefined, atStart: boolean): WorkerHook => ({
+  url: hookUrl(transpiled),
+  data: { base: import.meta.url, transpiled },
+  atStart
+})
+
+/** In a worker thread of the pool: its hook. */
+const poolHook: WorkerHook | undefined = WT.isMainThread
+  ? undefined
+  : (WT.workerData as Record<string, WorkerHook | undefined> | null)?.[workerDataKey]
+
+let hookRegistered = poolHook?.atStart === true
+
+/** Registers the hook for this thread, once. */
+const registerHook = (): void => {
+  if (hookRegistered) return
+  hookRegistered = true
+  const { data, url } = poolHook ?? workerHook(undefined, false)
+  register(url, { data })
+}
+
+/** Whether this thread's hook serves `path` already transpiled. */
+const transpiledHere = (path: string): boolean => poolHook?.data.transpiled?.sources[pathToFileURL(path).href] !== undefined
 
 let tsxRegistered: Promise<void> | undefined
 
@@ -66,8 +120,8 @@ const registerTypeScript = (path: string): Promise<void> =>
 
 /** Imports the module at an absolute path, as described in this module's header. */
 export const importModule = async (path: string): Promise<Record<string, unknown>> => {
-  if (typeScript.test(path)) await registerTypeScript(path)
+  if (typeScript.test(path) && !transpiledHere(path)) await registerTypeScript(path)
   // Registered after tsx, so it runs first and sees tsx's resolution fail.
-  registerFallback()
+  registerHook()
   return (await import(pathToFileURL(path).href)) as Record<string, unknown>
 }
