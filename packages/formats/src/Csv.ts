@@ -31,12 +31,18 @@ const parseOptions = (delimiter: string) => ({ columns: true, skip_empty_lines: 
  * quarter of the reader's time.)
  */
 const lineOfRecord = (file: string, record: number, delimiter: string): Effect.Effect<string> =>
-  Effect.promise(async () => {
+  Effect.tryPromise(async () => {
     let line: number | undefined
-    const records = fs.createReadStream(file).pipe(parse({ ...parseOptions(delimiter), info: true, to: record }))
-    for await (const { info } of records) line = (info as { lines: number }).lines
+    const bytes = fs.createReadStream(file)
+    try {
+      for await (const { info } of bytes.pipe(parse({ ...parseOptions(delimiter), info: true, to: record }))) {
+        line = (info as { lines: number }).lines
+      }
+    } finally {
+      bytes.destroy()
+    }
     return line === undefined ? `record ${record}` : `line ${line}`
-  }).pipe(Effect.orElseSucceed(() => `record ${record}`))
+  }).pipe(Effect.orElseSucceed(() => `record ${record}`)) // The file changed or went: its record number still says where.
 
 /**
  * Reads a CSV file whose first line names the columns, as a stream of rows
