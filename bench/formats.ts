@@ -21,7 +21,9 @@
  *   of this process (`process.cpuUsage`), and `_curator_fixed_ms`, the wall
  *   time of the same Curator run over shards of one row each: the per-run
  *   cost (database, bookkeeping, files) that more rows amortise;
- *   `_ratio_per_row` is the ratio with it taken off.
+ *   `_ratio_per_row` is the ratio with it taken off. Every timed run starts
+ *   after a full garbage collection, so that none pays for the garbage of
+ *   the run before it.
  * - Memory: peak RSS growth while Curator reads a big Parquet file (written
  *   by the bench; `CURATOR_BENCH_FORMATS_MB`, default 256) as one index per
  *   row group (64 Ki rows each), rows drained. Goal ≤ 128 MB.
@@ -41,6 +43,8 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as readline from "node:readline"
+import * as v8 from "node:v8"
+import * as vm from "node:vm"
 
 const Row = Schema.Struct({ id: Schema.Int, text: Schema.String, score: Schema.Number })
 type Row = typeof Row.Type
@@ -117,7 +121,18 @@ interface Timing {
   readonly cpu: number
 }
 
+/**
+ * A full collection, so that each timed run starts from the same heap and
+ * does not pay for the garbage of the run before it (the baseline runs
+ * right after a Curator run). `gc` is exposed here rather than by a node flag.
+ */
+const collectGarbage: () => void = (() => {
+  v8.setFlagsFromString("--expose-gc")
+  return vm.runInNewContext("gc") as () => void
+})()
+
 const timed = async (run: () => Promise<void>): Promise<Timing> => {
+  collectGarbage()
   const cpu = process.cpuUsage()
   const started = performance.now()
   await run()
