@@ -9,7 +9,7 @@ import { Chunk, Effect, Either, type Schema, Stream } from "effect"
 import * as fs from "node:fs/promises"
 import { makeReader, type Reader } from "./FileSource.js"
 import { describe, FormatError } from "./FormatError.js"
-import { decodeWith, encodeWith, type FileOptions, placement, schemaParams, writeAtomic } from "./internal/files.js"
+import { decodeWith, encodeWith, type FileOptions, mismatch, placement, schemaParams, unencodable, writeAtomic } from "./internal/files.js"
 
 /** Options of the Arrow reader. */
 export interface ReadOptions<A, I> {
@@ -67,8 +67,8 @@ export const read = <A = Record<string, unknown>, I = A>(options: ReadOptions<A,
                 values.push(row as A)
                 continue
               }
-              const decoded = decode("arrow", file, `record batch ${batch}, row ${r}`, row)
-              if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+              const decoded = decode(row)
+              if (Either.isLeft(decoded)) return Effect.fail(mismatch("arrow", file, `record batch ${batch}, row ${r}`, decoded.left))
               values.push(decoded.right)
             }
             return Effect.succeed(values)
@@ -109,8 +109,8 @@ export const write = <A, I = A>(options: WriteOptions<A, I>): Sink.Sink<A, Forma
             rows.push(items[i] as Record<string, unknown>)
             continue
           }
-          const encoded = encode("arrow", file, `item ${i}`, items[i]!)
-          if (Either.isLeft(encoded)) return Effect.fail(encoded.left)
+          const encoded = encode(items[i]!)
+          if (Either.isLeft(encoded)) return Effect.fail(unencodable("arrow", file, `item ${i}`, encoded.left))
           rows.push(encoded.right as Record<string, unknown>)
         }
         return Effect.try({

@@ -12,7 +12,7 @@ import * as fs from "node:fs"
 import { pipeline } from "node:stream"
 import { makeReader, type Reader } from "./FileSource.js"
 import type { FormatError } from "./FormatError.js"
-import { decodeWith, encodeWith, type FileOptions, fromReadable, placement, schemaParams, structFields, textSink } from "./internal/files.js"
+import { decodeWith, encodeWith, type FileOptions, fromReadable, mismatch, placement, schemaParams, structFields, textSink, unencodable } from "./internal/files.js"
 
 /** Options of the CSV reader. */
 export interface ReadOptions {
@@ -20,11 +20,29 @@ export interface ReadOptions {
   readonly delimiter?: string | undefined
 }
 
-/** A record and the line it ends on (csv-parse's `info` option would copy its whole info object per record: twice as slow). */
-interface Parsed {
-  readonly record: Record<string, string>
-  readonly line: number
-}
+/** How csv-parse reads the files of `read` (and again, to find the line of a record that does not fit). */
+const parseOptions = (delimiter: string) => ({ columns: true, skip_empty_lines: true, delimiter }) as const
+
+/**
+ * The line the `record`-th record of a file ends on (1-based, the header not
+ * counted). Only for an error message: the file is parsed again up to that
+ * record with csv-parse's `info`. (Asking csv-parse for each record's line as
+ * it reads — `info` or `on_record` — builds an info object per record, a
+ * quarter of the reader's time.)
+ */
+const lineOfRecord = (file: string, record: number, delimiter: string): Effect.Effect<string> =>
+  Effect.tryPromise(async () => {
+    let line: number | undefined
+    const bytes = fs.createReadStream(file)
+    try {
+      for await (const { info } of bytes.pipe(parse({ ...parseOptions(delimiter), info: true, to: record }))) {
+        line = (info as { lines: number }).lines
+      }
+    } finally {
+      bytes.destroy()
+    }
+    return line === undefined ? `record ${record}` : `line ${line}`
+  }).pipe(Effect.orElseSucceed(() => `record ${record}`)) // The file changed or went: its record number still says where.
 
 /**
  * Reads a CSV file whose first line names the columns, as a stream of rows
@@ -38,29 +56,31 @@ export const read = <A, I>(schema: Schema.Schema<A, I>, options: ReadOptions = {
   const decode = decodeWith(schema)
   const delimiter = options.delimiter ?? ","
   return makeReader({ format: "csv", delimiter, ...schemaParams(schema) }, (file) =>
-    fromReadable<Parsed>(
-      "csv",
-      file,
-      // pipeline() forwards a read error of the file to the parser, the stream we read.
-      () => pipeline(fs.createReadStream(file), parse({
-        columns: true,
-        skip_empty_lines: true,
-        delimiter,
-        on_record: (record: Record<string, string>, context) => ({ record, line: context.lines })
-      }), () => {}),
-      (cause) => {
-        const lines = (cause as { lines?: unknown }).lines
-        return typeof lines === "number" ? `line ${lines}` : undefined
-      }
-    ).pipe(Stream.mapChunksEffect((parsed) => {
-      const rows: Array<A> = []
-      for (const { line, record } of parsed) {
-        const decoded = decode("csv", file, `line ${line}`, record)
-        if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
-        rows.push(decoded.right)
-      }
-      return Effect.succeed(Chunk.unsafeFromArray(rows))
-    })))
+    Stream.suspend(() => {
+      let records = 0
+      return fromReadable<Record<string, string>>(
+        "csv",
+        file,
+        // pipeline() forwards a read error of the file to the parser, the stream we read.
+        () => pipeline(fs.createReadStream(file), parse(parseOptions(delimiter)), () => {}),
+        (cause) => {
+          const lines = (cause as { lines?: unknown }).lines
+          return typeof lines === "number" ? `line ${lines}` : undefined
+        }
+      ).pipe(Stream.mapChunksEffect((parsed) => {
+        const rows: Array<A> = []
+        for (const record of parsed) {
+          records += 1
+          const decoded = decode(record)
+          if (Either.isLeft(decoded)) {
+            const issue = decoded.left
+            return Effect.flatMap(lineOfRecord(file, records, delimiter), (position) => Effect.fail(mismatch("csv", file, position, issue)))
+          }
+          rows.push(decoded.right)
+        }
+        return Effect.succeed(Chunk.unsafeFromArray(rows))
+      }))
+    }))
 }
 
 /** Options of the CSV sink. */
@@ -87,8 +107,8 @@ export const write = <A, I>(options: WriteOptions<A, I>): Sink.Sink<A, FormatErr
     encode: (items, first, file) => {
       const rows: Array<I> = []
       for (let i = 0; i < items.length; i++) {
-        const encoded = encode("csv", file, `item ${first + i}`, items[i]!)
-        if (Either.isLeft(encoded)) return Either.left(encoded.left)
+        const encoded = encode(items[i]!)
+        if (Either.isLeft(encoded)) return Either.left(unencodable("csv", file, `item ${first + i}`, encoded.left))
         rows.push(encoded.right)
       }
       // The header goes with the first chunk only.

@@ -8,7 +8,7 @@ import type { Sink } from "@curator/core"
 import { Chunk, Effect, Either, Schema, Stream } from "effect"
 import { makeReader, type Reader } from "./FileSource.js"
 import { describe, FormatError } from "./FormatError.js"
-import { decodeWith, encodeWith, type FileOptions, placement, readChunks, schemaParams, textSink } from "./internal/files.js"
+import { decodeWith, encodeWith, type FileOptions, mismatch, placement, readChunks, schemaParams, textSink, unencodable } from "./internal/files.js"
 
 /**
  * Reads a JSON Lines file as a stream of values decoded by `schema` (blank
@@ -37,8 +37,8 @@ export const read = <A, I>(schema: Schema.Schema<A, I>): Reader<A> => {
           } catch (cause) {
             return Effect.fail(new FormatError({ format: "jsonl", path: file, position: `line ${line}`, reason: `not JSON: ${describe(cause)}` }))
           }
-          const decoded = decode("jsonl", file, `line ${line}`, json)
-          if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
+          const decoded = decode(json)
+          if (Either.isLeft(decoded)) return Effect.fail(mismatch("jsonl", file, `line ${line}`, decoded.left))
           values.push(decoded.right)
         }
         return Effect.succeed(Chunk.unsafeFromArray(values))
@@ -78,8 +78,8 @@ export const write = <A, I = A>(options: WriteOptions<A, I>): Sink.Sink<A, Forma
       for (let i = 0; i < items.length; i++) {
         let value: unknown = items[i]
         if (encode !== undefined) {
-          const encoded = encode("jsonl", file, `item ${first + i}`, items[i]!)
-          if (Either.isLeft(encoded)) return Either.left(encoded.left)
+          const encoded = encode(items[i]!)
+          if (Either.isLeft(encoded)) return Either.left(unencodable("jsonl", file, `item ${first + i}`, encoded.left))
           value = encoded.right
         }
         text += JSON.stringify(value) + "\n"

@@ -18,7 +18,7 @@ import { type BasicType, ByteWriter, type ColumnSource, ParquetWriter, schemaFro
 import * as zlib from "node:zlib"
 import { fingerprintOf, makeReader, type Reader } from "./FileSource.js"
 import { describe, FormatError } from "./FormatError.js"
-import { decodeWith, type FileOptions, placement, schemaParams, structFields, writeAtomic } from "./internal/files.js"
+import { decodeWith, type FileOptions, mismatch, placement, schemaParams, structFields, writeAtomic } from "./internal/files.js"
 import * as path from "node:path"
 
 /** Options of the Parquet reader. */
@@ -91,8 +91,8 @@ export const read = <A = Record<string, unknown>, I = A>(options: ReadOptions<A,
           if (decode === undefined) return Effect.succeed(rows as unknown as Array<A>)
           const decoded: Array<A> = []
           for (let r = 0; r < rows.length; r++) {
-            const row = decode("parquet", file, `row group ${g}, row ${r}`, rows[r])
-            if (Either.isLeft(row)) return Effect.fail(row.left)
+            const row = decode(rows[r])
+            if (Either.isLeft(row)) return Effect.fail(mismatch("parquet", file, `row group ${g}, row ${r}`, row.left))
             decoded.push(row.right)
           }
           return Effect.succeed(decoded)

@@ -44,8 +44,8 @@ describe("Csv", () => {
       fs.writeFileSync(path.join(dir, "a.csv"), "id,name,score\n1,a,1\n")
       // b: line 3 has a field too many.
       fs.writeFileSync(path.join(dir, "b.csv"), "id,name,score\n1,a,1\n2,b,2,extra\n")
-      // c: line 4 holds a score that is not a number.
-      fs.writeFileSync(path.join(dir, "c.csv"), "id,name,score\n1,a,1\n2,b,2\n3,c,lots\n")
+      // c: line 6 holds a score that is not a number (after an empty line and a quoted field over two lines).
+      fs.writeFileSync(path.join(dir, "c.csv"), "id,name,score\n1,a,1\n\n2,\"b\nb\",2\n3,c,lots\n")
       fs.writeFileSync(path.join(dir, "d.csv"), "id,name,score\n9,d,9\n")
       const result = yield* runIn(
         Pipeline.from(FileSource.glob("*.csv", { root: dir, read: Csv.read(Row) })).pipe(
@@ -56,7 +56,7 @@ describe("Csv", () => {
       const byIndex = outcomes(result)
       expect(byIndex.map(([, tag]) => tag)).toEqual(["Completed", "Failed", "Failed", "Completed"])
       expect(byIndex[1]![2]).toContain(`${path.join(dir, "b.csv")} (line 3)`)
-      expect(byIndex[2]![2]).toContain(`${path.join(dir, "c.csv")} (line 4): does not match the schema`)
+      expect(byIndex[2]![2]).toContain(`${path.join(dir, "c.csv")} (line 6): does not match the schema`)
       expect(recorded(result.location!).map((row) => row.status)).toEqual(["completed", "error", "error", "completed"])
       expect(fs.readFileSync(path.join(dir, "out", "000003.csv"), "utf8")).toBe("id,name,score\n9,d,9\n")
     }))

@@ -1,21 +1,28 @@
 /**
  * The execution model, the same on every backend (sequential, fibers,
- * worker threads): a pipeline's services travel with it and are built once
- * where its indices are computed; a concurrent filter's logs, artifacts and
- * spans are its own; a typed failure arrives as the same error value; a
- * span a user opens in a filter is a child of that filter's stage span.
+ * worker threads, and a cluster of `curator runner` processes where
+ * PostgreSQL is available): a pipeline's services travel with it and are
+ * built once where its indices are computed; a concurrent filter's logs,
+ * artifacts and spans are its own; a typed failure arrives as the same
+ * error value; a span a user opens in a filter is a child of that filter's
+ * stage span.
  */
 import { Backend, Pipeline, RunResult } from "@curator/core"
 import { SqliteCheckpointStore, WorkerBackend } from "@curator/node"
+import { ClusterBackend } from "@curator/node/cluster"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
-import { afterAll, describe, expect, it } from "@effect/vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Cause, Effect, Layer, Logger, Option } from "effect"
+import { Cause, Effect, Exit, Layer, Logger, Option, Scope } from "effect"
+import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { start } from "./cli/curator.js"
 import { BadInput, concurrent, failing, withService } from "./fixtures/executionModel.js"
+import { freshDatabase, postgresUrl, skipReason } from "./postgres.js"
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "curator-model-"))
 const resources = path.join(scratch, "resources")
@@ -25,13 +32,73 @@ afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }))
 
 const fixture = fileURLToPath(new URL("./fixtures/executionModel.ts", import.meta.url))
 
-type BackendName = "sequential" | "fibers" | "workers"
+/**
+ * The cluster: for each pipeline of the fixture, one `curator runner`
+ * process (concurrency 2) over a fresh PostgreSQL database of its own (a
+ * runner serves one pipeline), with its own resources directory. All are
+ * started together when the cluster tests begin, and stopped (SIGTERM) at
+ * the end, or by the service test, which counts the releases.
+ */
+interface Runner {
+  readonly url: string
+  readonly resources: string
+  readonly child: ChildProcess
+}
+const clusterScope = Effect.runSync(Scope.make())
+const runners = new Map<string, Promise<Runner>>()
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = net.createServer()
+    server.on("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+const exited = (child: ChildProcess) =>
+  new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.on("exit", () => resolve())))
+
+const startRunner = async (exportName: string): Promise<Runner> => {
+  const url = await Effect.runPromise(Scope.extend(freshDatabase(postgresUrl!), clusterScope))
+  const dir = path.join(scratch, `runner-${exportName}`)
+  fs.mkdirSync(dir)
+  const child = start(
+    ["runner", fixture, "--export", exportName, "--postgres", url, "--host", "127.0.0.1", "--port", String(await freePort()), "--concurrency", "2"],
+    { env: { PSNC_CACHE_DIR: path.join(scratch, "cache"), CURATOR_TEST_RESOURCES: dir } }
+  )
+  await new Promise<void>((resolve, reject) => {
+    let stderr = ""
+    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk
+      if (stderr.includes("serving")) resolve()
+    })
+    child.on("exit", (code) => reject(new Error(`the runner of ${exportName} exited (${code}) before serving; stderr:\n${stderr}`)))
+  })
+  return { url, resources: dir, child }
+}
+
+const runnerOf = (exportName: string): Promise<Runner> => {
+  let runner = runners.get(exportName)
+  if (runner === undefined) runners.set(exportName, runner = startRunner(exportName))
+  return runner
+}
+
+const stopRunner = async (runner: Runner) => {
+  runner.child.kill("SIGTERM")
+  await exited(runner.child)
+}
+
+type BackendName = "sequential" | "fibers" | "workers" | "cluster"
 const backendLayer = (name: BackendName, exportName: string): Layer.Layer<Backend.Backend, Backend.BackendError> =>
   name === "sequential"
     ? Backend.layerSequential
     : name === "fibers"
     ? Backend.layerFibers
-    : WorkerBackend.layer({ module: fixture, exportName, threads: 2 })
+    : name === "workers"
+    ? WorkerBackend.layer({ module: fixture, exportName, threads: 2 })
+    : Layer.unwrapEffect(Effect.map(Effect.promise(() => runnerOf(exportName)), (runner) => ClusterBackend.layer({ postgres: runner.url })))
 
 let databases = 0
 const freshDir = () => path.join(scratch, `db-${++databases}`)
@@ -42,7 +109,7 @@ const runOn = <E>(pipeline: Pipeline.Pipeline<E, never>, backend: Layer.Layer<Ba
     Effect.provide(Layer.mergeAll(backend, SqliteCheckpointStore.layer(), Logger.remove(Logger.defaultLogger)))
   )
 
-const marks = (event: "acquired" | "released") => fs.readdirSync(resources).filter((name) => name.startsWith(event)).length
+const marks = (event: "acquired" | "released", dir = resources) => fs.readdirSync(dir).filter((name) => name.startsWith(event)).length
 
 const recorded = (location: string) =>
   Effect.scoped(Effect.flatMap(SqliteCheckpointStore.openFile(location), (c) =>
@@ -59,29 +126,57 @@ const withSpans = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 /** What each backend's typed failure looked like, compared across backends at the end. */
 const failures = new Map<BackendName, unknown>()
 
-describe.each(["sequential", "fibers", "workers"] as const)("on %s", (name) => {
-  it.live("a pipeline's service is built once where indices are computed, and released when that place shuts down", () =>
+const backends = ["sequential", "fibers", "workers", "cluster"] as const
+const skipped = (name: BackendName) => name === "cluster" && postgresUrl === undefined
+
+describe.each(backends)("on %s", (name) => {
+  if (name === "cluster" && postgresUrl !== undefined) {
+    // Started together, so that their start-up overlaps.
+    beforeAll(() => Promise.all(["withService", "concurrent", "failing"].map(runnerOf)), 120_000)
+    afterAll(async () => {
+      await Promise.all([...runners.values()].map(async (runner) => stopRunner(await runner)))
+      await Effect.runPromise(Scope.close(clusterScope, Exit.void))
+    }, 60_000)
+  }
+  const live = skipped(name) ? it.live.skip : it.live
+  const suffix = skipped(name) ? ` (${skipReason})` : ""
+
+  live(`a pipeline's service is built once where indices are computed, and released when that place shuts down${suffix}`, () =>
     Effect.gen(function*() {
       for (const file of fs.readdirSync(resources)) fs.rmSync(path.join(resources, file))
+      const runner = name === "cluster" ? yield* Effect.promise(() => runnerOf("withService")) : undefined
       const result = yield* Effect.scoped(Effect.gen(function*() {
         const backend = yield* Layer.build(backendLayer(name, "withService"))
         const provided = Layer.succeedContext(backend)
         const first = yield* runOn(withService, provided)
         const second = yield* runOn(withService, provided)
-        // In this process: once per run (two runs), released as each run ends.
-        // In worker threads: once per thread (two threads), for both runs, still held.
-        expect(marks("acquired")).toBe(2)
-        expect(marks("released")).toBe(name === "workers" ? 0 : 2)
+        if (runner === undefined) {
+          // In this process: once per run (two runs), released as each run ends.
+          // In worker threads: once per thread (two threads), for both runs, still held.
+          expect(marks("acquired")).toBe(2)
+          expect(marks("released")).toBe(name === "workers" ? 0 : 2)
+        } else {
+          // On the runner: once (when it started), for both runs, still held; never in the submitting process.
+          expect([marks("acquired", runner.resources), marks("released", runner.resources)]).toEqual([1, 0])
+          expect(marks("acquired")).toBe(0)
+        }
         return [first, second]
       }))
       for (const run of result) {
         expect(RunResult.paths(run).map((paths) => paths![0]!.split("/").pop())).toEqual(["[10]", "[20]", "[30]", "[40]"])
       }
-      // The pool is gone: every acquisition was released.
-      expect(marks("released")).toBe(marks("acquired"))
+      if (runner === undefined) {
+        // The pool is gone: every acquisition was released.
+        expect(marks("released")).toBe(marks("acquired"))
+      } else {
+        // Leaving the cluster does not release the runner's service; the runner's shutdown does.
+        expect(marks("released", runner.resources)).toBe(0)
+        yield* Effect.promise(() => stopRunner(runner))
+        expect([marks("acquired", runner.resources), marks("released", runner.resources)]).toEqual([1, 1])
+      }
     }), 120_000)
 
-  it.live("a filter with a concurrent stream operator: its logs and artifacts are its own, the source's are the source's", () =>
+  live(`a filter with a concurrent stream operator: its logs and artifacts are its own, the source's are the source's${suffix}`, () =>
     Effect.gen(function*() {
       const result = yield* Effect.scoped(Effect.flatMap(Layer.build(backendLayer(name, "concurrent")), (backend) =>
         runOn(concurrent, Layer.succeedContext(backend))))
@@ -101,7 +196,7 @@ describe.each(["sequential", "fibers", "workers"] as const)("on %s", (name) => {
       )
     }), 120_000)
 
-  it.live("a user's span inside a filter is a child of that filter's stage span", () =>
+  live(`a user's span inside a filter is a child of that filter's stage span${suffix}`, () =>
     Effect.gen(function*() {
       const spans: ReadonlyArray<ReadableSpan> = yield* withSpans(Effect.scoped(
         Effect.flatMap(Layer.build(backendLayer(name, "concurrent")), (backend) => runOn(concurrent, Layer.succeedContext(backend)))
@@ -116,7 +211,7 @@ describe.each(["sequential", "fibers", "workers"] as const)("on %s", (name) => {
       }
     }), 120_000)
 
-  it.live("a typed failure arrives as the same error value", () =>
+  live(`a typed failure arrives as the same error value${suffix}`, () =>
     Effect.gen(function*() {
       const result = yield* Effect.scoped(Effect.flatMap(Layer.build(backendLayer(name, "failing")), (backend) =>
         runOn(failing, Layer.succeedContext(backend))))
@@ -126,8 +221,13 @@ describe.each(["sequential", "fibers", "workers"] as const)("on %s", (name) => {
       const error = Option.getOrThrow(Cause.failureOption(failed[0]!.cause))
       expect(error).toBeInstanceOf(BadInput)
       expect(error).toEqual(new BadInput({ value: 2, reason: "two is not allowed" }))
-      failures.set(name, { tag: (error as BadInput)._tag, fields: { ...(error as BadInput) }, message: failed[0]!.message })
-      if (failures.size === 3) {
+      failures.set(name, {
+        cause: failed[0]!.cause._tag,
+        tag: (error as BadInput)._tag,
+        fields: { ...(error as BadInput) },
+        message: failed[0]!.message
+      })
+      if (failures.size === backends.filter((b) => !skipped(b)).length) {
         const [sequential, ...others] = [...failures.values()]
         for (const other of others) expect(other).toEqual(sequential)
       }

@@ -68,21 +68,32 @@ export const textSink = <A>(
 export const schemaParams = (schema: Schema.Schema.All | undefined): { readonly schema?: string } =>
   schema === undefined ? {} : { schema: String(schema.ast) }
 
-/** Decodes one value with `schema`, or explains where and why it does not fit. */
+/**
+ * Decodes one value with `schema`: the value, or the schema's complaint,
+ * which `mismatch` turns into the error naming where the value was. (The
+ * position is only built for a value that does not fit: a string per row
+ * is a measurable part of a reader's time.)
+ */
 export const decodeWith = <A, I>(schema: Schema.Schema<A, I>) => {
   const decode = ParseResult.decodeUnknownEither(schema)
-  return (format: Format, file: string, position: string, value: unknown): Either.Either<A, FormatError> =>
-    Either.mapLeft(decode(value, { errors: "first" }), (issue) =>
-      new FormatError({ format, path: file, position, reason: `does not match the schema: ${ParseResult.TreeFormatter.formatIssueSync(issue)}` }))
+  return (value: unknown): Either.Either<A, ParseResult.ParseIssue> => decode(value, firstError)
 }
 
-/** Encodes one item with `schema` before it is written, or explains which item does not fit. */
+const firstError = { errors: "first" } as const
+
+/** The error of a value that does not match the reader's schema. */
+export const mismatch = (format: Format, file: string, position: string, issue: ParseResult.ParseIssue): FormatError =>
+  new FormatError({ format, path: file, position, reason: `does not match the schema: ${ParseResult.TreeFormatter.formatIssueSync(issue)}` })
+
+/** Encodes one item with `schema` before it is written: the encoded item, or the schema's complaint (see `unencodable`). */
 export const encodeWith = <A, I>(schema: Schema.Schema<A, I>) => {
   const encode = ParseResult.encodeUnknownEither(schema)
-  return (format: Format, file: string, position: string, value: A): Either.Either<I, FormatError> =>
-    Either.mapLeft(encode(value, { errors: "first" }), (issue) =>
-      new FormatError({ format, path: file, position, reason: `cannot be encoded: ${ParseResult.TreeFormatter.formatIssueSync(issue)}` }))
+  return (value: A): Either.Either<I, ParseResult.ParseIssue> => encode(value, firstError)
 }
+
+/** The error of an item a sink's schema cannot encode. */
+export const unencodable = (format: Format, file: string, position: string, issue: ParseResult.ParseIssue): FormatError =>
+  new FormatError({ format, path: file, position, reason: `cannot be encoded: ${ParseResult.TreeFormatter.formatIssueSync(issue)}` })
 
 /** Where a file sink writes and how it names an index's file. */
 export interface FileOptions {
