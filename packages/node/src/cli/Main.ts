@@ -7,7 +7,7 @@
 import * as Command from "@effect/cli/Command"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Cause, Effect, Exit, Layer, Logger } from "effect"
-import * as fs from "node:fs"
+import * as PackageDir from "../internal/packageDir.js"
 import { ExitCode, fromCause } from "./CliError.js"
 import * as ClosedPipe from "./ClosedPipe.js"
 import * as Cache from "./commands/Cache.js"
@@ -44,14 +44,7 @@ export const command = Command.make("curator").pipe(
   ])
 )
 
-const version = (): string => {
-  try {
-    const manifest = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8"))
-    return String(manifest.version)
-  } catch {
-    return "0.0.0"
-  }
-}
+const version = (): string => String(PackageDir.manifest()?.version ?? "0.0.0")
 
 const cli = Command.run(command, { name: "curator", version: version() })
 
