@@ -22,6 +22,7 @@ import * as Runner from "./commands/Runner.js"
 import * as Status from "./commands/Status.js"
 import * as Which from "./commands/Which.js"
 import * as Workers from "./commands/Workers.js"
+import * as Usage from "./Usage.js"
 
 /** The root command with every subcommand. */
 export const command = Command.make("curator").pipe(
@@ -56,8 +57,17 @@ const cli = Command.run(command, { name: "curator", version: version() })
 export const run = (argv: ReadonlyArray<string>): Effect.Effect<number> => {
   const verbose = argv.includes("--verbose")
   const args = Metrics.withDefaultFiles(argv.filter((arg, i) => i < 2 || arg !== "--verbose"))
-  return Effect.zipRight(Effect.sync(() => ClosedPipe.endQuietly(process.stdout)), cli(args)).pipe(
-    Effect.as(ExitCode.Ok as number),
+  // Bad arguments and --help are answered here, in Curator's words (Usage.ts); the rest runs as @effect/cli would.
+  const checked = Usage.preflight(command, args, process.stdout.isTTY === true).pipe(
+    Effect.flatMap((preflight) =>
+      preflight._tag === "Run" ? cli(args) : Effect.sync(() => {
+        process[preflight.stream].write(preflight.text)
+        return preflight.code
+      })
+    )
+  )
+  return Effect.zipRight(Effect.sync(() => ClosedPipe.endQuietly(process.stdout)), checked).pipe(
+    Effect.map((code) => typeof code === "number" ? code : ExitCode.Ok),
     Effect.catchAllCause((cause) => {
       // An interruption stays one: the process exits with 130.
       if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)

@@ -43,11 +43,13 @@ export const command = Command.make(
     target: Shared.target,
     level: Options.text("level").pipe(
       Options.optional,
+      Options.withPseudoName("LEVEL"),
       Options.withDescription("the lowest level shown: debug, info, warning, error, critical (or a number)")
     ),
-    index: Options.integer("index").pipe(Options.optional, Options.withDescription("only the lines of this index")),
+    index: Options.integer("index").pipe(Options.optional, Options.withPseudoName("N"), Options.withDescription("only the lines of this index")),
     worker: Options.text("worker").pipe(
       Options.optional,
+      Options.withPseudoName("WORKER"),
       Options.withDescription("only the lines of this worker: a worker id or any label the logs recorded (e.g. ForkServerProcess-1), or a unique prefix")
     ),
     follow: Options.boolean("follow").pipe(Options.withAlias("f"), Options.withDescription("keep printing new lines until interrupted")),

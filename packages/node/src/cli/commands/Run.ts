@@ -174,13 +174,13 @@ export const command = Command.make(
     backend: Options.choice("backend", backends).pipe(
       Options.withDefault("fibers"),
       Options.withDescription(
-        "where indices run: one after another, on fibers, on worker threads, or on the runners of a cluster (curator runner; needs --postgres)"
+        "where indices run: one after another, on fibers, on worker threads, or on the runners of a cluster (curator runner; needs --postgres). Default: fibers"
       )
     ),
     concurrency: Options.text("concurrency").pipe(
       Options.withPseudoName("N|all"),
       Options.withDefault("1"),
-      Options.withDescription("how many indices run at once: a positive integer, or all (one per CPU)")
+      Options.withDescription("how many indices run at once: a positive integer, or all (one per CPU). Default: 1")
     ),
     indices: optionalText("indices", "the indices to process, e.g. 0-9,15,-1 (negative counts from the end)").pipe(
       Options.withPseudoName("LIST")
@@ -200,7 +200,7 @@ export const command = Command.make(
       Options.withPseudoName("SECONDS"),
       Options.withDefault(30),
       Options.withDescription(
-        "on Ctrl-C or SIGTERM, how long the indices in flight may take to finish before they are interrupted"
+        "on Ctrl-C or SIGTERM, how long the indices in flight may take to finish before they are interrupted. Default: 30"
       )
     ),
     failFast: Options.boolean("fail-fast").pipe(Options.withDescription("stop at the first failed index")),
