@@ -8,7 +8,7 @@ import * as Command from "@effect/cli/Command"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Cause, Effect, Exit, Layer, Logger } from "effect"
 import * as PackageDir from "../internal/packageDir.js"
-import { ExitCode, fromCause } from "./CliError.js"
+import { ExitCode, fromCause, verboseDetail } from "./CliError.js"
 import * as ClosedPipe from "./ClosedPipe.js"
 import * as Cache from "./commands/Cache.js"
 import * as Dashboard from "./commands/Dashboard.js"
@@ -74,7 +74,7 @@ export const run = (argv: ReadonlyArray<string>): Effect.Effect<number> => {
       const { code, message } = fromCause(cause)
       return Effect.sync(() => {
         if (message !== undefined) process.stderr.write(`curator: ${message}\n`)
-        if (verbose) process.stderr.write(Cause.pretty(cause, { renderErrorCause: true }) + "\n")
+        if (verbose) process.stderr.write(verboseDetail(cause) + "\n")
         return code
       })
     }),

@@ -118,7 +118,7 @@ describe("curator run: bad usage exits 2 with one line saying what is wrong", ()
   it("indices out of range", () =>
     expectUsage("indices out of range", /^curator: indices out of range for a source of length 8: 8 \(valid: 0\.\.7, or -8\.\.-1 from the end\)\n$/))
   it("a missing module", () => expectUsage("missing module", /^curator: the pipeline module .+missing\.ts does not exist; check the path\n$/))
-  it("a missing export", () => expectUsage("a missing export", /^curator: .+cliPipelines\.ts has no export "nope"; its pipeline exports are: failing, pipeline, trivial\n$/))
+  it("a missing export", () => expectUsage("a missing export", /^curator: .+cliPipelines\.ts has no export "nope"; its pipeline exports are: failing, pipeline, trivial; choose one with --export NAME \(e\.g\. --export failing; as a target: .+#failing\)\n$/))
 
   it("reads --concurrency as a positive integer or all, and nothing else", () => {
     expect(parseConcurrency("4")).toEqual(Either.right(4))
