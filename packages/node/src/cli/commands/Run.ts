@@ -79,7 +79,10 @@ export interface Summary {
   readonly redone: number
   /** The signal that stopped the run, or null when it ran to the end. */
   readonly stopped_by: string | null
+  /** From the run's start (the progress bar's start) to its end. */
   readonly elapsed_s: number
+  /** Before the run started: loading the checkpoint, starting worker threads or joining the cluster. */
+  readonly startup_s?: number
   readonly backend: string
   readonly concurrency: number
   readonly config_hash: string
@@ -91,6 +94,7 @@ export const summarize = (
   result: RunResult.RunResult<unknown>,
   run: {
     readonly elapsedS: number
+    readonly startupS?: number
     readonly backend: string
     readonly concurrency: number
     readonly stoppedBy?: string | undefined
@@ -117,6 +121,7 @@ export const summarize = (
     redone: result.redone.length,
     stopped_by: run.stoppedBy ?? null,
     elapsed_s: Number(run.elapsedS.toFixed(3)),
+    startup_s: Number((run.startupS ?? 0).toFixed(3)),
     backend: run.backend,
     concurrency: run.concurrency,
     config_hash: result.configHash,
@@ -127,7 +132,8 @@ export const summarize = (
 /** The summary as text: one line of counts, the database, and the first failures. */
 export const formatSummary = (summary: Summary): string => {
   const lines = [
-    `${summary.total} indices in ${Format.duration(summary.elapsed_s)} on ${summary.backend} (concurrency ${summary.concurrency}): ` +
+    `${summary.total} indices in ${Format.duration(summary.elapsed_s)} on ${summary.backend} (concurrency ${summary.concurrency}` +
+    `${(summary.startup_s ?? 0) >= 1 ? `, after ${Format.duration(summary.startup_s!)} starting` : ""}): ` +
     `${summary.completed} completed (${summary.cached} from the checkpoint), ${summary.failed} failed` +
     (summary.not_run > 0 ? `, ${summary.not_run} not run` : ""),
     `database: ${summary.db_path ?? "none (--no-metrics)"}`
@@ -237,10 +243,15 @@ export const command = Command.make(
       let stoppedBy: Signals.StopSignal | undefined
       const result = yield* Effect.gen(function*() {
         const signal = yield* Signals.gracefulStop
+        const mode = ProgressDisplay.modeFor(process.stderr, options.quiet)
+        // A live display shows the stopping state itself (a line printed beside it would be drawn over).
         const stop = Effect.flatMap(signal, (name) =>
           Effect.zipRight(
-            Effect.sync(() => (stoppedBy = name)),
-            Console.error(
+            Effect.sync(() => {
+              stoppedBy = name
+              ProgressDisplay.markStopping(state, name, options.grace, performance.now())
+            }),
+            mode === "live" ? Effect.void : Console.error(
               `${name}: stopping; the indices in flight may finish for ${options.grace} s. Press Ctrl-C again to stop at once`
             )
           ))
@@ -248,7 +259,7 @@ export const command = Command.make(
         const graceOver = Effect.zipRight(signal, Effect.sleep(Duration.seconds(options.grace)))
         const display = yield* ProgressDisplay.start(state, {
           stream: process.stderr,
-          mode: ProgressDisplay.modeFor(process.stderr, options.quiet)
+          mode
         })
         // Without a display the state is still kept: an interruption reports where the run records.
         const onProgress = display ?? ProgressDisplay.handler(state)
@@ -285,8 +296,11 @@ export const command = Command.make(
             : Effect.void
         )
       )
+      // The same clock and start as the progress bar, so that both say the same duration; start-up apart.
+      const endedAt = performance.now()
       const summary = summarize(result, {
-        elapsedS: (performance.now() - startedAt) / 1000,
+        elapsedS: (endedAt - (state.started ? state.startedAtMs : startedAt)) / 1000,
+        startupS: state.started ? (state.startedAtMs - startedAt) / 1000 : 0,
         backend: state.backend === "" ? options.backend : state.backend,
         concurrency: state.started ? state.concurrency : threads,
         stoppedBy
