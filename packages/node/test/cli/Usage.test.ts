@@ -6,6 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Effect } from "effect"
+import * as Cache from "../../src/cli/Cache.js"
 import * as Main from "../../src/cli/Main.js"
 import * as Usage from "../../src/cli/Usage.js"
 
@@ -88,5 +89,16 @@ describe("--help", () => {
     expect(cache).toContain("curator cache list [--json]")
     expect(prune).toContain("USAGE\n\n  curator cache prune --older-than AGE")
     expect(pages[4]).toBe(root)
+  })
+})
+
+describe("cache prune --older-than", () => {
+  it("reads unambiguous units and refuses a bare m (minutes or months?)", () => {
+    expect(Cache.parseAge("90s")).toEqual({ ms: 90_000 })
+    expect(Cache.parseAge("30min")).toEqual({ ms: 30 * 60_000 })
+    expect(Cache.parseAge("2w")).toEqual({ ms: 14 * 86_400_000 })
+    expect(Cache.parseAge("6mo")).toEqual({ ms: 180 * 86_400_000 })
+    expect(Cache.parseAge("1m")).toEqual({ error: `--older-than: "1m" could be minutes or months; write 1min or 1mo` })
+    expect(Cache.parseAge("1xyz")).toEqual({ error: `--older-than takes an age like 90s, 30min, 12h, 7d, 2w or 6mo, got "1xyz"` })
   })
 })

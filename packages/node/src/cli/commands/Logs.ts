@@ -8,6 +8,7 @@ import * as Options from "@effect/cli/Options"
 import { Chunk, Console, Effect, Option, Stream } from "effect"
 import { usage } from "../CliError.js"
 import * as Format from "../Format.js"
+import * as Json from "../Json.js"
 import * as Shared from "../Shared.js"
 import * as Target from "../Target.js"
 
@@ -87,15 +88,27 @@ export const command = Command.make(
       const print = (batch: ReadonlyArray<CheckpointStore.LogRow>) =>
         batch.length === 0
           ? Effect.void
-          : Console.log(batch.map((row) => (options.json ? JSON.stringify(row) : formatRow(row))).join("\n"))
+          : Console.log(batch.map((row) => (options.json ? JSON.stringify(Json.logLine(row)) : formatRow(row))).join("\n"))
       // Page by page: a million lines are printed without holding them all.
       const pages = CheckpointStore.streamPages((after) => checkpoint.logsPage({ ...query, after, limit: 5000 }))
       if (!options.follow) {
-        if (!options.json) return yield* Stream.runForEach(Stream.grouped(pages, 5000), (chunk) => print(Chunk.toReadonlyArray(chunk)))
+        if (!options.json) {
+          let printed = 0
+          yield* Stream.runForEach(Stream.grouped(pages, 5000), (chunk) => {
+            printed += chunk.length
+            return print(Chunk.toReadonlyArray(chunk))
+          })
+          // Said on stderr, so that a pipe reading the lines gets none.
+          if (printed === 0) {
+            const filtered = minLevel !== undefined || query.index !== undefined || workerId !== undefined
+            yield* Console.error(filtered ? "no log lines match" : "no log lines recorded")
+          }
+          return
+        }
         // The same document as JSON.stringify(rows, null, 2), written a page at a time.
         let first = true
         yield* Stream.runForEach(Stream.grouped(pages, 5000), (chunk) => {
-          const text = Chunk.toReadonlyArray(chunk).map((row) => Format.json(row).replace(/^/gm, "  ")).join(",\n")
+          const text = Chunk.toReadonlyArray(chunk).map((row) => Format.json(Json.logLine(row)).replace(/^/gm, "  ")).join(",\n")
           const opening = first ? "[\n" : ",\n"
           first = false
           return Effect.sync(() => process.stdout.write(opening + text))

@@ -12,6 +12,7 @@ import * as Options from "@effect/cli/Options"
 import { Console, Effect, Option } from "effect"
 import { usage } from "../CliError.js"
 import * as Format from "../Format.js"
+import * as Json from "../Json.js"
 import * as Shared from "../Shared.js"
 import * as Target from "../Target.js"
 
@@ -45,7 +46,7 @@ export const command = Command.make(
         chosen = matches[0]
       }
       const workers = chosen === undefined ? [] : yield* checkpoint.workersOf(chosen.invocationId)
-      if (json) return yield* Console.log(Format.json(workers))
+      if (json) return yield* Console.log(Format.json(workers.map(Json.worker)))
       if (invocations.length === 0) return yield* Console.log("no workers registered")
       const shown = invocations.length > 20 ? invocations.slice(-20) : invocations
       yield* Console.log(Format.table(
