@@ -288,9 +288,23 @@ export const make = (
         const fromWorkers = yield* sql<{ label: string }>`
           SELECT worker_id AS label FROM workers WHERE run_id = ${runId()} AND ${starts("worker_id")}
           ORDER BY worker_id LIMIT ${limit}`
-        const fromLogs = yield* sql<{ label: string }>`
+        // The distinct labels of the logs by skipping from one to the next (`MIN(worker_id) > last`, one index
+        // seek each): `SELECT DISTINCT` would read every line of a matching worker (250,000 at 10⁶ indices).
+        // On SQLite only: there, text compares by bytes, so the labels starting with a prefix are contiguous;
+        // a PostgreSQL collation may order them apart, so it keeps the plain DISTINCT.
+        const skipScan = sql.onDialectOrElse({ sqlite: () => true, orElse: () => false })
+        const fromLogs: Array<{ label: string }> = skipScan ? [] : [...yield* sql<{ label: string }>`
           SELECT DISTINCT worker_id AS label FROM logs WHERE run_id = ${runId()} AND worker_id IS NOT NULL AND ${starts("worker_id")}
-          ORDER BY label LIMIT ${limit}`
+          ORDER BY label LIMIT ${limit}`]
+        for (let last: string | undefined; skipScan && fromLogs.length < limit;) {
+          const [next] = yield* sql<{ label: string | null }>`
+            SELECT MIN(worker_id) AS label FROM logs
+            WHERE run_id = ${runId()} AND ${last === undefined ? sql`worker_id >= ${prefix}` : sql`worker_id > ${last}`}`
+          const label = next?.label ?? null
+          if (label === null || !label.startsWith(prefix)) break
+          fromLogs.push({ label })
+          last = label
+        }
         return [...new Set([...fromWorkers, ...fromLogs].map((row) => row.label))].sort().slice(0, limit)
       })),
 
