@@ -43,6 +43,8 @@ export type PagedQueries = Pick<
   Checkpoint,
   | "completedIndexSet"
   | "failedIndexSet"
+  | "remainingIndices"
+  | "metrics"
   | "outputsPage"
   | "resultsPage"
   | "metricsOf"
@@ -138,6 +140,9 @@ export const make = (
       }))
     })
 
+  /** Records per statement when every index's metrics are read. */
+  const metricsPageSize = 2000
+
   /** The page's `next`: the key of its last row when the page is full. */
   const nextOf = <A>(rows: ReadonlyArray<A>, limit: number, key: (a: A) => number) =>
     rows.length === limit && rows.length > 0 ? key(rows[rows.length - 1]!) : undefined
@@ -196,6 +201,32 @@ export const make = (
   return {
     completedIndexSet: indexSet("completed"),
     failedIndexSet: indexSet("error"),
+
+    // The recorded indices as a bitset (one grouped scan, n/8 bytes), not a row object per index.
+    remainingIndices: query(Effect.gen(function*() {
+      const [run] = yield* sql<{ total: number | null }>`SELECT total_indices AS total FROM pipeline_runs WHERE run_id = ${runId()}`
+      const words = yield* sql<{ word: number; bits: Numeric }>`
+        SELECT idx / 32 AS word, SUM(CAST(1 AS BIGINT) << (idx % 32)) AS bits
+        FROM index_results WHERE run_id = ${runId()} GROUP BY idx / 32`
+      const recorded = IndexSet.empty()
+      for (const row of words) recorded.addWord(Number(row.word), count(row.bits))
+      const remaining: Array<number> = []
+      for (let index = 0; index < (run?.total ?? 0); index++) if (!recorded.has(index)) remaining.push(index)
+      return remaining
+    })),
+
+    // Every index's metrics, read a page of records (and their stages) at a time: the driver's rows of one
+    // page are held at once, not those of the whole run beside the result.
+    metrics: query(Effect.gen(function*() {
+      const all: Array<IndexMetrics> = []
+      for (let after = -1;;) {
+        const rows = yield* sql<ResultRow>`SELECT ${resultColumns} FROM index_results
+          WHERE run_id = ${runId()} AND idx > ${after} ORDER BY idx LIMIT ${metricsPageSize}`
+        for (const metrics of yield* withStages(rows)) all.push(metrics)
+        if (rows.length < metricsPageSize) return all
+        after = rows[rows.length - 1]!.idx
+      }
+    })),
 
     outputsPage: (q = {}) =>
       query(Effect.gen(function*() {
