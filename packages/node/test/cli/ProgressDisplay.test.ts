@@ -196,7 +196,7 @@ describe("curator run under a terminal", () => {
       expect(display).toMatch(/ {2}worker 1 [0-9a-f]{8} {2}index \d+ for /)
       expect(display).toMatch(/ {2}worker 3 [0-9a-f]{8} {2}/)
       expect(display).toMatch(/100% 12\/12 · 12 done, 0 failed, 0 cached, 0 left · .+ · in .+\n/)
-      expect(text.slice(shown)).toMatch(/^\u001b\[\?25h(\u001b\[0m)*12 indices in .+ on fibers \(concurrency 3\): 12 completed/)
+      expect(text.slice(shown)).toMatch(/^\u001b\[\?25h(\u001b\[0m)*12 indices in .+ on fibers \(concurrency 3(, after \d+\.\d s starting)?\): 12 completed/)
     } finally {
       sandbox.remove()
     }
