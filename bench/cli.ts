@@ -44,6 +44,7 @@ const timeNode = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Sample =
 
 export const cli = async (n: number) => {
   execFileSync(process.execPath, [path.join(repoRoot, "node_modules/typescript/bin/tsc"), "-b", "tsconfig.build.json"], { cwd: repoRoot })
+  execFileSync(process.execPath, [path.join(repoRoot, "packages/node/scripts/bundle.mjs")], { cwd: repoRoot })
   const cache = fs.mkdtempSync(path.join(os.tmpdir(), "curator-bench-cli-"))
   const env: NodeJS.ProcessEnv = { ...process.env, PSNC_CACHE_DIR: cache }
   delete env.NODE_OPTIONS

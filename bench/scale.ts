@@ -10,30 +10,66 @@
  *   first request, which fills the server's cache), against a static file
  *   of the same server; the server's peak RSS (it runs in a child process);
  * - `cli`: each command's wall time, minus bare `node -e 0` and minus the
- *   CLI's own start-up (`curator --version` from the sources); the full
- *   `metrics --csv` export with its rows/s and peak RSS.
+ *   CLI's own start-up (`curator --version`); the full `metrics --csv`
+ *   export with its rows/s and peak RSS;
+ * - `writes`: the write cost of the `curator_*` query indexes (migration
+ *   `2_query_indexes`): runs through the real writer with and without them
+ *   (`CURATOR_BENCH_SCALE_WRITES` indices, default 100,000; bench/writeCost.ts).
+ *
+ * The dashboard and the commands run as users run them: the compiled
+ * executable (`bin/curator.mjs`, built first), not the sources under tsx.
+ * `CURATOR_BENCH_SCALE_PARTS` picks parts: `run` (the run loop's memory),
+ * `read` (database, resume set, dashboard, commands), `writes`; default all.
  */
 import { SqliteCheckpointStore } from "@curator/node"
 import Database from "better-sqlite3"
 import { Effect } from "effect"
-import { spawn, spawnSync } from "node:child_process"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { fileURLToPath } from "node:url"
 import { makeBulkDatabase } from "../packages/node/test/fixtures/bulkDatabase.js"
 import { compiled } from "./compiled.js"
 import type { Measurement } from "./workloads.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const nodePackage = path.resolve(here, "../packages/node")
-/** `curator` from the sources, as `bin/curator.mjs` runs it without a build. */
-const curatorArgs = [
-  "--conditions=@curator/source",
-  "--import",
-  pathToFileURL(path.join(nodePackage, "bin/source.mjs")).href,
-  path.join(nodePackage, "src/bin.ts")
-]
+/** `curator` as installed: the executable on the compiled output and its bundle (built by {@link scale}). */
+const curatorArgs = [path.join(nodePackage, "bin/curator.mjs")]
+
+/** Brings `dist/` and the executable's bundle up to date, as `npm run build` does. */
+const build = () => {
+  const repoRoot = path.resolve(here, "..")
+  execFileSync(process.execPath, [path.join(repoRoot, "node_modules/typescript/bin/tsc"), "-b", "tsconfig.build.json"], { cwd: repoRoot })
+  execFileSync(process.execPath, [path.join(nodePackage, "scripts/bundle.mjs")], { cwd: repoRoot })
+}
+
+/** The write cost of the query indexes: the same run recorded with and without them, alternating, twice each. */
+const writeCost = (dir: string) => {
+  const n = Number(process.env.CURATOR_BENCH_SCALE_WRITES ?? 100_000)
+  const runs: Record<string, Array<Record<string, number>>> = { with: [], without: [] }
+  for (const kind of ["without", "with", "without", "with"] as const) {
+    const child = spawnSync(
+      process.execPath,
+      ["--conditions=@curator/source", "--import", "tsx", path.join(here, "writeCost.ts"), String(n + 1), dir, kind],
+      { encoding: "utf8", maxBuffer: 1 << 20 }
+    )
+    if (child.status !== 0) throw new Error(`bench writeCost ${kind} failed: ${child.stderr}`)
+    runs[kind]!.push(JSON.parse(child.stdout.trim().split("\n").pop()!))
+  }
+  const best = (kind: string) => Math.max(...runs[kind]!.map((run) => run.indices_per_s!))
+  print({
+    workload: "scale",
+    part: "writes",
+    n,
+    with_indexes_idx_per_s: runs.with!.map((run) => run.indices_per_s),
+    without_indexes_idx_per_s: runs.without!.map((run) => run.indices_per_s),
+    slowdown: round(best("without") / best("with"), 3),
+    size_mb_with: round(runs.with![0]!.size_mb!),
+    size_mb_without: round(runs.without![0]!.size_mb!)
+  })
+}
 
 const round = (value: number, digits = 1) => Number(value.toFixed(digits))
 
@@ -250,10 +286,11 @@ const runMemory = (n: number, dir: string) => {
 export const scale = async (n: number): Promise<Measurement> => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "curator-bench-scale-"))
   try {
-    runMemory(n, dir)
-    if (process.env.CURATOR_BENCH_SCALE_PARTS === "run") {
-      return { workload: "scale", n, backend: "fibers", seconds: 0, indices_per_s: 0 }
-    }
+    const parts = process.env.CURATOR_BENCH_SCALE_PARTS?.split(",") ?? ["run", "read", "writes"]
+    if (parts.includes("run")) runMemory(n, dir)
+    if (parts.includes("writes")) writeCost(dir)
+    if (!parts.includes("read")) return { workload: "scale", n, backend: "fibers", seconds: 0, indices_per_s: 0 }
+    build()
     const written = Math.min(n, 100_000)
     const start = performance.now()
     let database: string

@@ -2,6 +2,7 @@
  * Per-index and per-stage metrics as a console table, CSV or JSON.
  */
 import type { IndexMetrics } from "./CheckpointStore.js"
+import * as TextTable from "./TextTable.js"
 
 /** The stage columns of a set of metrics: every (order, name) seen, in pipeline order. */
 const stageColumns = (metrics: ReadonlyArray<IndexMetrics>): ReadonlyArray<{ order: number; name: string }> => {
@@ -101,8 +102,7 @@ export const toTable = (metrics: ReadonlyArray<IndexMetrics>): string => {
     row.workerId?.slice(0, 8) ?? "",
     ...stages.map((s) => ms(stageTime(row, s)))
   ])
-  const widths = header.map((h, c) => rows.reduce((width, row) => Math.max(width, row[c]!.length), h.length))
-  const line = (cells: ReadonlyArray<string>) =>
-    cells.map((cell, c) => (c <= 1 || c === 4 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")
-  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n") + "\n"
+  // Numbers to the right: every column but idx, status and worker.
+  const right = header.map((_, c) => c).filter((c) => !(c <= 1 || c === 4))
+  return TextTable.render(header, rows, right) + "\n"
 }

@@ -196,6 +196,11 @@
 
   const showDetail = (view) => {
     $("index-detail").hidden = false;
+    // Opened from a link or a row: the detail sits below the table, bring it into view once.
+    if (state.scrollToDetail) {
+      state.scrollToDetail = false;
+      queueMicrotask(() => $("index-detail").scrollIntoView({ block: "start" }));
+    }
     $("detail-index").textContent = view.index;
     const facts = [
       ["status", view.status],
@@ -299,7 +304,7 @@
     while (tbody.rows.length > maxLogRows) tbody.deleteRow(0);
     state.logs.lastId = view.lastId;
     state.logs.loaded = true;
-    if (state.logs.follow && view.rows.length > 0) tbody.lastElementChild?.scrollIntoView({ block: "nearest" });
+    if (state.logs.follow && view.rows.length > 0) $("logs-scroll").scrollTop = $("logs-scroll").scrollHeight;
   };
 
   // Refreshing ----------------------------------------------------------------
@@ -369,17 +374,33 @@
     state.tab = tab;
     for (const button of document.querySelectorAll("nav button")) button.classList.toggle("active", button.dataset.tab === tab);
     for (const section of document.querySelectorAll("main > section")) section.hidden = section.id !== `tab-${tab}`;
-    refresh();
+    return refresh();
   };
 
-  const openIndex = (index) => {
-    state.detail = index;
-    showTab("indices");
+  // Every tab and every index has its own URL (#overview, #logs, #index/42): Back works and links can be
+  // shared. The address is the state: a click changes the hash, and the page follows the hash.
+  const tabs = ["overview", "indices", "performance", "logs"];
+  const route = async () => {
+    const hash = location.hash.replace(/^#/, "");
+    const index = /^index\/(\d+)$/.exec(hash);
+    if (index !== null) {
+      state.detail = Number(index[1]);
+      state.scrollToDetail = true;
+      await showTab("indices");
+      return;
+    }
+    await showTab(tabs.includes(hash) ? hash : "overview");
   };
+  const go = (hash) => {
+    if (location.hash === `#${hash}`) route();
+    else location.hash = hash;
+  };
+  const openIndex = (index) => go(`index/${index}`);
 
   // Wiring ------------------------------------------------------------------
 
-  for (const button of document.querySelectorAll("nav button")) button.addEventListener("click", () => showTab(button.dataset.tab));
+  for (const button of document.querySelectorAll("nav button")) button.addEventListener("click", () => go(button.dataset.tab));
+  window.addEventListener("hashchange", route);
 
   document.addEventListener("click", (event) => {
     const link = event.target.closest?.(".index-link");
@@ -439,5 +460,5 @@
   });
   feed.addEventListener("failure", (event) => showProblem(JSON.parse(event.data).message));
 
-  showTab("overview");
+  route();
 })();

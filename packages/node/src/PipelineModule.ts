@@ -14,7 +14,9 @@ import { importModule } from "./internal/moduleImport.js"
 export class PipelineModuleError extends Schema.TaggedError<PipelineModuleError>()("PipelineModuleError", {
   reason: Schema.Literal("NotFound", "ImportFailed", "MissingExport", "NotAPipeline"),
   module: Schema.String,
-  message: Schema.String
+  message: Schema.String,
+  /** For `ImportFailed`: the stack of what the user's module threw (`--verbose` prints it). */
+  userStack: Schema.optional(Schema.String)
 }) {}
 
 /**
@@ -74,25 +76,42 @@ export const load = (reference: Reference): Effect.Effect<Loaded, PipelineModule
     if (!fs.existsSync(path)) {
       return yield* fail("NotFound", `the pipeline module ${path} does not exist; check the path`)
     }
+    if (fs.statSync(path).isDirectory()) {
+      const modules = fs.readdirSync(path).filter((file) => /\.[cm]?[jt]sx?$/.test(file) && !file.endsWith(".d.ts")).sort()
+      return yield* fail(
+        "NotFound",
+        `${path} is a directory, not a pipeline module; give the module file${
+          modules.length === 0 ? "" : ` (here: ${modules.slice(0, 5).map((file) => join(reference.module, file)).join(", ")})`
+        }`
+      )
+    }
     const exports = yield* Effect.tryPromise({
       try: () => importModule(path),
       catch: (cause) =>
-        fail(
-          "ImportFailed",
-          loadedAsCommonJs(path, cause)
+        new PipelineModuleError({
+          reason: "ImportFailed",
+          module: path,
+          message: loadedAsCommonJs(path, cause)
             ? `importing ${path} failed: Node loaded it as CommonJS, where it cannot import ES modules (${
               String((cause as { readonly code?: unknown }).code ?? "require() of an ES module")
             }). ${commonJsFix(path)}`
-            : `importing ${path} failed: ${cause instanceof Error ? cause.message : String(cause)}`
-        )
+            : `importing ${path} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+          userStack: cause instanceof Error && cause.stack !== undefined ? cause.stack : undefined
+        })
     })
-    const name = reference.exportName ?? ("pipeline" in exports ? "pipeline" : "default")
+    const pipelines = Object.keys(exports).filter((key) => Pipeline.isPipeline(exports[key]))
+    const choose = `choose one with --export NAME (e.g. --export ${pipelines[0]}; as a target: ${reference.module}#${pipelines[0]})`
+    // Without --export: `pipeline`, else the only pipeline the module exports (named or default).
+    const name = reference.exportName ??
+      ("pipeline" in exports ? "pipeline" : pipelines.length === 1 ? pipelines[0]! : pipelines.length > 1 ? undefined : "default")
+    if (name === undefined) {
+      return yield* fail("MissingExport", `${path} exports ${pipelines.length} pipelines: ${pipelines.join(", ")}; ${choose}`)
+    }
     if (!(name in exports)) {
-      const pipelines = Object.keys(exports).filter((key) => Pipeline.isPipeline(exports[key]))
       return yield* fail(
         "MissingExport",
         `${path} has no export "${name}"; ${
-          pipelines.length === 0 ? "it exports no pipeline at all" : `its pipeline exports are: ${pipelines.join(", ")}`
+          pipelines.length === 0 ? "it exports no pipeline at all" : `its pipeline exports are: ${pipelines.join(", ")}; ${choose}`
         }`
       )
     }

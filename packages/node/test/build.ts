@@ -38,7 +38,7 @@ const acquire = async (): Promise<void> => {
   }
 }
 
-/** Runs `tsc -b tsconfig.build.json` at the repository's root, under the lock. */
+/** Runs `tsc -b tsconfig.build.json` at the repository's root, then the executable's bundle, under the lock. */
 export const ensureBuilt = async (): Promise<void> => {
   await acquire()
   try {
@@ -46,6 +46,8 @@ export const ensureBuilt = async (): Promise<void> => {
       cwd: repoRoot,
       stdio: "pipe"
     })
+    // The executable's bundle (`npm run build` makes it too); it skips itself when up to date.
+    execFileSync(process.execPath, [path.join(repoRoot, "packages/node/scripts/bundle.mjs")], { cwd: repoRoot, stdio: "pipe" })
   } finally {
     fs.rmSync(lock, { recursive: true, force: true })
   }

@@ -42,26 +42,8 @@ const describe = (cause: unknown): string => {
   return cause instanceof Error ? cause.message : String(cause)
 }
 
-interface ResultRow {
-  readonly idx: number
-  readonly status: "completed" | "error"
-  readonly output_paths: string | null
-  readonly completed_at: string
-  readonly wall_time_ns: number | string | null
-  readonly peak_memory_bytes: number | string | null
-  readonly gpu_memory_bytes: number | string | null
-  readonly error: string | null
-  readonly worker_id: string | null
-}
-
-
 const parsePaths = (json: string | null): ReadonlyArray<string> => (json === null ? [] : JSON.parse(json))
 
-/**
- * A 64-bit column or an aggregate as a number: PostgreSQL's driver returns
- * BIGINT, COUNT and SUM as strings (SQLite's as numbers).
- */
-const toNumber = (value: number | string | null): number | null => (value === null ? null : Number(value))
 
 /**
  * Queries and writes of one configuration, given its run id. `writer` is
@@ -159,11 +141,6 @@ const makeCheckpoint = (
     ),
     completedIndices: query(Effect.map(rowsWithStatus("completed"), (rows) => new Set(rows.map((row) => row.idx)))),
     failedIndices: query(Effect.map(rowsWithStatus("error"), (rows) => new Map(rows.map((row) => [row.idx, row.error ?? ""])))),
-    remainingIndices: query(Effect.gen(function*() {
-      const total = yield* totalIndices
-      const recorded = new Set((yield* sql<{ idx: number }>`SELECT idx FROM index_results WHERE run_id = ${runId}`).map((r) => r.idx))
-      return Array.from({ length: total }, (_, i) => i).filter((i) => !recorded.has(i))
-    })),
     summary: query(Effect.gen(function*() {
       const total = yield* totalIndices
       const counts = yield* sql<{ status: string; count: number | string; wall: number | string | null }>`
@@ -178,28 +155,6 @@ const makeCheckpoint = (
         configHash,
         location
       })
-    })),
-    metrics: query(Effect.gen(function*() {
-      const results = yield* sql<ResultRow>`SELECT * FROM index_results WHERE run_id = ${runId} ORDER BY idx`
-      const stages = yield* sql<{ idx: number; stage_order: number; stage_name: string; wall_time_ns: number | string }>`
-        SELECT idx, stage_order, stage_name, wall_time_ns FROM stage_metrics WHERE run_id = ${runId} ORDER BY idx, stage_order`
-      const stagesByIndex = new Map<number, Array<CheckpointStore.StageTiming>>()
-      for (const s of stages) {
-        const list = stagesByIndex.get(s.idx) ?? []
-        list.push({ order: s.stage_order, name: s.stage_name, wallTimeNs: Number(s.wall_time_ns) })
-        stagesByIndex.set(s.idx, list)
-      }
-      return results.map((row): CheckpointStore.IndexMetrics => ({
-        index: row.idx,
-        status: row.status,
-        completedAt: row.completed_at,
-        wallTimeNs: toNumber(row.wall_time_ns),
-        peakMemoryBytes: toNumber(row.peak_memory_bytes),
-        gpuMemoryBytes: toNumber(row.gpu_memory_bytes),
-        workerId: row.worker_id,
-        error: row.error,
-        stages: stagesByIndex.get(row.idx) ?? []
-      }))
     })),
     workers: query(Effect.suspend(() => Effect.map(
       sql<PagedQueries.WorkerRowSql>`SELECT * FROM workers WHERE run_id = ${runId} ORDER BY started_at, worker_id`,

@@ -9,6 +9,7 @@ import { Effect, Either } from "effect"
 import * as fs from "node:fs/promises"
 import { basename, join } from "node:path"
 import * as DatabaseLocation from "../DatabaseLocation.js"
+import * as Json from "./Json.js"
 
 /** The cache directory: `$PSNC_CACHE_DIR`, else `$XDG_CACHE_HOME/psnc`, else `~/.cache/psnc`. */
 export const directory: Effect.Effect<string> = Effect.orDie(DatabaseLocation.cacheDirectory)
@@ -109,7 +110,7 @@ const parseConfig = (text: string): ConfigDocument => {
 export const describe = (file: DatabaseFile): Effect.Effect<Entry> =>
   Effect.gen(function*() {
     const facts = yield* fileFacts(file.path)
-    const modified = new Date(facts.modifiedMs).toISOString()
+    const modified = Json.timestamp(facts.modifiedMs)
     const base: Entry = {
       ...file,
       configHash: null,
@@ -206,11 +207,34 @@ export const remove = (path: string): Effect.Effect<ReadonlyArray<string>, Error
     catch: (cause) => new Error(`cannot remove ${basename(path)}: ${(cause as Error).message ?? String(cause)}`)
   })
 
-const ageUnits: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 }
+/**
+ * Units of `--older-than`. A bare `m` could be minutes or months, so it is
+ * refused with both spellings; `min` and `mo` say which.
+ */
+const ageUnits: Record<string, number> = {
+  s: 1e3,
+  sec: 1e3,
+  min: 60e3,
+  h: 3600e3,
+  d: 86400e3,
+  w: 7 * 86400e3,
+  mo: 30 * 86400e3,
+  y: 365 * 86400e3
+}
 
-/** Parses an age like `90s`, `30m`, `12h`, `7d` or `2w` into milliseconds; undefined if malformed. */
-export const parseAge = (text: string): number | undefined => {
-  const match = /^(\d+(?:\.\d+)?)\s*([smhdw])$/.exec(text.trim())
-  if (match === null) return undefined
-  return Number(match[1]) * ageUnits[match[2]!]!
+/** What `--older-than` accepts, for messages. */
+export const ageExamples = "90s, 30min, 12h, 7d, 2w or 6mo"
+
+/**
+ * Parses an age like `90s`, `30min`, `12h`, `7d`, `2w` or `6mo` into
+ * milliseconds; a message saying what to write instead when it cannot.
+ */
+export const parseAge = (text: string): { readonly ms: number } | { readonly error: string } => {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]+)$/.exec(text.trim())
+  if (match !== null && match[2] === "m") {
+    return { error: `--older-than: "${text}" could be minutes or months; write ${match[1]}min or ${match[1]}mo` }
+  }
+  const unit = match === null ? undefined : ageUnits[match[2]!]
+  if (match === null || unit === undefined) return { error: `--older-than takes an age like ${ageExamples}, got "${text}"` }
+  return { ms: Number(match[1]) * unit }
 }

@@ -100,3 +100,16 @@ export const fromCause = (cause: Cause.Cause<unknown>): { readonly code: number;
  * already printed why (e.g. `run`'s summary of failed indices).
  */
 export class SilentExit extends Data.TaggedError("SilentExit")<{ readonly code: number }> {}
+
+/**
+ * What `--verbose` adds below the error line: the stack of what a user's
+ * module threw when importing it failed (not Curator's wrapper around it),
+ * else the full cause.
+ */
+export const verboseDetail = (cause: Cause.Cause<unknown>): string => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure) && failure.value instanceof PipelineModuleError && failure.value.userStack !== undefined) {
+    return failure.value.userStack
+  }
+  return Cause.pretty(cause, { renderErrorCause: true })
+}

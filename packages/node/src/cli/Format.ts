@@ -2,19 +2,10 @@
  * Pure text formatting shared by the commands: aligned tables, key/value
  * blocks, durations, sizes, and JSON.
  */
+import { TextTable } from "@curator/core"
 
-/** An aligned table with a header and a rule; `right` lists the columns aligned to the right. */
-export const table = (
-  header: ReadonlyArray<string>,
-  rows: ReadonlyArray<ReadonlyArray<string>>,
-  right: ReadonlyArray<number> = []
-): string => {
-  // A reduce, not a spread: a listing may have more rows than a call has room for arguments.
-  const widths = header.map((h, c) => rows.reduce((width, row) => Math.max(width, (row[c] ?? "").length), h.length))
-  const line = (cells: ReadonlyArray<string>) =>
-    cells.map((cell, c) => (right.includes(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("  ").trimEnd()
-  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n")
-}
+/** An aligned table with a header and a rule; `right` lists the columns aligned to the right (core's one renderer). */
+export const table = TextTable.render
 
 /** `key  value` lines with the keys aligned. */
 export const keyValues = (entries: ReadonlyArray<readonly [string, string]>): string => {

@@ -7,7 +7,7 @@
  * the command that installs it.
  */
 import { Effect } from "effect"
-import * as fs from "node:fs"
+import * as PackageDir from "../internal/packageDir.js"
 import { type CliError, usage } from "./CliError.js"
 
 /** The package a failed import could not find, if that is why it failed. */
@@ -18,13 +18,8 @@ const missingPackage = (cause: unknown): string | undefined => {
 
 /** The version range `@curator/node` declares for an optional package, if any. */
 const declaredRange = (name: string): string | undefined => {
-  try {
-    const manifest = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8"))
-    const range = manifest.peerDependencies?.[name]
-    return typeof range === "string" ? range : undefined
-  } catch {
-    return undefined
-  }
+  const range = PackageDir.manifest()?.peerDependencies?.[name]
+  return typeof range === "string" ? range : undefined
 }
 
 /**

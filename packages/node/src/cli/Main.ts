@@ -7,8 +7,8 @@
 import * as Command from "@effect/cli/Command"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Cause, Effect, Exit, Layer, Logger } from "effect"
-import * as fs from "node:fs"
-import { ExitCode, fromCause } from "./CliError.js"
+import * as PackageDir from "../internal/packageDir.js"
+import { ExitCode, fromCause, verboseDetail } from "./CliError.js"
 import * as ClosedPipe from "./ClosedPipe.js"
 import * as Cache from "./commands/Cache.js"
 import * as Dashboard from "./commands/Dashboard.js"
@@ -27,6 +27,7 @@ import * as Status from "./commands/Status.js"
 import * as Verify from "./commands/Verify.js"
 import * as Which from "./commands/Which.js"
 import * as Workers from "./commands/Workers.js"
+import * as Usage from "./Usage.js"
 
 /** The root command with every subcommand. */
 export const command = Command.make("curator").pipe(
@@ -54,14 +55,7 @@ export const command = Command.make("curator").pipe(
   ])
 )
 
-const version = (): string => {
-  try {
-    const manifest = JSON.parse(fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8"))
-    return String(manifest.version)
-  } catch {
-    return "0.0.0"
-  }
-}
+const version = (): string => String(PackageDir.manifest()?.version ?? "0.0.0")
 
 const cli = Command.run(command, { name: "curator", version: version() })
 
@@ -73,15 +67,24 @@ const cli = Command.run(command, { name: "curator", version: version() })
 export const run = (argv: ReadonlyArray<string>): Effect.Effect<number> => {
   const verbose = argv.includes("--verbose")
   const args = Metrics.withDefaultFiles(argv.filter((arg, i) => i < 2 || arg !== "--verbose"))
-  return Effect.zipRight(Effect.sync(() => ClosedPipe.endQuietly(process.stdout)), cli(args)).pipe(
-    Effect.as(ExitCode.Ok as number),
+  // Bad arguments and --help are answered here, in Curator's words (Usage.ts); the rest runs as @effect/cli would.
+  const checked = Usage.preflight(command, args, process.stdout.isTTY === true).pipe(
+    Effect.flatMap((preflight) =>
+      preflight._tag === "Run" ? cli(args) : Effect.sync(() => {
+        process[preflight.stream].write(preflight.text)
+        return preflight.code
+      })
+    )
+  )
+  return Effect.zipRight(Effect.sync(() => ClosedPipe.endQuietly(process.stdout)), checked).pipe(
+    Effect.map((code) => typeof code === "number" ? code : ExitCode.Ok),
     Effect.catchAllCause((cause) => {
       // An interruption stays one: the process exits with 130.
       if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
       const { code, message } = fromCause(cause)
       return Effect.sync(() => {
         if (message !== undefined) process.stderr.write(`curator: ${message}\n`)
-        if (verbose) process.stderr.write(Cause.pretty(cause, { renderErrorCause: true }) + "\n")
+        if (verbose) process.stderr.write(verboseDetail(cause) + "\n")
         return code
       })
     }),

@@ -40,6 +40,8 @@ export interface State {
   backend: string
   concurrency: number
   location: string | undefined
+  /** Set when a graceful stop was asked for (Ctrl-C): the display then says so until the run ends. */
+  stopping: { readonly signal: string; readonly atMs: number; readonly graceS: number } | undefined
   /** Workers in the order they first took an index. */
   readonly workers: Array<WorkerState>
   readonly byId: Map<string, WorkerState>
@@ -57,6 +59,7 @@ export const makeState = (): State => ({
   backend: "",
   concurrency: 0,
   location: undefined,
+  stopping: undefined,
   workers: [],
   byId: new Map()
 })
@@ -105,6 +108,26 @@ export const update = (state: State, event: Progress.ProgressEvent, nowMs: numbe
       return
     }
   }
+}
+
+/** Records that a graceful stop was asked for at `nowMs`: no new index; those in flight may take `graceS` seconds. */
+export const markStopping = (state: State, signal: string, graceS: number, nowMs: number): void => {
+  state.stopping ??= { signal, atMs: nowMs, graceS }
+}
+
+/** The indices in flight (a worker on an index). */
+const inFlight = (state: State): number => state.workers.reduce((busy, worker) => busy + (worker.index >= 0 ? 1 : 0), 0)
+
+/** What a stopping run shows, in lines short enough for 80 columns. */
+export const stoppingLines = (state: State, nowMs: number): ReadonlyArray<string> => {
+  const stopping = state.stopping
+  if (stopping === undefined) return []
+  const left = Math.max(0, stopping.graceS - (nowMs - stopping.atMs) / 1000)
+  const busy = inFlight(state)
+  return [
+    `stopping (${stopping.signal}): no new index; ${busy} in flight may finish, ${Format.duration(left)} left`,
+    `press Ctrl-C again to stop at once`
+  ]
 }
 
 /** A progress handler feeding `state`, reading the time from `clock` (milliseconds). */
@@ -174,16 +197,22 @@ export interface FrameOptions {
  */
 export const frame = (state: State, nowMs: number, options: FrameOptions): ReadonlyArray<string> => {
   const f = figures(state, nowMs)
-  const text = [
-    `${percent(f.fraction).padStart(4)} ${f.total - f.remaining}/${f.total}`,
-    `${f.completed} done, ${f.failed} failed, ${f.cached} cached, ${f.remaining} left`,
-    rate(f.ratePerS),
-    options.final === true ? `in ${Format.duration(f.elapsedS)}` : `ETA ${f.etaS === undefined ? "-" : Format.duration(f.etaS)}`
-  ].join(" · ")
+  const when = options.final === true ? `in ${Format.duration(f.elapsedS)}` : `ETA ${f.etaS === undefined ? "-" : Format.duration(f.etaS)}`
+  // From the fullest to the shortest text: the first that leaves the bar 10 cells is used, so that the
+  // ETA keeps its unit on an 80-column terminal.
+  const texts = [
+    [`${percent(f.fraction).padStart(4)} ${f.total - f.remaining}/${f.total}`, `${f.completed} done, ${f.failed} failed, ${f.cached} cached, ${f.remaining} left`, rate(f.ratePerS), when],
+    [`${percent(f.fraction).padStart(4)} ${f.total - f.remaining}/${f.total}`, `${f.failed} failed, ${f.cached} cached`, rate(f.ratePerS), when],
+    [`${percent(f.fraction).padStart(4)} ${f.total - f.remaining}/${f.total}`, when],
+    [percent(f.fraction).padStart(4), when]
+  ].map((parts) => parts.join(" · "))
+  const minBar = 10
+  const text = texts.find((candidate) => candidate.length + 1 + minBar <= options.columns) ?? texts[texts.length - 1]!
   // The bar takes what the terminal has left, within reason.
-  const head = `${bar(f.fraction, Math.max(8, Math.min(30, options.columns - text.length - 2)))} ${text}`
+  const head = `${bar(f.fraction, Math.max(minBar, Math.min(30, options.columns - text.length - 1)))} ${text}`
   const lines = [clip(head, options.columns)]
   if (options.final === true) return lines
+  for (const stopping of stoppingLines(state, nowMs)) lines.push(clip(stopping, options.columns))
   const shown = state.workers.length > options.maxWorkers ? Math.max(0, options.maxWorkers - 1) : state.workers.length
   for (let w = 0; w < shown; w++) {
     const worker = state.workers[w]!

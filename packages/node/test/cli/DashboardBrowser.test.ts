@@ -170,6 +170,17 @@ describe.skipIf(!fs.existsSync(chromiumPath))(`curator dashboard in Chromium (${
     await page.locator("#detail-logs", { hasText: markupMessage }).waitFor()
     expect(await page.locator("#detail-logs img, #detail-logs script").count()).toBe(0)
 
+    // Every index and tab has its own URL: Back returns to the index before, a shared link opens its index.
+    expect(new URL(page.url()).hash).toBe("#index/1")
+    await page.goBack()
+    await page.locator("#detail-index", { hasText: /^2$/ }).waitFor()
+    expect(new URL(page.url()).hash).toBe("#index/2")
+    const shared = await page.context().newPage()
+    await shared.goto(`${dashboard.url}#index/3`)
+    await shared.locator("#detail-facts dd[data-fact=error]", { hasText: "BadIndex: index 3 is bad" }).waitFor()
+    expect(await shared.locator("#tab-indices").isVisible()).toBe(true)
+    await shared.close()
+
     // The logs tab, filtered by level.
     await page.click("nav button[data-tab=logs]")
     await page.selectOption("#log-query select[name=level]", "warning")
@@ -179,6 +190,10 @@ describe.skipIf(!fs.existsSync(chromiumPath))(`curator dashboard in Chromium (${
     expect(levels.length).toBeGreaterThan(0)
     expect(levels.every((level) => ["WARNING", "ERROR", "CRITICAL"].includes(level))).toBe(true)
     expect(await page.locator("#logs img, #logs script").count()).toBe(0)
+    expect(new URL(page.url()).hash).toBe("#logs")
+    // Following scrolls the lines inside their box: the filter form stays in view.
+    expect(await page.locator("#log-query").isVisible()).toBe(true)
+    expect(await page.evaluate(() => (globalThis as any).document.querySelector("#log-query").getBoundingClientRect().bottom > 0)).toBe(true)
 
     // Performance: the charts hold one point per recorded index, and the slowest ten are listed.
     await page.click("nav button[data-tab=performance]")

@@ -74,6 +74,7 @@ beforeAll(async () => {
     read("failed", ["failed", failingModule]),
     read("workers", ["workers", database, "--json"]),
     read("logsOfIndex", ["logs", database, "--index", "2", "--json"]),
+    read("noLogLines", ["logs", database, "--index", "3", "--level", "critical"]),
     read("metrics", ["metrics", prefix, "--json", metricsJson, "--csv", metricsCsv]),
     read("outputs", ["outputs", prefix, "3", "--json"]),
     read("outputsOfFailed", ["outputs", prefix, "2"]),
@@ -115,9 +116,14 @@ describe("curator status / failed / workers / logs / metrics / outputs / which",
   it("workers (by file path) lists the run's workers", () => {
     const workers = JSON.parse(ok("workers"))
     expect(workers).toHaveLength(2)
-    expect(workers[0]).toMatchObject({ pid: expect.any(Number), currentIndex: null })
-    expect(workers.reduce((sum: number, w: { completedCount: number }) => sum + w.completedCount, 0)).toBe(6)
-    expect(new Set(workers.map((w: { invocationId: string }) => w.invocationId)).size).toBe(1)
+    // snake_case keys and the database's timestamp format, like every JSON the command line prints.
+    expect(Object.keys(workers[0]).sort()).toEqual(
+      ["completed_count", "current_index", "hostname", "invocation_id", "last_heartbeat", "pid", "started_at", "worker_id"]
+    )
+    expect(workers[0]).toMatchObject({ pid: expect.any(Number), current_index: null })
+    expect(workers[0].started_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$/)
+    expect(workers.reduce((sum: number, w: { completed_count: number }) => sum + w.completed_count, 0)).toBe(6)
+    expect(new Set(workers.map((w: { invocation_id: string }) => w.invocation_id)).size).toBe(1)
   })
 
   it("logs filters by index", () => {
@@ -127,6 +133,14 @@ describe("curator status / failed / workers / logs / metrics / outputs / which",
       "index 2 failed: BadIndex: index 2 is bad"
     ])
     expect(ofIndex2.every((row: { index: number }) => row.index === 2)).toBe(true)
+    expect(Object.keys(ofIndex2[0]).sort()).toEqual(["id", "index", "level", "level_name", "logger_name", "message", "timestamp", "worker_id"])
+  })
+
+  it("logs says when no line matches (on stderr: a pipe gets nothing)", () => {
+    const none = result("noLogLines")
+    expect(none.code, show(none)).toBe(0)
+    expect(none.stdout).toBe("")
+    expect(none.stderr).toBe("no log lines match\n")
   })
 
   it("logs --level --follow prints the lines at that level and above, then new ones as they are written, until interrupted (exit 130)", () => {

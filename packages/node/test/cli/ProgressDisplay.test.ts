@@ -60,7 +60,37 @@ describe("ProgressDisplay", () => {
     const lines = ProgressDisplay.frame(midRun(), 4000, { columns: 60, maxWorkers: 2 })
     expect(lines.slice(1)).toEqual(["  worker 1 11111111  index 7 for 500 ms", "  … 2 more workers (1 busy)"])
     expect(lines.every((line) => line.length <= 60)).toBe(true)
-    expect(lines[0]).toBe("████░░░░  60% 6/10 · 3 done, 1 failed, 2 cached, 4 left · 1…")
+    // The counts give way before the bar shrinks below 10 cells or the ETA loses its unit.
+    expect(lines[0]).toBe("██████████████████░░░░░░░░░░░░  60% 6/10 · ETA 4.0 s")
+  })
+
+  it("keeps a 10-cell bar and the ETA's unit at 80 columns on a large run", () => {
+    const state = ProgressDisplay.makeState()
+    ProgressDisplay.update(state, { _tag: "RunStarted", total: 1_000_000, cached: 123_456, backend: "workers", concurrency: 2, location: "/x.db" }, 0)
+    for (let i = 0; i < 400_000; i++) {
+      ProgressDisplay.update(state, { _tag: "IndexFinished", index: i, workerId: worker(1), status: i % 97 === 0 ? "failed" : "completed", wallTimeNs: 1 }, 1)
+    }
+    const [head] = ProgressDisplay.frame(state, 3_700, { columns: 80, maxWorkers: 4 })
+    expect(head!.length).toBeLessThanOrEqual(80)
+    expect(head).toMatch(/^[█░]{10,30} +\d+% 523456\/1000000 · (.+ · )?ETA \d+\.\d s$/)
+  })
+
+  it("shows a graceful stop in the frame until the run ends: what is in flight and how to stop at once", () => {
+    const state = midRun()
+    ProgressDisplay.markStopping(state, "SIGINT", 30, 3_000)
+    const lines = ProgressDisplay.frame(state, 4_000, { columns: 80, maxWorkers: 8 })
+    expect(lines.slice(1)).toEqual([
+      "stopping (SIGINT): no new index; 2 in flight may finish, 29.0 s left",
+      "press Ctrl-C again to stop at once",
+      "  worker 1 11111111  index 7 for 500 ms",
+      "  worker 2 22222222  idle (1 done)",
+      "  worker 3 33333333  index 6 for 2.0 s"
+    ])
+    // A second signal does not restart the grace period.
+    ProgressDisplay.markStopping(state, "SIGTERM", 30, 3_900)
+    expect(ProgressDisplay.frame(state, 4_000, { columns: 80, maxWorkers: 8 })[1]).toContain("(SIGINT)")
+    // The last frame is the bar alone; the summary then says the run was stopped.
+    expect(ProgressDisplay.frame(state, 4_000, { columns: 80, maxWorkers: 8, final: true })).toHaveLength(1)
   })
 
   it("draws the last frame as the bar alone, with the time taken", () => {
@@ -166,7 +196,7 @@ describe("curator run under a terminal", () => {
       expect(display).toMatch(/ {2}worker 1 [0-9a-f]{8} {2}index \d+ for /)
       expect(display).toMatch(/ {2}worker 3 [0-9a-f]{8} {2}/)
       expect(display).toMatch(/100% 12\/12 · 12 done, 0 failed, 0 cached, 0 left · .+ · in .+\n/)
-      expect(text.slice(shown)).toMatch(/^\u001b\[\?25h(\u001b\[0m)*12 indices in .+ on fibers \(concurrency 3\): 12 completed/)
+      expect(text.slice(shown)).toMatch(/^\u001b\[\?25h(\u001b\[0m)*12 indices in .+ on fibers \(concurrency 3(, after \d+\.\d s starting)?\): 12 completed/)
     } finally {
       sandbox.remove()
     }

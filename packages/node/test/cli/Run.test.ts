@@ -82,7 +82,7 @@ describe("curator run", () => {
   it("exits 1 when some indices fail, listing them under the summary", () => {
     const failing = result("failing")
     expect(failing.code, show(failing)).toBe(1)
-    expect(failing.stdout).toMatch(/^8 indices in .+ on fibers \(concurrency 2\): 6 completed \(0 from the checkpoint\), 2 failed$/m)
+    expect(failing.stdout).toMatch(/^8 indices in .+ on fibers \(concurrency 2(, after \d+\.\d s starting)?\): 6 completed \(0 from the checkpoint\), 2 failed$/m)
     expect(failing.stdout).toMatch(/^database: .+\/[0-9a-f]{16}_\d+\.db$/m)
     expect(failing.stdout).toContain("  2  BadIndex: index 2 is bad\n  5  BadIndex: index 5 is bad")
     expect(failing.stderr).toBe("")
@@ -97,7 +97,8 @@ describe("curator run", () => {
   it("runs on worker threads with --backend workers", () => {
     const workers = result("workers")
     expect(workers.code, show(workers)).toBe(1)
-    expect(workers.stdout).toMatch(/8 indices in .+ on workers \(concurrency 2\): 6 completed \(0 from the checkpoint\), 2 failed/)
+    // Starting the threads is counted apart from the run's own duration (the progress bar's).
+    expect(workers.stdout).toMatch(/8 indices in .+ on workers \(concurrency 2(, after \d+\.\d s starting)?\): 6 completed \(0 from the checkpoint\), 2 failed/)
   })
 })
 
@@ -118,7 +119,7 @@ describe("curator run: bad usage exits 2 with one line saying what is wrong", ()
   it("indices out of range", () =>
     expectUsage("indices out of range", /^curator: indices out of range for a source of length 8: 8 \(valid: 0\.\.7, or -8\.\.-1 from the end\)\n$/))
   it("a missing module", () => expectUsage("missing module", /^curator: the pipeline module .+missing\.ts does not exist; check the path\n$/))
-  it("a missing export", () => expectUsage("a missing export", /^curator: .+cliPipelines\.ts has no export "nope"; its pipeline exports are: failing, pipeline, trivial\n$/))
+  it("a missing export", () => expectUsage("a missing export", /^curator: .+cliPipelines\.ts has no export "nope"; its pipeline exports are: failing, pipeline, trivial; choose one with --export NAME \(e\.g\. --export failing; as a target: .+#failing\)\n$/))
 
   it("reads --concurrency as a positive integer or all, and nothing else", () => {
     expect(parseConcurrency("4")).toEqual(Either.right(4))

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { formatSummary, type Summary } from "../../src/cli/commands/Run.js"
+import { formatSummary, summarize, type Summary } from "../../src/cli/commands/Run.js"
 import { journalOf, markerOf, outputsOf } from "../fixtures/crashOutputs.js"
 import { limited, makeSandbox, type Result, type Sandbox, show, start } from "./curator.js"
 
@@ -161,5 +161,19 @@ describe("curator run: the summary of a stopped run", () => {
       "database: /data/abababababababab.db",
       "stopped by SIGINT: 33 indices not run; run the same command with --resume to continue"
     ])
+  })
+
+  it("gives the run's own duration, as the progress bar does, and the start-up apart", () => {
+    const summary = summarize({ outcomes: [], redone: [], configHash: "ab", location: undefined } as never, {
+      elapsedS: 5.7,
+      startupS: 4.0,
+      backend: "workers",
+      concurrency: 2
+    })
+    expect(summary.elapsed_s).toBe(5.7)
+    expect(summary.startup_s).toBe(4)
+    expect(formatSummary(summary).split("\n")[0]).toBe(
+      "0 indices in 5.7 s on workers (concurrency 2, after 4.0 s starting): 0 completed (0 from the checkpoint), 0 failed"
+    )
   })
 })

@@ -85,17 +85,17 @@ const prune = Command.make(
   {
     olderThan: Options.text("older-than").pipe(
       Options.withPseudoName("AGE"),
-      Options.withDescription("remove databases not written to for this long: 90s, 30m, 12h, 7d, 2w")
+      Options.withDescription(`remove databases not written to for this long: ${Cache.ageExamples} (min: minutes, mo: months)`)
     ),
     json: Shared.json
   },
   ({ json, olderThan }) =>
     Effect.gen(function*() {
       const age = Cache.parseAge(olderThan)
-      if (age === undefined) return yield* usage(`--older-than takes an age like 90s, 30m, 12h, 7d or 2w, got "${olderThan}"`)
+      if ("error" in age) return yield* usage(age.error)
       const dir = yield* Cache.directory
       const entries = yield* Cache.list(dir)
-      const cutoff = Date.now() - age
+      const cutoff = Date.now() - age.ms
       const old = entries.filter((entry) => Date.parse(entry.modified) < cutoff)
       if (old.length === 0 && !json) return yield* Console.log(`no databases in ${dir} older than ${olderThan}`)
       yield* removeAll(old, json)

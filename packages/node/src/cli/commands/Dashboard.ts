@@ -16,12 +16,14 @@ export const command = Command.make(
   {
     target: Shared.target,
     port: Options.integer("port").pipe(
+      Options.withPseudoName("PORT"),
       Options.withDefault(5006),
-      Options.withDescription("the TCP port to listen on (0 picks a free one)")
+      Options.withDescription("the TCP port to listen on (0 picks a free one). Default: 5006")
     ),
     host: Options.text("host").pipe(
+      Options.withPseudoName("HOST"),
       Options.withDefault("127.0.0.1"),
-      Options.withDescription("the address to bind; the default keeps the dashboard to this machine")
+      Options.withDescription("the address to bind. Default: 127.0.0.1, which keeps the dashboard to this machine")
     ),
     open: Options.boolean("open").pipe(Options.withDescription("open the dashboard in the default browser"))
   },

@@ -8,6 +8,7 @@ import * as Options from "@effect/cli/Options"
 import { Chunk, Console, Effect, Option, Stream } from "effect"
 import { usage } from "../CliError.js"
 import * as Format from "../Format.js"
+import * as Json from "../Json.js"
 import * as Shared from "../Shared.js"
 import * as Target from "../Target.js"
 
@@ -43,11 +44,13 @@ export const command = Command.make(
     target: Shared.target,
     level: Options.text("level").pipe(
       Options.optional,
+      Options.withPseudoName("LEVEL"),
       Options.withDescription("the lowest level shown: debug, info, warning, error, critical (or a number)")
     ),
-    index: Options.integer("index").pipe(Options.optional, Options.withDescription("only the lines of this index")),
+    index: Options.integer("index").pipe(Options.optional, Options.withPseudoName("N"), Options.withDescription("only the lines of this index")),
     worker: Options.text("worker").pipe(
       Options.optional,
+      Options.withPseudoName("WORKER"),
       Options.withDescription("only the lines of this worker: a worker id or any label the logs recorded (e.g. ForkServerProcess-1), or a unique prefix")
     ),
     follow: Options.boolean("follow").pipe(Options.withAlias("f"), Options.withDescription("keep printing new lines until interrupted")),
@@ -85,15 +88,27 @@ export const command = Command.make(
       const print = (batch: ReadonlyArray<CheckpointStore.LogRow>) =>
         batch.length === 0
           ? Effect.void
-          : Console.log(batch.map((row) => (options.json ? JSON.stringify(row) : formatRow(row))).join("\n"))
+          : Console.log(batch.map((row) => (options.json ? JSON.stringify(Json.logLine(row)) : formatRow(row))).join("\n"))
       // Page by page: a million lines are printed without holding them all.
       const pages = CheckpointStore.streamPages((after) => checkpoint.logsPage({ ...query, after, limit: 5000 }))
       if (!options.follow) {
-        if (!options.json) return yield* Stream.runForEach(Stream.grouped(pages, 5000), (chunk) => print(Chunk.toReadonlyArray(chunk)))
+        if (!options.json) {
+          let printed = 0
+          yield* Stream.runForEach(Stream.grouped(pages, 5000), (chunk) => {
+            printed += chunk.length
+            return print(Chunk.toReadonlyArray(chunk))
+          })
+          // Said on stderr, so that a pipe reading the lines gets none.
+          if (printed === 0) {
+            const filtered = minLevel !== undefined || query.index !== undefined || workerId !== undefined
+            yield* Console.error(filtered ? "no log lines match" : "no log lines recorded")
+          }
+          return
+        }
         // The same document as JSON.stringify(rows, null, 2), written a page at a time.
         let first = true
         yield* Stream.runForEach(Stream.grouped(pages, 5000), (chunk) => {
-          const text = Chunk.toReadonlyArray(chunk).map((row) => Format.json(row).replace(/^/gm, "  ")).join(",\n")
+          const text = Chunk.toReadonlyArray(chunk).map((row) => Format.json(Json.logLine(row)).replace(/^/gm, "  ")).join(",\n")
           const opening = first ? "[\n" : ",\n"
           first = false
           return Effect.sync(() => process.stdout.write(opening + text))

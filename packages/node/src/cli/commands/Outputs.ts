@@ -28,6 +28,8 @@ export const command = Command.make(
         )
       }
       if (json) return yield* Console.log(Format.json(outputs.value))
-      if (outputs.value.length > 0) yield* Console.log(outputs.value.join("\n"))
+      // Said on stderr, so that a pipe reading the paths gets none.
+      if (outputs.value.length === 0) return yield* Console.error(`index ${index} completed with no outputs`)
+      yield* Console.log(outputs.value.join("\n"))
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("List the output files of a completed index"))

@@ -85,7 +85,10 @@ export interface Summary {
   readonly budget_exceeded: string | null
   /** The signal that stopped the run, or null when it ran to the end. */
   readonly stopped_by: string | null
+  /** From the run's start (the progress bar's start) to its end. */
   readonly elapsed_s: number
+  /** Before the run started: loading the checkpoint, starting worker threads or joining the cluster. */
+  readonly startup_s?: number
   readonly backend: string
   readonly concurrency: number
   readonly config_hash: string
@@ -97,6 +100,7 @@ export const summarize = (
   result: RunResult.RunResult<unknown>,
   run: {
     readonly elapsedS: number
+    readonly startupS?: number
     readonly backend: string
     readonly concurrency: number
     readonly stoppedBy?: string | undefined
@@ -125,6 +129,7 @@ export const summarize = (
     budget_exceeded: result.budgetExceeded ?? null,
     stopped_by: run.stoppedBy ?? null,
     elapsed_s: Number(run.elapsedS.toFixed(3)),
+    startup_s: Number((run.startupS ?? 0).toFixed(3)),
     backend: run.backend,
     concurrency: run.concurrency,
     config_hash: result.configHash,
@@ -135,7 +140,8 @@ export const summarize = (
 /** The summary as text: one line of counts, the database, and the first failures. */
 export const formatSummary = (summary: Summary): string => {
   const lines = [
-    `${summary.total} indices in ${Format.duration(summary.elapsed_s)} on ${summary.backend} (concurrency ${summary.concurrency}): ` +
+    `${summary.total} indices in ${Format.duration(summary.elapsed_s)} on ${summary.backend} (concurrency ${summary.concurrency}` +
+    `${(summary.startup_s ?? 0) >= 1 ? `, after ${Format.duration(summary.startup_s!)} starting` : ""}): ` +
     `${summary.completed} completed (${summary.cached} from the checkpoint), ${summary.failed} failed` +
     (summary.not_run > 0 ? `, ${summary.not_run} not run` : ""),
     `database: ${summary.db_path ?? "none (--no-metrics)"}`
@@ -190,13 +196,13 @@ export const command = Command.make(
     backend: Options.choice("backend", backends).pipe(
       Options.withDefault("fibers"),
       Options.withDescription(
-        "where indices run: one after another, on fibers, on worker threads, or on the runners of a cluster (curator runner; needs --postgres)"
+        "where indices run: one after another, on fibers, on worker threads, or on the runners of a cluster (curator runner; needs --postgres). Default: fibers"
       )
     ),
     concurrency: Options.text("concurrency").pipe(
       Options.withPseudoName("N|all"),
       Options.withDefault("1"),
-      Options.withDescription("how many indices run at once: a positive integer, or all (one per CPU)")
+      Options.withDescription("how many indices run at once: a positive integer, or all (one per CPU). Default: 1")
     ),
     indices: optionalText("indices", "the indices to process, e.g. 0-9,15,-1 (negative counts from the end)").pipe(
       Options.withPseudoName("LIST")
@@ -222,7 +228,7 @@ export const command = Command.make(
       Options.withPseudoName("SECONDS"),
       Options.withDefault(30),
       Options.withDescription(
-        "on Ctrl-C or SIGTERM, how long the indices in flight may take to finish before they are interrupted"
+        "on Ctrl-C or SIGTERM, how long the indices in flight may take to finish before they are interrupted. Default: 30"
       )
     ),
     failFast: Options.boolean("fail-fast").pipe(Options.withDescription("stop at the first failed index")),
@@ -269,10 +275,15 @@ export const command = Command.make(
       let stoppedBy: Signals.StopSignal | undefined
       const result = yield* Effect.gen(function*() {
         const signal = yield* Signals.gracefulStop
+        const mode = ProgressDisplay.modeFor(process.stderr, options.quiet)
+        // A live display shows the stopping state itself (a line printed beside it would be drawn over).
         const stop = Effect.flatMap(signal, (name) =>
           Effect.zipRight(
-            Effect.sync(() => (stoppedBy = name)),
-            Console.error(
+            Effect.sync(() => {
+              stoppedBy = name
+              ProgressDisplay.markStopping(state, name, options.grace, performance.now())
+            }),
+            mode === "live" ? Effect.void : Console.error(
               `${name}: stopping; the indices in flight may finish for ${options.grace} s. Press Ctrl-C again to stop at once`
             )
           ))
@@ -280,7 +291,7 @@ export const command = Command.make(
         const graceOver = Effect.zipRight(signal, Effect.sleep(Duration.seconds(options.grace)))
         const display = yield* ProgressDisplay.start(state, {
           stream: process.stderr,
-          mode: ProgressDisplay.modeFor(process.stderr, options.quiet)
+          mode
         })
         // Without a display the state is still kept: an interruption reports where the run records.
         const onProgress = display ?? ProgressDisplay.handler(state)
@@ -325,8 +336,11 @@ export const command = Command.make(
             : Effect.void
         )
       )
+      // The same clock and start as the progress bar, so that both say the same duration; start-up apart.
+      const endedAt = performance.now()
       const summary = summarize(result, {
-        elapsedS: (performance.now() - startedAt) / 1000,
+        elapsedS: (endedAt - (state.started ? state.startedAtMs : startedAt)) / 1000,
+        startupS: state.started ? (state.startedAtMs - startedAt) / 1000 : 0,
         backend: state.backend === "" ? options.backend : state.backend,
         concurrency: state.started ? state.concurrency : threads,
         stoppedBy

@@ -12,6 +12,7 @@ import * as Options from "@effect/cli/Options"
 import { Console, Effect, Option } from "effect"
 import { usage } from "../CliError.js"
 import * as Format from "../Format.js"
+import * as Json from "../Json.js"
 import * as Shared from "../Shared.js"
 import * as Target from "../Target.js"
 
@@ -56,7 +57,7 @@ export const command = Command.make(
           items: busy && beat !== undefined && beat.index === worker.currentIndex ? beat.items : null
         }
       })
-      if (json) return yield* Console.log(Format.json(workers))
+      if (json) return yield* Console.log(Format.json(workers.map((w) => ({ ...Json.worker(w), state: w.state, items: w.items }))))
       if (invocations.length === 0) return yield* Console.log("no workers registered")
       const shown = invocations.length > 20 ? invocations.slice(-20) : invocations
       yield* Console.log(Format.table(

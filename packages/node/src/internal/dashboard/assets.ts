@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import * as fs from "node:fs/promises"
 import { createRequire } from "node:module"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
+import { packageDir } from "../packageDir.js"
 
 /** A file served by the dashboard. */
 export interface Asset {
@@ -16,8 +16,7 @@ export interface Asset {
   readonly body: Uint8Array
 }
 
-// `src/internal/dashboard/` and `dist/internal/dashboard/` are both three levels below the package.
-const pageDirectory = fileURLToPath(new URL("../../../dashboard/", import.meta.url))
+const pageDirectory = path.join(packageDir(), "dashboard")
 
 /**
  * Chart.js's self-contained browser build, next to the entry point its
@@ -27,7 +26,7 @@ const pageDirectory = fileURLToPath(new URL("../../../dashboard/", import.meta.u
 const chartJsFile = () => {
   let entry: string
   try {
-    entry = createRequire(import.meta.url).resolve("chart.js")
+    entry = createRequire(path.join(packageDir(), "package.json")).resolve("chart.js")
   } catch {
     throw new Error("the dashboard needs the package chart.js, which is not installed: npm install chart.js@4")
   }
