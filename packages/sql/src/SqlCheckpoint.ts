@@ -239,9 +239,10 @@ const makeCheckpoint = (
       writing((w) =>
         Effect.zipRight(
           w.flush,
-          retryBusy(sql.withTransaction(Effect.zipRight(
-            sql`DELETE FROM filter_artifacts WHERE run_id = ${runId} AND filter_order = ${filterOrder}`,
-            artifacts.length === 0 ? Effect.void : sql`INSERT INTO filter_artifacts ${
+          retryBusy(sql.withTransaction(Effect.gen(function*() {
+            yield* sql`DELETE FROM filter_artifacts WHERE run_id = ${runId} AND filter_order = ${filterOrder}`
+            if (artifacts.length === 0) return
+            yield* sql`INSERT INTO filter_artifacts ${
               sql.insert(artifacts.map((a) => ({
                 path: wellFormed(a.path),
                 idx: a.index,
@@ -250,7 +251,7 @@ const makeCheckpoint = (
                 filter_order: a.filterOrder
               })))
             }`
-          )))
+          })))
         )
       ),
     registerWorker: (worker) => writing((w) => w.registerWorker(runId, worker)),
