@@ -6,7 +6,7 @@
  * peak memory. What it produced — paths, artifacts, log lines, timings — is
  * returned as a `Computed`; recording it is the run's business.
  */
-import { Cause, Channel, type Chunk, Effect, Either, Exit, Option, Schema, Stream, type Tracer } from "effect"
+import { Cause, Channel, type Chunk, Context, Effect, Either, FiberRef, Option, Schema, Stream, type Tracer } from "effect"
 import type { LogEntry, StageTiming } from "../CheckpointStore.js"
 import type { MemoryMeter } from "../Host.js"
 import type { Pipeline } from "../Pipeline.js"
@@ -235,10 +235,14 @@ const throughArrays = (
     stageMs[k]! += performance.now() - started
     memory?.sample()
   }
+  // A failed index records no stage times, so only a stage that succeeds is settled.
   const timed = <A>(k: number, stage: Effect.Effect<A, unknown, unknown>) =>
     Effect.suspend(() => {
       const started = performance.now()
-      return Effect.ensuring(scope.effect(stages[k]!, stage), Effect.sync(() => settle(k, started)))
+      return Effect.map(scope.effect(stages[k]!, stage), (value) => {
+        settle(k, started)
+        return value
+      })
     })
   const runSync = (step: (item: unknown) => ReadonlyArray<unknown>, items: ReadonlyArray<unknown>) => {
     const next: Array<unknown> = []
@@ -279,6 +283,20 @@ export interface ComputeOptions {
 }
 
 /**
+ * The stage scope of one index on the items fast path without tracing: the
+ * stages run one after another on this fiber, so instead of nesting a
+ * provide per stage (each a fiber-ref write and its undo, with an
+ * uninterruptible region around them) the fiber's context is switched to
+ * the next stage's as it starts; `makeComputeIndex` restores the caller's
+ * context when the index ends, however it ends. Fibers a stage forks
+ * inherit its context as with a provide.
+ */
+const switchingScope = (indexContext: Context.Context<never>): StageScope => ({
+  effect: (stage, effect) => Effect.zipRight(FiberRef.set(FiberRef.currentContext, Context.add(indexContext, CurrentStage, stage)), effect),
+  stream: untracedScope.stream
+})
+
+/**
  * Builds the computation of one index of `pipeline`: runs it as described
  * above, in a `CurrentIndex` context of its own (so its logs and artifacts
  * are its own, whichever fibers produce them). Failures of any stage —
@@ -298,10 +316,15 @@ export const makeComputeIndex = <E, R>(
   const scopeOf: Effect.Effect<StageScope> = options.tracing
     ? Effect.map(Effect.option(Effect.currentSpan), (span) => tracedScope(Option.getOrUndefined(span)))
     : Effect.succeed(untracedScope)
-  return (index, workerId) =>
-    Effect.flatMap(scopeOf, (scope) => {
+
+  /** Runs the stages and turns how they ended into a `Computed`. */
+  const computed = (
+    index: number,
+    current: CurrentIndex["Type"],
+    scope: StageScope
+  ): Effect.Effect<Computed<E>, never, unknown> =>
+    Effect.suspend(() => {
       const started = performance.now()
-      const current: CurrentIndex["Type"] = { index, workerId, artifacts: [], logs: [] }
       const tracking: Tracking = {
         stageMs: new Float64Array(stages.length),
         memory: meter === undefined ? undefined : new PeakMemory(meter)
@@ -309,40 +332,61 @@ export const makeComputeIndex = <E, R>(
       const paths = fastPath
         ? throughArrays(any, stages, scope, options.tracing, tracking, index)
         : throughStreams(any, stages, scope, tracking, index)
-      return paths.pipe(
-        Effect.flatMap(check(index)),
-        Effect.exit,
-        Effect.flatMap((exit): Effect.Effect<Computed<E>> => {
-          const wallTimeNs = toNs(performance.now() - started)
-          const peakMemoryBytes = tracking.memory?.growth() ?? 0
-          if (Exit.isSuccess(exit)) {
-            return Effect.succeed({
-              _tag: "Success",
-              paths: exit.value,
-              wallTimeNs,
-              peakMemoryBytes,
-              stages: stages.map((stage) => ({
-                order: stage.order,
-                name: stage.recordedName,
-                wallTimeNs: toNs(tracking.stageMs[stage.order]!)
-              })),
-              artifacts: current.artifacts,
-              logs: current.logs,
-              spans: []
-            })
-          }
-          if (Cause.isInterruptedOnly(exit.cause)) return Effect.interrupt
-          return Effect.succeed({
-            _tag: "Failure",
-            message: describeFailure(exit.cause),
-            cause: exit.cause as Cause.Cause<E>,
-            wallTimeNs,
-            peakMemoryBytes,
-            logs: current.logs,
-            spans: []
-          })
-        }),
-        Effect.provideService(CurrentIndex, current)
-      ) as Effect.Effect<Computed<E>, never, R>
+      const failure = (cause: Cause.Cause<unknown>): Effect.Effect<Computed<E>> => {
+        if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
+        return Effect.succeed({
+          _tag: "Failure",
+          message: describeFailure(cause),
+          cause: cause as Cause.Cause<E>,
+          wallTimeNs: toNs(performance.now() - started),
+          peakMemoryBytes: tracking.memory?.growth() ?? 0,
+          logs: current.logs,
+          spans: []
+        })
+      }
+      const success = (paths: ReadonlyArray<string>): Computed<E> => ({
+        _tag: "Success",
+        paths,
+        wallTimeNs: toNs(performance.now() - started),
+        peakMemoryBytes: tracking.memory?.growth() ?? 0,
+        stages: stages.map((stage) => ({
+          order: stage.order,
+          name: stage.recordedName,
+          wallTimeNs: toNs(tracking.stageMs[stage.order]!)
+        })),
+        artifacts: current.artifacts,
+        logs: current.logs,
+        spans: []
+      })
+      return Effect.matchCauseEffect(paths, {
+        onFailure: failure,
+        // A list of paths is taken as it is; anything else goes through the Schema for its message.
+        onSuccess: (value) =>
+          isPathList(value)
+            ? Effect.succeed(success(value))
+            : Effect.matchCauseEffect(check(index)(value), { onFailure: failure, onSuccess: (paths) => Effect.succeed(success(paths)) })
+      })
     })
+
+  return (index, workerId) => {
+    const current: CurrentIndex["Type"] = { index, workerId, artifacts: [], logs: [] }
+    if (fastPath && !options.tracing) {
+      // The items fast path: the index's context is set once and switched per stage (see `switchingScope`).
+      return Effect.withFiberRuntime<Computed<E>, never, R>((fiber) => {
+        const outer = fiber.getFiberRef(FiberRef.currentContext)
+        const indexContext = Context.add(outer, CurrentIndex, current)
+        // Every stage sets its context as it starts; only the caller's needs putting back.
+        return Effect.onExit(
+          computed(index, current, switchingScope(indexContext)),
+          () => FiberRef.set(FiberRef.currentContext, outer)
+        ) as Effect.Effect<Computed<E>, never, R>
+      })
+    }
+    return Effect.flatMap(scopeOf, (scope) =>
+      computed(index, current, scope).pipe(Effect.provideService(CurrentIndex, current))) as Effect.Effect<
+        Computed<E>,
+        never,
+        R
+      >
+  }
 }

@@ -223,7 +223,8 @@ const execute = <E, R, Tracked extends boolean>(
           : Effect.orDie(Layer.buildWithScope(pipeline.layer as Layer.Layer<unknown, unknown, never>, scope))
       )
       const computeHere = makeComputeIndex(pipeline, { tracing, memory: host.memory })
-      const computeLocally = (index: number, workerId: string): Effect.Effect<Computed<E>, never, R> =>
+      // (Without a layer, nothing to wait for: reading the cached context costs more than a trivial index.)
+      const computeLocally = pipeline.layer === undefined ? computeHere : (index: number, workerId: string): Effect.Effect<Computed<E>, never, R> =>
         Effect.flatMap(pipelineContext, (context) => {
           const computation = computeHere(index, workerId)
           return context === undefined ? computation : Effect.provide(computation, context)
