@@ -6,7 +6,7 @@
  * peak memory. What it produced — paths, artifacts, log lines, timings — is
  * returned as a `Computed`; recording it is the run's business.
  */
-import { Cause, Channel, type Chunk, Context, Effect, Either, FiberRef, Option, Schema, Stream, type Tracer } from "effect"
+import { Cause, Channel, Chunk, Context, Effect, Either, FiberRef, Option, Schema, Stream, type Tracer } from "effect"
 import type { LogEntry, StageTiming } from "../CheckpointStore.js"
 import type { MemoryMeter } from "../Host.js"
 import type { Pipeline } from "../Pipeline.js"
@@ -181,18 +181,27 @@ type AnyPipeline = Pipeline<unknown, unknown, boolean>
 
 /**
  * The general path: stages composed as streams and pulled by the sink, with
- * a timing boundary after the source and after each filter.
+ * a timing boundary after the source and after each filter. Without
+ * tracing, a filter that is a plain function item by item (`Filter.map`,
+ * `keep`, `expand`) runs inline on each chunk instead, timed directly: it
+ * cannot log or report artifacts, so it needs no stage context, and the
+ * boundary and context a stream stage costs are most of a small index's
+ * time. Its upstream time is then the previous slot's plus its own, which
+ * keeps the chain subtraction exact.
  */
 const throughStreams = (
   pipeline: AnyPipeline,
   stages: ReadonlyArray<Stage>,
   scope: StageScope,
+  tracing: boolean,
   tracking: Tracking,
   index: number
 ): Effect.Effect<unknown, unknown, unknown> =>
   Effect.suspend(() => {
     const started = performance.now()
     const upstreamMs = new Float64Array(stages.length - 1)
+    // For inline filters: their own time (NaN for the others, whose slot a boundary fills).
+    const ownMs = new Float64Array(stages.length - 1).fill(Number.NaN)
     // Filters and sinks see upstream items as a plain `Stream<A>`; upstream
     // failures still travel through it at run time and fail the index.
     let items = Stream.pipeThroughChannelOrFail(
@@ -200,18 +209,31 @@ const throughStreams = (
       boundaryAfter(tracking, upstreamMs, 0)
     ) as Stream.Stream<unknown>
     pipeline.filters.forEach((filter, i) => {
+      const step = filter.itemwise
+      if (step?._tag === "Sync" && !tracing) {
+        ownMs[i + 1] = 0
+        items = Stream.mapChunks(items, (chunk) => {
+          const asked = performance.now()
+          const out: Array<unknown> = []
+          for (const item of chunk) for (const next of step.f(item)) out.push(next)
+          ownMs[i + 1]! += performance.now() - asked
+          return Chunk.unsafeFromArray(out)
+        })
+        return
+      }
       items = Stream.pipeThroughChannelOrFail(
         scope.stream(stages[i + 1]!, filter.apply(items)),
         boundaryAfter(tracking, upstreamMs, i + 1)
       ) as Stream.Stream<unknown>
     })
-    return scope.effect(stages[stages.length - 1]!, pipeline.sink.write(items, index)).pipe(
-      Effect.ensuring(Effect.sync(() => {
-        const last = upstreamMs.length
-        for (let k = 0; k < last; k++) tracking.stageMs[k] = upstreamMs[k]! - (k === 0 ? 0 : upstreamMs[k - 1]!)
-        tracking.stageMs[last] = performance.now() - started - upstreamMs[last - 1]!
-      }))
-    )
+    // A failed index records no stage times, so they are settled only when it succeeds.
+    return Effect.map(scope.effect(stages[stages.length - 1]!, pipeline.sink.write(items, index)), (paths) => {
+      const last = upstreamMs.length
+      for (let k = 1; k < last; k++) if (!Number.isNaN(ownMs[k]!)) upstreamMs[k] = upstreamMs[k - 1]! + ownMs[k]!
+      for (let k = 0; k < last; k++) tracking.stageMs[k] = upstreamMs[k]! - (k === 0 ? 0 : upstreamMs[k - 1]!)
+      tracking.stageMs[last] = performance.now() - started - upstreamMs[last - 1]!
+      return paths
+    })
   })
 
 /**
@@ -297,6 +319,17 @@ const switchingScope = (indexContext: Context.Context<never>): StageScope => ({
 })
 
 /**
+ * The stage scope of one index through streams without tracing: the sink's
+ * effect runs in the index's context and its own stage's, and every stream
+ * stage runs inside it (the sink pulls them), so it inherits the index and
+ * only sets its stage: one provide fewer per index than an outer one.
+ */
+const indexScope = (current: CurrentIndex["Type"]): StageScope => ({
+  effect: (stage, effect) => Effect.provide(effect, Context.add(Context.make(CurrentIndex, current), CurrentStage, stage)),
+  stream: untracedScope.stream
+})
+
+/**
  * Builds the computation of one index of `pipeline`: runs it as described
  * above, in a `CurrentIndex` context of its own (so its logs and artifacts
  * are its own, whichever fibers produce them). Failures of any stage —
@@ -331,7 +364,7 @@ export const makeComputeIndex = <E, R>(
       }
       const paths = fastPath
         ? throughArrays(any, stages, scope, options.tracing, tracking, index)
-        : throughStreams(any, stages, scope, tracking, index)
+        : throughStreams(any, stages, scope, options.tracing, tracking, index)
       const failure = (cause: Cause.Cause<unknown>): Effect.Effect<Computed<E>> => {
         if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
         return Effect.succeed({
@@ -382,6 +415,7 @@ export const makeComputeIndex = <E, R>(
         ) as Effect.Effect<Computed<E>, never, R>
       })
     }
+    if (!options.tracing) return computed(index, current, indexScope(current)) as Effect.Effect<Computed<E>, never, R>
     return Effect.flatMap(scopeOf, (scope) =>
       computed(index, current, scope).pipe(Effect.provideService(CurrentIndex, current))) as Effect.Effect<
         Computed<E>,

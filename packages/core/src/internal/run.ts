@@ -125,7 +125,7 @@ const execute = <E, R, Tracked extends boolean>(
     const runLogs: Array<LogEntry> = []
     const appendLogs = (entries: ReadonlyArray<LogEntry>) =>
       checkpoint === undefined || entries.length === 0 ? Effect.void : checkpoint.appendLogs(entries)
-    const appendRunLogs = Effect.suspend(() => appendLogs(runLogs.splice(0)))
+    const appendRunLogs = Effect.suspend(() => runLogs.length === 0 ? Effect.void : appendLogs(runLogs.splice(0)))
     yield* Effect.addFinalizer(() => Effect.ignore(appendRunLogs))
     // Lines reach the writer as they are logged, even while a long index runs.
     if (checkpoint !== undefined) yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(250), Effect.ignore(appendRunLogs))))
