@@ -18,5 +18,7 @@ for (const workload of names) {
     console.error(`n must be a positive integer, got "${size}"`)
     process.exit(2)
   }
-  console.log(JSON.stringify(await entry.run(n)))
+  // A workload with several variants prints one line per variant.
+  const measured = await entry.run(n)
+  for (const line of Array.isArray(measured) ? measured : [measured]) console.log(JSON.stringify(line))
 }

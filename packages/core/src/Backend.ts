@@ -138,7 +138,13 @@ export const onLanes = <E, R, L extends Lane>(
     const lane = Effect.flatMap(openLane, (lane) =>
       Effect.whileLoop({
         while: () => cursor < units.count && !work.stopRequested(),
-        body: () => Effect.forEach(units.indicesOf(cursor++), (index) => processUnitIndex(index, lane), { discard: true }),
+        body: () => {
+          const indices = units.indicesOf(cursor++)
+          // Most units are one index: no loop to build for it.
+          return indices.length === 1
+            ? processUnitIndex(indices[0]!, lane)
+            : Effect.forEach(indices, (index) => processUnitIndex(index, lane), { discard: true })
+        },
         step: () => {}
       }))
     const count = Math.min(lanes, units.count)

@@ -8,10 +8,15 @@ import { Clock, Effect } from "effect"
 
 /** The ISO timestamp of a time in nanoseconds since the epoch. */
 export const fromEpochNanos = (epochNanos: bigint): string => {
-  const micros = (epochNanos / 1000n) % 1_000_000n
-  const seconds = new Date(Number(epochNanos / 1_000_000_000n) * 1000).toISOString().slice(0, 19)
-  return `${seconds}.${micros.toString().padStart(6, "0")}+00:00`
+  // Microseconds since the epoch stay exact as a number (below 2^53 until the year 2255).
+  const micros = Number(epochNanos / 1000n)
+  const second = Math.floor(micros / 1_000_000)
+  // Consecutive timestamps mostly share their second: its text is made once.
+  if (second !== lastSecond.second) lastSecond = { second, text: new Date(second * 1000).toISOString().slice(0, 19) }
+  return `${lastSecond.text}.${String(micros - second * 1_000_000).padStart(6, "0")}+00:00`
 }
+
+let lastSecond = { second: Number.NaN, text: "" }
 
 /** The current time as an ISO timestamp, read from Effect's `Clock`. */
 export const now: Effect.Effect<string> = Effect.map(Clock.currentTimeNanos, fromEpochNanos)

@@ -68,10 +68,14 @@ export const isTemporaryFile = (name: string): boolean => temporaryPattern.test(
 export const writeFileAtomic = (path: string, contents: string | Uint8Array): Effect.Effect<void, FileSinkError> =>
   Effect.tryPromise({
     try: async () => {
-      await fs.mkdir(dirname(path), { recursive: true })
       const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
       try {
-        await fs.writeFile(temporary, contents)
+        // The directory is made when the first write finds it missing, not checked before every file.
+        await fs.writeFile(temporary, contents).catch(async (cause: NodeJS.ErrnoException) => {
+          if (cause.code !== "ENOENT") throw cause
+          await fs.mkdir(dirname(path), { recursive: true })
+          await fs.writeFile(temporary, contents)
+        })
         await fs.rename(temporary, path)
       } catch (cause) {
         await fs.rm(temporary, { force: true })
@@ -100,7 +104,10 @@ const fileSink = <A>(options: FileOptions, defaults: { readonly name: string; re
   const dir = resolve(options.dir)
   const fileName = options.fileName ?? ((index: number) => `${String(index).padStart(6, "0")}${defaults.extension}`)
   // Once per sink and process, before its first file: what killed writers left in its directory goes.
-  const sweptOnce = Effect.runSync(Effect.cached(sweepTemporaryFiles(dir)))
+  // (Once it is done, a flag is all a write reads: the cached effect costs a clock read and a lock.)
+  const sweepOnce = Effect.runSync(Effect.cached(sweepTemporaryFiles(dir)))
+  let swept = false
+  const sweptOnce = Effect.suspend(() => swept ? Effect.void : Effect.map(sweepOnce, () => void (swept = true)))
   return Sink.fromItems<A, FileSinkError>({
     name: options.name ?? defaults.name,
     params: { ...options.params, dir },

@@ -6,7 +6,7 @@
  * peak memory. What it produced — paths, artifacts, log lines, timings — is
  * returned as a `Computed`; recording it is the run's business.
  */
-import { Cause, Channel, type Chunk, type Duration, Effect, Either, Exit, identity, Option, Schema, Stream, type Tracer } from "effect"
+import { Cause, Channel, Chunk, Context, type Duration, Effect, Either, FiberRef, Option, Schema, Stream, type Tracer } from "effect"
 import type { LogEntry, StageTiming } from "../CheckpointStore.js"
 import * as FailurePolicy from "../FailurePolicy.js"
 import type { MemoryMeter } from "../Host.js"
@@ -201,18 +201,27 @@ type AnyPipeline = Pipeline<unknown, unknown, boolean>
 
 /**
  * The general path: stages composed as streams and pulled by the sink, with
- * a timing boundary after the source and after each filter.
+ * a timing boundary after the source and after each filter. Without
+ * tracing, a filter that is a plain function item by item (`Filter.map`,
+ * `keep`, `expand`) runs inline on each chunk instead, timed directly: it
+ * cannot log or report artifacts, so it needs no stage context, and the
+ * boundary and context a stream stage costs are most of a small index's
+ * time. Its upstream time is then the previous slot's plus its own, which
+ * keeps the chain subtraction exact.
  */
 const throughStreams = (
   pipeline: AnyPipeline,
   stages: ReadonlyArray<Stage>,
   scope: StageScope,
+  tracing: boolean,
   tracking: Tracking,
   index: number
 ): Effect.Effect<unknown, unknown, unknown> =>
   Effect.suspend(() => {
     const started = performance.now()
     const upstreamMs = new Float64Array(stages.length - 1)
+    // For inline filters: their own time (NaN for the others, whose slot a boundary fills).
+    const ownMs = new Float64Array(stages.length - 1).fill(Number.NaN)
     // Filters and sinks see upstream items as a plain `Stream<A>`; upstream
     // failures still travel through it at run time and fail the index.
     let items = Stream.pipeThroughChannelOrFail(
@@ -220,18 +229,35 @@ const throughStreams = (
       boundaryAfter(tracking, upstreamMs, 0, stages.length === 2)
     ) as Stream.Stream<unknown>
     pipeline.filters.forEach((filter, i) => {
+      const step = filter.itemwise
+      if (step?._tag === "Sync" && !tracing) {
+        ownMs[i + 1] = 0
+        const feedsSink = i + 1 === stages.length - 2
+        items = Stream.mapChunks(items, (chunk) => {
+          const asked = performance.now()
+          enter(tracking, i + 1)
+          const out: Array<unknown> = []
+          for (const item of chunk) for (const next of step.f(item)) out.push(next)
+          ownMs[i + 1]! += performance.now() - asked
+          // What reaches the sink counts as the index's progress (heartbeats, the stall watchdog).
+          if (feedsSink) tracking.probe.items(out.length)
+          return Chunk.unsafeFromArray(out)
+        })
+        return
+      }
       items = Stream.pipeThroughChannelOrFail(
         scope.stream(stages[i + 1]!, filter.apply(items)),
         boundaryAfter(tracking, upstreamMs, i + 1, i + 1 === stages.length - 2)
       ) as Stream.Stream<unknown>
     })
-    return scope.effect(stages[stages.length - 1]!, pipeline.sink.write(items, index)).pipe(
-      Effect.ensuring(Effect.sync(() => {
-        const last = upstreamMs.length
-        for (let k = 0; k < last; k++) tracking.stageMs[k] = upstreamMs[k]! - (k === 0 ? 0 : upstreamMs[k - 1]!)
-        tracking.stageMs[last] = performance.now() - started - upstreamMs[last - 1]!
-      }))
-    )
+    // A failed index records no stage times, so they are settled only when it succeeds.
+    return Effect.map(scope.effect(stages[stages.length - 1]!, pipeline.sink.write(items, index)), (paths) => {
+      const last = upstreamMs.length
+      for (let k = 1; k < last; k++) if (!Number.isNaN(ownMs[k]!)) upstreamMs[k] = upstreamMs[k - 1]! + ownMs[k]!
+      for (let k = 0; k < last; k++) tracking.stageMs[k] = upstreamMs[k]! - (k === 0 ? 0 : upstreamMs[k - 1]!)
+      tracking.stageMs[last] = performance.now() - started - upstreamMs[last - 1]!
+      return paths
+    })
   })
 
 /**
@@ -255,11 +281,15 @@ const throughArrays = (
     stageMs[k]! += performance.now() - started
     memory?.sample()
   }
+  // A failed index records no stage times, so only a stage that succeeds is settled.
   const timed = <A>(k: number, stage: Effect.Effect<A, unknown, unknown>) =>
     Effect.suspend(() => {
       const started = performance.now()
       enter(tracking, k)
-      return Effect.ensuring(scope.effect(stages[k]!, stage), Effect.sync(() => settle(k, started)))
+      return Effect.map(scope.effect(stages[k]!, stage), (value) => {
+        settle(k, started)
+        return value
+      })
     })
   const runSync = (step: (item: unknown) => ReadonlyArray<unknown>, items: ReadonlyArray<unknown>) => {
     const next: Array<unknown> = []
@@ -315,6 +345,31 @@ export const makeLanesOf = (pipeline: Pipeline<unknown, unknown, boolean>): Lane
 }
 
 /**
+ * The stage scope of one index on the items fast path without tracing: the
+ * stages run one after another on this fiber, so instead of nesting a
+ * provide per stage (each a fiber-ref write and its undo, with an
+ * uninterruptible region around them) the fiber's context is switched to
+ * the next stage's as it starts; `makeComputeIndex` restores the caller's
+ * context when the index ends, however it ends. Fibers a stage forks
+ * inherit its context as with a provide.
+ */
+const switchingScope = (indexContext: Context.Context<never>): StageScope => ({
+  effect: (stage, effect) => Effect.zipRight(FiberRef.set(FiberRef.currentContext, Context.add(indexContext, CurrentStage, stage)), effect),
+  stream: untracedScope.stream
+})
+
+/**
+ * The stage scope of one index through streams without tracing: the sink's
+ * effect runs in the index's context and its own stage's, and every stream
+ * stage runs inside it (the sink pulls them), so it inherits the index and
+ * only sets its stage: one provide fewer per index than an outer one.
+ */
+const indexScope = (indexContext: Context.Context<never>): StageScope => ({
+  effect: (stage, effect) => Effect.provide(effect, Context.add(indexContext, CurrentStage, stage)),
+  stream: untracedScope.stream
+})
+
+/**
  * Builds the computation of one index of `pipeline`: runs it as described
  * above, in a `CurrentIndex` context of its own (so its logs and artifacts
  * are its own, whichever fibers produce them). Failures of any stage —
@@ -337,11 +392,18 @@ export const makeComputeIndex = <E, R>(
   const policy = options.policy ?? FailurePolicy.resolve(pipeline.failurePolicy)
   const timeout: Duration.Duration | undefined = policy.indexTimeout
   const lanes = options.lanes ?? makeLanesOf(any)
-  const compute = (index: number, workerId: string, resume = pipeline.options.resume) =>
-    Effect.flatMap(Effect.zip(scopeOf, IndexProbe), ([scope, probe]) => {
+
+  /** Runs the stages (within the policy's timeout, then commits stateful filters) and turns how they ended into a `Computed`. */
+  const computed = (
+    index: number,
+    current: CurrentIndex["Type"],
+    scope: StageScope,
+    probe: Probe,
+    stateful: StatefulIndex["Type"] | undefined
+  ): Effect.Effect<Computed<E>, never, unknown> =>
+    Effect.suspend(() => {
       const started = performance.now()
       probe.attempt()
-      const current: CurrentIndex["Type"] = { index, workerId, artifacts: [], logs: [] }
       const tracking: Tracking = {
         stageMs: new Float64Array(stages.length),
         memory: meter === undefined ? undefined : new PeakMemory(meter),
@@ -350,49 +412,71 @@ export const makeComputeIndex = <E, R>(
       }
       const paths = fastPath
         ? throughArrays(any, stages, scope, options.tracing, tracking, index)
-        : throughStreams(any, stages, scope, tracking, index)
+        : throughStreams(any, stages, scope, options.tracing, tracking, index)
+      const failure = (cause: Cause.Cause<unknown>): Effect.Effect<Computed<E>> => {
+        if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
+        return Effect.succeed({
+          _tag: "Failure",
+          message: describeFailure(cause),
+          cause: cause as Cause.Cause<E>,
+          wallTimeNs: toNs(performance.now() - started),
+          peakMemoryBytes: tracking.memory?.growth() ?? 0,
+          logs: current.logs,
+          spans: []
+        })
+      }
+      const success = (paths: ReadonlyArray<string>): Computed<E> => ({
+        _tag: "Success",
+        paths,
+        wallTimeNs: toNs(performance.now() - started),
+        peakMemoryBytes: tracking.memory?.growth() ?? 0,
+        stages: stages.map((stage) => ({
+          order: stage.order,
+          name: stage.recordedName,
+          wallTimeNs: toNs(tracking.stageMs[stage.order]!)
+        })),
+        artifacts: current.artifacts,
+        logs: current.logs,
+        spans: []
+      })
+      // A list of paths is taken as it is; anything else goes through the Schema for its message.
       const checked = Effect.flatMap(paths, check(index))
-      // Stateful filters fold into pending states, kept (and flushed to shards) only once the index succeeded.
-      const stateful = lanes === undefined ? undefined : { lanes, index, workerId, resume, pending: new Map() }
-      return (timeout === undefined ? checked : Effect.timeoutFail(checked, {
+      const timed = timeout === undefined ? checked : Effect.timeoutFail(checked, {
         duration: timeout,
         onTimeout: () => FailurePolicy.timeoutError(index, timeout, stages[tracking.stage]!.name)
-      })).pipe(
-        stateful === undefined ? identity : Effect.tap(() => commit(stateful, current)),
-        Effect.exit,
-        Effect.flatMap((exit): Effect.Effect<Computed<E>> => {
-          const wallTimeNs = toNs(performance.now() - started)
-          const peakMemoryBytes = tracking.memory?.growth() ?? 0
-          if (Exit.isSuccess(exit)) {
-            return Effect.succeed({
-              _tag: "Success",
-              paths: exit.value,
-              wallTimeNs,
-              peakMemoryBytes,
-              stages: stages.map((stage) => ({
-                order: stage.order,
-                name: stage.recordedName,
-                wallTimeNs: toNs(tracking.stageMs[stage.order]!)
-              })),
-              artifacts: current.artifacts,
-              logs: current.logs,
-              spans: []
-            })
-          }
-          if (Cause.isInterruptedOnly(exit.cause)) return Effect.interrupt
-          return Effect.succeed({
-            _tag: "Failure",
-            message: describeFailure(exit.cause),
-            cause: exit.cause as Cause.Cause<E>,
-            wallTimeNs,
-            peakMemoryBytes,
-            logs: current.logs,
-            spans: []
-          })
-        }),
-        Effect.provideService(CurrentIndex, current),
-        stateful === undefined ? identity : Effect.provideService(StatefulIndex, stateful)
-      ) as Effect.Effect<Computed<E>, never, R>
+      })
+      // Stateful filters folded into pending states, kept (and flushed to shards) only once the index succeeded.
+      const committed = stateful === undefined ? timed : Effect.tap(timed, () => commit(stateful, current))
+      return Effect.matchCauseEffect(committed, { onFailure: failure, onSuccess: (paths) => Effect.succeed(success(paths)) })
     })
+
+  const compute = (index: number, workerId: string, resume = pipeline.options.resume): Effect.Effect<Computed<E>, never, R> => {
+    const current: CurrentIndex["Type"] = { index, workerId, artifacts: [], logs: [] }
+    const stateful: StatefulIndex["Type"] | undefined = lanes === undefined
+      ? undefined
+      : { lanes, index, workerId, resume, pending: new Map() }
+    const withIndex = (context: Context.Context<never>): Context.Context<never> => {
+      const withCurrent = Context.add(context, CurrentIndex, current)
+      return stateful === undefined ? withCurrent : Context.add(withCurrent, StatefulIndex, stateful) as Context.Context<never>
+    }
+    if (!options.tracing) {
+      return Effect.withFiberRuntime<Computed<E>, never, R>((fiber) => {
+        const outer = fiber.getFiberRef(FiberRef.currentContext)
+        const probe = Context.get(outer, IndexProbe)
+        if (!fastPath) return computed(index, current, indexScope(withIndex(Context.empty())), probe, stateful) as Effect.Effect<Computed<E>, never, R>
+        // The items fast path: the index's context is set once and switched per stage (see `switchingScope`);
+        // every stage sets its context as it starts, so only the caller's needs putting back.
+        return Effect.onExit(
+          computed(index, current, switchingScope(withIndex(outer)), probe, stateful),
+          () => FiberRef.set(FiberRef.currentContext, outer)
+        ) as Effect.Effect<Computed<E>, never, R>
+      })
+    }
+    return Effect.flatMap(Effect.zip(scopeOf, IndexProbe), ([scope, probe]) =>
+      computed(index, current, scope, probe, stateful).pipe(
+        Effect.provideService(CurrentIndex, current),
+        (effect) => stateful === undefined ? effect : Effect.provideService(effect, StatefulIndex, stateful)
+      )) as Effect.Effect<Computed<E>, never, R>
+  }
   return FailurePolicy.withRetries(policy, compute)
 }

@@ -149,7 +149,7 @@ const execute = <E, R, Tracked extends boolean>(
     const runLogs: Array<LogEntry> = []
     const appendLogs = (entries: ReadonlyArray<LogEntry>) =>
       checkpoint === undefined || entries.length === 0 ? Effect.void : checkpoint.appendLogs(entries)
-    const appendRunLogs = Effect.suspend(() => appendLogs(runLogs.splice(0)))
+    const appendRunLogs = Effect.suspend(() => runLogs.length === 0 ? Effect.void : appendLogs(runLogs.splice(0)))
     yield* Effect.addFinalizer(() => Effect.ignore(appendRunLogs))
     // Lines reach the writer as they are logged, even while a long index runs.
     if (checkpoint !== undefined) yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(250), Effect.ignore(appendRunLogs))))
@@ -275,7 +275,8 @@ const execute = <E, R, Tracked extends boolean>(
       )
 
       const computeHere = makeComputeIndex(pipeline, { tracing, memory: host.memory, policy })
-      const computeLocally = (index: number, workerId: string): Effect.Effect<Computed<E>, never, R> =>
+      // (Without a layer, nothing to wait for: reading the cached context costs more than a trivial index.)
+      const computeLocally = pipeline.layer === undefined ? computeHere : (index: number, workerId: string): Effect.Effect<Computed<E>, never, R> =>
         Effect.flatMap(pipelineContext, (context) => {
           const computation = computeHere(index, workerId)
           return context === undefined ? computation : Effect.provide(computation, context)

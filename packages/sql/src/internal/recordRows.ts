@@ -97,11 +97,15 @@ const validators = Object.fromEntries(
   ])
 ) as Record<Table, (row: Row) => Either.Either<unknown, ParseResult.ParseError>>
 
+// The same columns as a list per table, walked for every row (cheaper than walking the object's keys).
+const columnList = Object.fromEntries(
+  Object.entries(columns).map(([table, kindsOf]) => [table, Object.entries(kindsOf)])
+) as unknown as Record<Table, ReadonlyArray<readonly [string, Kind]>>
+
 /** What is wrong with a row, naming the column and the value (`output_files.path: Expected string, actual 7`), if anything. */
 const problemOf = (table: Table, row: Row): string | undefined => {
-  const kindsOf: Record<string, Kind> = columns[table]
   let fitting = true
-  for (const name in kindsOf) fitting &&= fits(kindsOf[name]!, row[name])
+  for (const [name, kind] of columnList[table]) fitting &&= fits(kind, row[name])
   if (fitting) return undefined
   const result = validators[table](row)
   if (Either.isRight(result)) return undefined

@@ -10,7 +10,10 @@
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
 
 /** The text with every lone surrogate replaced by U+FFFD, the replacement character. */
-export const wellFormed = (text: string): string => text.replace(loneSurrogate, "\uFFFD")
+export const wellFormed = (text: string): string => (anySurrogate.test(text) ? text.replace(loneSurrogate, "\uFFFD") : text)
+
+// Most texts hold no surrogate at all: this plain scan settles them (the look-arounds above cost more).
+const anySurrogate = /[\uD800-\uDFFF]/
 
 /** The same text, or null. */
 export const wellFormedOrNull = (text: string | null): string | null => (text === null ? null : wellFormed(text))

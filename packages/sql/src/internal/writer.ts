@@ -138,12 +138,16 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
           )
           const attempts = results.flatMap((r) => (r.attempts === undefined ? [] : [r.attempts]))
           if (attempts.length > 0) yield* insert(FailureRecords.table, attempts, FailureRecords.upsertClause)
-          const byRun = new Map<number, Array<number>>()
-          for (const { row } of results) {
-            const runId = row.run_id as number
-            byRun.set(runId, [...(byRun.get(runId) ?? []), row.idx as number])
+          if (mayReplace) {
+            const byRun = new Map<number, Array<number>>()
+            for (const { row } of results) {
+              const runId = row.run_id as number
+              const indices = byRun.get(runId)
+              if (indices === undefined) byRun.set(runId, [row.idx as number])
+              else indices.push(row.idx as number)
+            }
+            for (const [runId, indices] of byRun) yield* deleteChildren(runId, indices)
           }
-          if (mayReplace) for (const [runId, indices] of byRun) yield* deleteChildren(runId, indices)
           const stages = results.flatMap((r) => r.children.stages)
           // One row per path even when two indices of the batch list the same
           // file (the later wins, as it would statement by statement):
