@@ -14,7 +14,7 @@ import type { Pipeline } from "../Pipeline.js"
 import { InvalidSinkResult } from "../Sink.js"
 import { type ArtifactWritten, CurrentIndex, CurrentStage, type Stage } from "./context.js"
 import { describeFailure } from "./describeFailure.js"
-import { IndexProbe, type Probe } from "./probe.js"
+import { none, type Probe } from "./probe.js"
 import type { RecordedSpan } from "./recordingTracer.js"
 
 /** What computing one index produced, before anything is recorded. */
@@ -313,7 +313,7 @@ export interface ComputeOptions {
 export const makeComputeIndex = <E, R>(
   pipeline: Pipeline<E, R, boolean>,
   options: ComputeOptions
-): (index: number, workerId: string) => Effect.Effect<Computed<E>, never, R> => {
+): (index: number, workerId: string, probe?: Probe) => Effect.Effect<Computed<E>, never, R> => {
   const any = pipeline as AnyPipeline
   const stages = stagesOf(any)
   const fastPath = any.source.items !== undefined && any.sink.writeItems !== undefined &&
@@ -325,8 +325,8 @@ export const makeComputeIndex = <E, R>(
     : Effect.succeed(untracedScope)
   const policy = options.policy ?? FailurePolicy.resolve(pipeline.failurePolicy)
   const timeout: Duration.Duration | undefined = policy.indexTimeout
-  const compute = (index: number, workerId: string) =>
-    Effect.flatMap(Effect.zip(scopeOf, IndexProbe), ([scope, probe]) => {
+  const compute = (index: number, workerId: string, probe: Probe = none) =>
+    Effect.flatMap(scopeOf, (scope) => {
       const started = performance.now()
       probe.attempt()
       const current: CurrentIndex["Type"] = { index, workerId, artifacts: [], logs: [] }

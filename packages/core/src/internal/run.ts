@@ -30,7 +30,7 @@ import { CurrentIndex } from "./context.js"
 import { asFramework, makeLogger, withLogger } from "./logCapture.js"
 import { replaySpans } from "./recordingTracer.js"
 import * as Heartbeat from "./heartbeat.js"
-import { IndexProbe } from "./probe.js"
+import type { Probe } from "./probe.js"
 import { traceCachedIndex, tracingEnabled } from "./tracing.js"
 import { unitsOf } from "./units.js"
 import { findMissing } from "./verifyOutputs.js"
@@ -255,9 +255,9 @@ const execute = <E, R, Tracked extends boolean>(
           : Effect.orDie(Layer.buildWithScope(pipeline.layer as Layer.Layer<unknown, unknown, never>, scope))
       )
       const computeHere = makeComputeIndex(pipeline, { tracing, memory: host.memory, policy })
-      const computeLocally = (index: number, workerId: string): Effect.Effect<Computed<E>, never, R> =>
+      const computeLocally = (index: number, workerId: string, probe: Probe): Effect.Effect<Computed<E>, never, R> =>
         Effect.flatMap(pipelineContext, (context) => {
-          const computation = computeHere(index, workerId)
+          const computation = computeHere(index, workerId, probe)
           return context === undefined ? computation : Effect.provide(computation, context)
         })
 
@@ -303,13 +303,13 @@ const execute = <E, R, Tracked extends boolean>(
         stageName: (order) => stageNames[order] ?? "unknown"
       })
       /** The index in this process, watched: with `onStall: "interrupt"`, a stall gives it up as a timeout would. */
-      const watched = (index: number, lane: Lane, computation: Effect.Effect<Computed<E>, never, R>) =>
+      const watched = (index: number, lane: Lane, computation: (probe: Probe) => Effect.Effect<Computed<E>, never, R>) =>
         Effect.suspend(() => {
-          if (policy.onStall !== "interrupt") return Effect.provideService(computation, IndexProbe, watchdog.local(lane.workerId, index))
+          if (policy.onStall !== "interrupt") return computation(watchdog.local(lane.workerId, index))
           const stall = Deferred.unsafeMake<number>(FiberId.none)
           const probe = watchdog.local(lane.workerId, index, (stage) => Deferred.unsafeDone(stall, Exit.succeed(stage)))
           return Effect.raceFirst(
-            Effect.provideService(computation, IndexProbe, probe),
+            computation(probe),
             Effect.map(Deferred.await(stall), (stage): Computed<E> => {
               const error = FailurePolicy.stallError(index, stallAfter, stageNames[stage] ?? "unknown")
               return {
@@ -426,7 +426,7 @@ const execute = <E, R, Tracked extends boolean>(
           stopping ? Effect.void : Effect.zipRight(
             Effect.zipRight(letEventsIn, started(index, lane)),
             Effect.flatMap(
-              traced(index, lane, watched(index, lane, computeLocally(index, lane.workerId))),
+              traced(index, lane, watched(index, lane, (probe) => computeLocally(index, lane.workerId, probe))),
               (computed) => recordIndex(index, lane, computed)
             )
           ),
