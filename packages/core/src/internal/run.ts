@@ -299,7 +299,8 @@ const execute = <E, R, Tracked extends boolean>(
         onProgress: progress,
         stallAfter,
         onStall: policy.onStall,
-        interval: Duration.seconds(1),
+        // Often enough to see a stall soon after stallAfter, at most once a second.
+        interval: Duration.millis(Math.min(1000, Math.max(50, Duration.toMillis(stallAfter) / 3))),
         stageName: (order) => stageNames[order] ?? "unknown"
       })
       /** The index in this process, watched: with `onStall: "interrupt"`, a stall gives it up as a timeout would. */
