@@ -26,6 +26,7 @@ import type { LogEntry } from "./CheckpointStore.js"
 import type { Computed } from "./internal/computeIndex.js"
 import { CurrentIndex } from "./internal/context.js"
 import { asFramework } from "./internal/logCapture.js"
+import type { Probe } from "./internal/probe.js"
 import { InvalidRunOptions } from "./RunOptions.js"
 
 /**
@@ -190,7 +191,7 @@ export const describeBudget = (policy: Resolved, requested: number): string => {
 }
 
 /** One index's computation, as `makeComputeIndex` builds it. */
-type Compute<E, R> = (index: number, workerId: string, resume?: boolean) => Effect.Effect<Computed<E>, never, R>
+type Compute<E, R> = (index: number, workerId: string, probe?: Probe, resume?: boolean) => Effect.Effect<Computed<E>, never, R>
 
 /**
  * Wraps the computation of an index with the policy's retries: a failure
@@ -203,13 +204,13 @@ type Compute<E, R> = (index: number, workerId: string, resume?: boolean) => Effe
 export const withRetries = <E, R>(policy: Resolved, compute: Compute<E, R>): Compute<E, R> => {
   const retry = policy.retry
   if (retry === undefined || policy.maxAttempts <= 1) {
-    return (index, workerId, resume) =>
-      Effect.map(compute(index, workerId, resume), (computed) =>
+    return (index, workerId, probe, resume) =>
+      Effect.map(compute(index, workerId, probe, resume), (computed) =>
         computed._tag === "Success" ? computed : { ...computed, attempts: 1, failureClass: policy.classify(computed.cause) })
   }
   const delays = Schedule.delays(retry)
   const ofMax = Number.isFinite(policy.maxAttempts) ? `/${policy.maxAttempts}` : ""
-  return (index, workerId, resume) =>
+  return (index, workerId, probe, resume) =>
     Effect.gen(function*() {
       const logs: Array<LogEntry> = []
       // The retry lines are this index's: in a report, they join its lines.
@@ -221,7 +222,7 @@ export const withRetries = <E, R>(policy: Resolved, compute: Compute<E, R>): Com
           `attempt ${attempt}${ofMax} of index ${index} failed: ${failed}; retrying in ${describeDuration(delay)}`
         )).pipe(Effect.provideService(CurrentIndex, current))))
       while (true) {
-        const computed = yield* compute(index, workerId, resume)
+        const computed = yield* compute(index, workerId, probe, resume)
         for (const line of computed.logs) logs.push(line)
         if (computed._tag === "Success") return { ...computed, logs, attempts: attempt }
         const failureClass = policy.classify(computed.cause)

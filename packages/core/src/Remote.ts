@@ -9,6 +9,7 @@ import { Effect, Layer, LogLevel, type Scope } from "effect"
 import { Host } from "./Host.js"
 import { makeComputeIndex, makeLanesOf } from "./internal/computeIndex.js"
 import { makeLogger, withLogger } from "./internal/logCapture.js"
+import type { Probe } from "./internal/probe.js"
 import { recordSpans } from "./internal/recordingTracer.js"
 import { toReport } from "./internal/wire.js"
 import type { IndexReport } from "./internal/wire.js"
@@ -26,6 +27,8 @@ export interface ComputeRequest {
   readonly tracing: boolean
   /** Whether the run resumes (its option, not the module's): stateful filters claim what earlier shards count. */
   readonly resume?: boolean | undefined
+  /** Where the index reports its attempts, stage and items, for a watcher (heartbeats, timeouts). */
+  readonly probe?: Probe | undefined
 }
 
 /**
@@ -48,7 +51,7 @@ export const makeIndexServer = <E, Tracked extends boolean>(
     const traced = makeComputeIndex(pipeline, { tracing: true, memory: host.memory, lanes })
     return (request) => {
       const level = LogLevel.fromLiteral(request.logLevel)
-      const computed = (request.tracing ? traced : plain)(request.index, request.workerId, request.resume).pipe(
+      const computed = (request.tracing ? traced : plain)(request.index, request.workerId, request.probe, request.resume).pipe(
         withLogger(makeLogger([], level, "report"), level, true)
       )
       const provided = context === undefined ? computed : Effect.provide(computed, context)
@@ -61,7 +64,7 @@ export const makeIndexServer = <E, Tracked extends boolean>(
 export type { Units } from "./internal/units.js"
 
 /** Where an index tells its watcher its attempts, stage and items (a thread's parent reads them from shared memory). */
-export { IndexProbe, type Probe } from "./internal/probe.js"
+export type { Probe } from "./internal/probe.js"
 
 /** Whether the run traces (a tracer that exports spans is installed): then ask for the stages' spans. */
 export { tracingEnabled } from "./internal/tracing.js"

@@ -73,7 +73,8 @@ describe.each(["sequential", "fibers", "workers"] as const)("on %s", (name) => {
       // A defect and an error that says it is permanent: not retried, recorded with their class; SPEC's error text kept.
       expect(details.get(2)).toMatchObject({ attempts: 1, failureClass: "permanent", permanentFailures: 1 })
       expect(details.get(3)).toMatchObject({ attempts: 1, failureClass: "permanent", permanentFailures: 1 })
-      expect(details.get(0)).toMatchObject({ attempts: 1, failureClass: null })
+      // A success at the first attempt keeps no details (one attempt, no failure).
+      expect(details.has(0)).toBe(false)
       expect(failed.get(2)).toBe("Error: assertion failed: negative size")
       expect(failed.get(3)).toBe("Corrupt: truncated header")
 
@@ -107,9 +108,6 @@ describe.each(["sequential", "fibers", "workers"] as const)("on %s", (name) => {
       if (name === "workers") expect(timedOut.message).toContain("the worker thread did not stop and was replaced")
       const { details } = yield* readBack(result.location!, [1])
       expect(details.get(1)).toMatchObject({ failureClass: "transient" })
-      // Still usable: the pool runs the pipeline again.
-      const again = yield* runOn(stuck, backend, freshFile())
-      expect(again.outcomes.map((o) => o._tag)).toEqual(["Completed", "Failed", "Completed"])
     })), 120_000)
 
   it.live("heartbeats carry the items so far; an index that produces nothing for stallAfter is flagged stalled while it runs", () =>
@@ -123,7 +121,7 @@ describe.each(["sequential", "fibers", "workers"] as const)("on %s", (name) => {
       // While index 0 waits: once flagged, its worker's progress row says stalled (after the next heartbeat is written).
       const seen = yield* Effect.fork(Effect.gen(function*() {
         const event = yield* Deferred.await(stalled)
-        yield* Effect.sleep("500 millis")
+        yield* Effect.sleep("300 millis")
         const progress = yield* withCheckpointRead(dbFile, (c) => c.workerProgress)
         return { event, beat: progress.get(event.workerId) }
       }))
@@ -137,14 +135,14 @@ describe.each(["sequential", "fibers", "workers"] as const)("on %s", (name) => {
       expect(result.outcomes.map((o) => o._tag)).toEqual(["Completed", "Completed"])
       const after = yield* withCheckpointRead(dbFile, (c) => Effect.all({ progress: c.workerProgress, logs: c.logs() }))
       expect(after.progress.get(event.workerId)).toMatchObject({ index: null, stalled: false })
-      expect(after.logs.some((line) => /^index 0 on worker \w+ has produced nothing new for \d+ s in stage Wait \(0 items so far\): stalled$/.test(line.message))).toBe(true)
+      expect(after.logs.some((line) => /^index 0 on worker \w+ has produced nothing new for \d+ milliseconds in stage Wait \(0 items so far\): stalled$/.test(line.message))).toBe(true)
       if (name !== "workers") {
         // onStall: "interrupt" gives it up as a timeout would.
         const interrupted = yield* Pipeline.run(Pipeline.withOptions(stalls, { dbFile: freshFile() }), {
           failurePolicy: { onStall: "interrupt" }
         }).pipe(Effect.provide(Layer.mergeAll(backend, SqliteCheckpointStore.layer(), Logger.remove(Logger.defaultLogger))))
         expect((interrupted.outcomes[0] as RunResult.Failed<unknown>).message).toBe(
-          "IndexTimeout: index 0 produced nothing new for 700 milliseconds in stage Wait (stalled)"
+          "IndexTimeout: index 0 produced nothing new for 400 milliseconds in stage Wait (stalled)"
         )
       }
     })), 120_000)

@@ -14,7 +14,7 @@ import type { Pipeline } from "../Pipeline.js"
 import { InvalidSinkResult } from "../Sink.js"
 import { type ArtifactWritten, CurrentIndex, CurrentStage, type Stage } from "./context.js"
 import { describeFailure } from "./describeFailure.js"
-import { IndexProbe, type Probe } from "./probe.js"
+import { none, type Probe } from "./probe.js"
 import type { RecordedSpan } from "./recordingTracer.js"
 import { commit, type Lanes, makeLanes, StatefulIndex, statefulStages } from "./stateful.js"
 
@@ -379,7 +379,7 @@ const indexScope = (indexContext: Context.Context<never>): StageScope => ({
 export const makeComputeIndex = <E, R>(
   pipeline: Pipeline<E, R, boolean>,
   options: ComputeOptions
-): (index: number, workerId: string, resume?: boolean) => Effect.Effect<Computed<E>, never, R> => {
+): (index: number, workerId: string, probe?: Probe, resume?: boolean) => Effect.Effect<Computed<E>, never, R> => {
   const any = pipeline as AnyPipeline
   const stages = stagesOf(any)
   const fastPath = any.source.items !== undefined && any.sink.writeItems !== undefined &&
@@ -450,7 +450,7 @@ export const makeComputeIndex = <E, R>(
       return Effect.matchCauseEffect(committed, { onFailure: failure, onSuccess: (paths) => Effect.succeed(success(paths)) })
     })
 
-  const compute = (index: number, workerId: string, resume = pipeline.options.resume): Effect.Effect<Computed<E>, never, R> => {
+  const compute = (index: number, workerId: string, probe: Probe = none, resume = pipeline.options.resume): Effect.Effect<Computed<E>, never, R> => {
     const current: CurrentIndex["Type"] = { index, workerId, artifacts: [], logs: [] }
     const stateful: StatefulIndex["Type"] | undefined = lanes === undefined
       ? undefined
@@ -462,7 +462,6 @@ export const makeComputeIndex = <E, R>(
     if (!options.tracing) {
       return Effect.withFiberRuntime<Computed<E>, never, R>((fiber) => {
         const outer = fiber.getFiberRef(FiberRef.currentContext)
-        const probe = Context.get(outer, IndexProbe)
         if (!fastPath) return computed(index, current, indexScope(withIndex(Context.empty())), probe, stateful) as Effect.Effect<Computed<E>, never, R>
         // The items fast path: the index's context is set once and switched per stage (see `switchingScope`);
         // every stage sets its context as it starts, so only the caller's needs putting back.
@@ -472,7 +471,7 @@ export const makeComputeIndex = <E, R>(
         ) as Effect.Effect<Computed<E>, never, R>
       })
     }
-    return Effect.flatMap(Effect.zip(scopeOf, IndexProbe), ([scope, probe]) =>
+    return Effect.flatMap(scopeOf, (scope) =>
       computed(index, current, scope, probe, stateful).pipe(
         Effect.provideService(CurrentIndex, current),
         (effect) => stateful === undefined ? effect : Effect.provideService(effect, StatefulIndex, stateful)

@@ -11,6 +11,7 @@
  */
 import { Duration, Effect } from "effect"
 import type { Checkpoint } from "../CheckpointStore.js"
+import { describeDuration } from "../FailurePolicy.js"
 import type { ProgressHandler } from "../Progress.js"
 import * as Timestamp from "../Timestamp.js"
 import { asFramework } from "./logCapture.js"
@@ -83,7 +84,7 @@ export const start = (options: WatchdogOptions) =>
         } else if (stallMs !== undefined && !entry.stalled && now - entry.lastChange >= stallMs) {
           entry.stalled = true
           yield* asFramework(Effect.logWarning(
-            `index ${entry.index} on worker ${workerId.slice(0, 8)} has produced nothing new for ${Math.round((now - entry.lastChange) / 1000)} s ` +
+            `index ${entry.index} on worker ${workerId.slice(0, 8)} has produced nothing new for ${describeDuration(Duration.millis(now - entry.lastChange))} ` +
               `in stage ${options.stageName(progress.stage)} (${progress.items} items so far): stalled` +
               (options.onStall === "interrupt" ? "; interrupting it" : "")
           ))

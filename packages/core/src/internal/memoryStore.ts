@@ -249,14 +249,17 @@ export const make = (): CheckpointStore["Type"] => {
             for (const artifact of record.artifacts) {
               r.artifacts.set(`${record.index}\u0000${artifact.path}`, { ...artifact, index: record.index })
             }
-            r.attempts.set(record.index, {
-              index: record.index,
-              attempts: record.attempts ?? 1,
-              failureClass: null,
-              permanentFailures: 0,
-              quarantined: false,
-              quarantineAfter: 0
-            })
+            // As the SQL store: a success at the first attempt keeps no details.
+            if ((record.attempts ?? 1) > 1) {
+              r.attempts.set(record.index, {
+                index: record.index,
+                attempts: record.attempts!,
+                failureClass: null,
+                permanentFailures: 0,
+                quarantined: false,
+                quarantineAfter: 0
+              })
+            } else r.attempts.delete(record.index)
             freeWorker(record.workerId, record.completedAt, true)
           }),
         recordFailure: (record) =>

@@ -5,8 +5,6 @@
  * a stage may block, the watcher (the parent) reads these from shared
  * memory to time the index out and to send heartbeats.
  */
-import { Context } from "effect"
-
 /** Receives an index's progress; each call must be cheap (a store into memory). */
 export interface Probe {
   /** An attempt of the index starts (at `Date.now()`). */
@@ -19,9 +17,9 @@ export interface Probe {
 
 const ignore = () => {}
 
-/** The probe of the fiber's index; by default nothing watches. */
-export class IndexProbe extends Context.Reference<IndexProbe>()("@curator/core/IndexProbe", {
-  defaultValue: (): Probe => none
-}) {}
-
+/**
+ * The probe of an index nobody watches. (A probe is passed to the index's
+ * computation as an argument, not provided as a service: providing a
+ * service per index costs more than the rest of a trivial index.)
+ */
 export const none: Probe = { attempt: ignore, stage: ignore, items: ignore }

@@ -30,7 +30,7 @@ import { CurrentIndex } from "./context.js"
 import { asFramework, makeLogger, withLogger } from "./logCapture.js"
 import { replaySpans } from "./recordingTracer.js"
 import * as Heartbeat from "./heartbeat.js"
-import { IndexProbe } from "./probe.js"
+import type { Probe } from "./probe.js"
 import { traceCachedIndex, tracingEnabled } from "./tracing.js"
 import { gatherAtEnd } from "./gatherAtEnd.js"
 import { unitsOf } from "./units.js"
@@ -276,9 +276,9 @@ const execute = <E, R, Tracked extends boolean>(
 
       const computeHere = makeComputeIndex(pipeline, { tracing, memory: host.memory, policy })
       // (Without a layer, nothing to wait for: reading the cached context costs more than a trivial index.)
-      const computeLocally = pipeline.layer === undefined ? computeHere : (index: number, workerId: string): Effect.Effect<Computed<E>, never, R> =>
+      const computeLocally = pipeline.layer === undefined ? computeHere : (index: number, workerId: string, probe: Probe): Effect.Effect<Computed<E>, never, R> =>
         Effect.flatMap(pipelineContext, (context) => {
-          const computation = computeHere(index, workerId)
+          const computation = computeHere(index, workerId, probe)
           return context === undefined ? computation : Effect.provide(computation, context)
         })
 
@@ -320,17 +320,18 @@ const execute = <E, R, Tracked extends boolean>(
         onProgress: progress,
         stallAfter,
         onStall: policy.onStall,
-        interval: Duration.seconds(1),
+        // Often enough to see a stall soon after stallAfter, at most once a second.
+        interval: Duration.millis(Math.min(1000, Math.max(50, Duration.toMillis(stallAfter) / 3))),
         stageName: (order) => stageNames[order] ?? "unknown"
       })
       /** The index in this process, watched: with `onStall: "interrupt"`, a stall gives it up as a timeout would. */
-      const watched = (index: number, lane: Lane, computation: Effect.Effect<Computed<E>, never, R>) =>
+      const watched = (index: number, lane: Lane, computation: (probe: Probe) => Effect.Effect<Computed<E>, never, R>) =>
         Effect.suspend(() => {
-          if (policy.onStall !== "interrupt") return Effect.provideService(computation, IndexProbe, watchdog.local(lane.workerId, index))
+          if (policy.onStall !== "interrupt") return computation(watchdog.local(lane.workerId, index))
           const stall = Deferred.unsafeMake<number>(FiberId.none)
           const probe = watchdog.local(lane.workerId, index, (stage) => Deferred.unsafeDone(stall, Exit.succeed(stage)))
           return Effect.raceFirst(
-            Effect.provideService(computation, IndexProbe, probe),
+            computation(probe),
             Effect.map(Deferred.await(stall), (stage): Computed<E> => {
               const error = FailurePolicy.stallError(index, stallAfter, stageNames[stage] ?? "unknown")
               return {
@@ -466,7 +467,7 @@ const execute = <E, R, Tracked extends boolean>(
           stopping ? Effect.void : Effect.zipRight(
             Effect.zipRight(letEventsIn, started(index, lane)),
             Effect.flatMap(
-              traced(index, lane, watched(index, lane, computeLocally(index, lane.workerId))),
+              traced(index, lane, watched(index, lane, (probe) => computeLocally(index, lane.workerId, probe))),
               (computed) => recordIndex(index, lane, computed)
             )
           ),

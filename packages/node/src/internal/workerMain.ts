@@ -49,11 +49,7 @@ const WorkerLive = Layer.unwrapScoped(Effect.gen(function*() {
         return Stream.repeatEffectOption(Effect.flatMap(ready.value, (server) => {
           const computed = inFlight === undefined
             ? Effect.succeed(null)
-            : Effect.provideService(
-              server({ index: inFlight, workerId, logLevel, tracing, resume }),
-              Remote.IndexProbe,
-              SharedUnits.probeOf(units, lane, inFlight)
-            )
+            : server({ index: inFlight, workerId, logLevel, tracing, resume, probe: SharedUnits.probeOf(units, lane, inFlight) })
           return Effect.flatMap(computed, (report) => {
             if (report?._tag === "Failure") SharedUnits.countFailure(units)
             const next = upcoming.next()

@@ -88,6 +88,8 @@ beforeAll(async () => {
     followLogs().then((followed) => (follow = followed)),
     curator(["reset", failingModule, "--index", "2", "--yes"], { env: sandbox.env }).then((reset) => (results.reset = reset))
   ])
+  // The index's failure-policy row went with it; the quarantine of every index is lifted without forgetting anything.
+  results.lift = await curator(["reset", database, "--retry-quarantined"], { env: sandbox.env })
 }, 120_000)
 
 afterAll(() => sandbox?.remove())
@@ -201,5 +203,13 @@ describe("curator reset", () => {
     expect(ok("reset")).toBe(`index 2 forgotten in ${database}\n`)
     const rows = withRaw(database, (db) => db.prepare("SELECT idx, status FROM index_results ORDER BY idx").all(), { readonly: true })
     expect(rows).toEqual([0, 1, 3, 4, 5, 6, 7].map((idx) => ({ idx, status: idx === 5 ? "error" : "completed" })))
+    const attempts = withRaw(database, (db) => db.prepare("SELECT idx, failure_class FROM curator_index_attempts ORDER BY idx").all(), {
+      readonly: true
+    })
+    expect(attempts).toEqual([0, 1, 3, 4, 5, 6, 7].map((idx) => ({ idx, failure_class: idx === 5 ? "transient" : null })))
+  })
+
+  it("--retry-quarantined lifts every quarantine and forgets nothing", () => {
+    expect(ok("lift")).toBe(`0 quarantined indices lifted in ${database}; the next run computes them again\n`)
   })
 })

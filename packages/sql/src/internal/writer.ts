@@ -106,6 +106,8 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
     const mayReplace = options.mayReplace
     let pending = emptyPending()
     const lock = yield* Effect.makeSemaphore(1)
+    /** Whether curator_index_attempts may hold rows (undefined: not looked yet). */
+    let attemptsPossible: boolean | undefined
 
     const insert = (table: string, rows: ReadonlyArray<Row>, onConflict: string) =>
       Effect.forEach(
@@ -136,8 +138,12 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
              peak_memory_bytes = excluded.peak_memory_bytes, gpu_memory_bytes = excluded.gpu_memory_bytes,
              error = excluded.error, worker_id = excluded.worker_id`
           )
-          const attempts = results.flatMap((r) => (r.attempts === undefined ? [] : [r.attempts]))
-          if (attempts.length > 0) yield* insert(FailureRecords.table, attempts, FailureRecords.upsertClause)
+          const attempts: Array<Row> = []
+          for (const r of results) if (r.attempts !== undefined) attempts.push(r.attempts)
+          if (attempts.length > 0) {
+            yield* insert(FailureRecords.table, attempts, FailureRecords.upsertClause)
+            attemptsPossible = true
+          }
           if (mayReplace) {
             const byRun = new Map<number, Array<number>>()
             for (const { row } of results) {
@@ -147,6 +153,25 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
               else indices.push(row.idx as number)
             }
             for (const [runId, indices] of byRun) yield* deleteChildren(runId, indices)
+            // A success at the first attempt drops an earlier attempts row of its index, if the database may hold any.
+            if (attemptsPossible === undefined) {
+              attemptsPossible = (yield* sql<{ one: number }>`SELECT 1 AS one FROM curator_index_attempts LIMIT 1`).length > 0
+            }
+            if (attemptsPossible) {
+              const plainByRun = new Map<number, Array<number>>()
+              for (const { attempts: row, row: result } of results) {
+                if (row !== undefined) continue
+                const runId = result.run_id as number
+                const list = plainByRun.get(runId)
+                if (list === undefined) plainByRun.set(runId, [result.idx as number])
+                else list.push(result.idx as number)
+              }
+              for (const [runId, indices] of plainByRun) {
+                for (const chunk of chunksOf(indices, 900)) {
+                  yield* sql`DELETE FROM curator_index_attempts WHERE run_id = ${runId} AND idx IN ${sql.in(chunk)}`
+                }
+              }
+            }
           }
           const stages = results.flatMap((r) => r.children.stages)
           // One row per path even when two indices of the batch list the same
@@ -294,12 +319,11 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
       recordSuccess: (runId: number, record: CheckpointStore.SuccessRecord) =>
         Effect.suspend(() => {
           const recorded = RecordRows.success(runId, record)
-          const rows = {
-            ...recorded,
-            attempts: recorded.row.status === "completed"
-              ? FailureRecords.ofSuccess(runId, record)
-              : { ...FailureRecords.ofSuccess(runId, record), failure_class: null }
-          }
+          // A success at the first attempt needs no attempts row (none means one attempt, no failure):
+          // on a fresh database nothing is written for it; else an earlier row of the index is deleted.
+          const rows = (record.attempts ?? 1) > 1 || recorded.row.status !== "completed"
+            ? { ...recorded, attempts: FailureRecords.ofSuccess(runId, record) }
+            : recorded
           pending.results.set(`${runId}:${record.index}`, rows)
           touchWorker(record.workerId, record.completedAt, null, rows.row.status === "completed" ? 1 : 0)
           return added(1)
