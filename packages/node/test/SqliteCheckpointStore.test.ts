@@ -131,6 +131,7 @@ describe("SqliteCheckpointStore", () => {
             "curator_index_inputs",
             "curator_migrations",
             "curator_output_checks",
+            "curator_worker_progress",
             "sqlite_sequence"
           ].sort())
           expectSpecColumns(db)

@@ -128,7 +128,7 @@ describe("curator run: bad input exits 2 with one line saying what to do", () =>
   it("a database of a newer schema", () =>
     expectUsage(
       "a database of a newer schema",
-      /^curator: .+newer\.db was written by a newer version of Curator \(schema 99, this version knows 2\); upgrade Curator to use it\n$/
+      /^curator: .+newer\.db was written by a newer version of Curator \(schema 99, this version knows \d+\); upgrade Curator to use it\n$/
     ))
   it.skipIf(process.platform === "win32")("a read-only directory", (context) => {
     if (!readOnlyWorks) context.skip("this user can write to any directory (root without chattr); cannot make one read-only")

@@ -68,7 +68,7 @@ describe("curator on a database the Python reference wrote", () => {
   it("logs --worker takes a process label recorded only in the logs; a prefix of several, or of none, is exit 2", () => {
     const rows = JSON.parse(ok("logsOfLabel"))
     expect(rows).toHaveLength(10)
-    expect(rows.every((row: { workerId: string }) => row.workerId === "ForkServerProcess-2")).toBe(true)
+    expect(rows.every((row: { worker_id: string }) => row.worker_id === "ForkServerProcess-2")).toBe(true)
     for (const key of ["logsOfPrefix", "logsOfNobody"]) {
       expect(result(key).code, show(result(key))).toBe(2)
       expect(result(key).stderr.trim().split("\n")).toHaveLength(1)

@@ -44,7 +44,7 @@ describe("argument errors", () => {
   it("suggest the nearest command or option", async () => {
     expect(await error("stats", "db")).toBe(
       `curator: unknown command "stats"; did you mean status? ` +
-        `(commands: run, runner, status, failed, workers, logs, metrics, outputs, which, reset, cache, dashboard)\n`
+        `(commands: run, plan, runner, status, failed, workers, logs, metrics, outputs, which, reset, verify, gc, diff, gather, cache, dashboard)\n`
     )
     expect(await error("cache", "lst")).toBe(`curator: unknown command "lst"; did you mean list? (commands: list, rm, prune, clear, path)\n`)
     expect(await error("status", "--jsn", "db")).toBe("curator: unknown option --jsn; did you mean --json? (see curator status --help)\n")

@@ -265,10 +265,11 @@ export const command = Command.make(
         return yield* usage("--backend cluster needs --postgres URL: the database the runners were started with")
       }
 
-      // What the run will do, counted before it starts (SQLite checkpoints; the plan reads them read-only).
+      // What the run will do, counted before it starts (SQLite checkpoints; the plan reads them read-only);
+      // --quiet leaves the counts out, not the warning of a configuration that changed.
       if (postgres === undefined) {
         yield* DiffCommand.warnBeforeRun(pipeline)
-        yield* PlanCommand.planBeforeRun(pipeline, indices)
+        if (!options.quiet) yield* PlanCommand.planBeforeRun(pipeline, indices)
       }
       const state = ProgressDisplay.makeState()
       const startedAt = performance.now()
