@@ -175,7 +175,7 @@ describe.skipIf(!fs.existsSync(chromiumPath))(`curator dashboard in Chromium (${
     await page.goBack()
     await page.locator("#detail-index", { hasText: /^2$/ }).waitFor()
     expect(new URL(page.url()).hash).toBe("#index/2")
-    const shared = await page.context().newPage()
+    const shared = await browser.newPage({ viewport: { width: 1300, height: 1000 } })
     await shared.goto(`${dashboard.url}#index/3`)
     await shared.locator("#detail-facts dd[data-fact=error]", { hasText: "BadIndex: index 3 is bad" }).waitFor()
     expect(await shared.locator("#tab-indices").isVisible()).toBe(true)
