@@ -31,7 +31,7 @@ beforeAll(async () => {
   results.explain = await cli("plan", fixture, "--verify", "content", "--explain", "-3", "--json")
   results.verify = await cli("verify", fixture, "--json")
   results.gc = await cli("gc", fixture, "--yes")
-  results.run = await cli("run", fixture, "--resume", "--quiet", "--verify", "content", "--json")
+  results.run = await cli("run", fixture, "--resume", "--verify", "content", "--json")
   results.diff = await cli("diff", fixture, JSON.parse(results.run.stdout).db_path, "--json")
 }, 120_000)
 

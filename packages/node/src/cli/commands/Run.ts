@@ -236,7 +236,7 @@ export const command = Command.make(
       Options.withDescription("at the end, merge the shards of the pipeline's stateful filters into their base paths")
     ),
     keepShards: Options.boolean("keep-shards").pipe(Options.withDescription("with --gather, keep the shard files")),
-    quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("no progress display")),
+    quiet: Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("no progress display and no plan counts before the run")),
     json: Shared.json.pipe(Options.withDescription("print the summary as JSON"))
   },
   (options) =>
