@@ -14,7 +14,6 @@ import { PgClient } from "@effect/sql-pg"
 import { Effect, Exit, Redacted, Scope } from "effect"
 import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -24,22 +23,13 @@ import * as SqliteCheckpointStore from "../src/SqliteCheckpointStore.js"
 import { curator, makeSandbox, show, start } from "./cli/curator.js"
 import { fails } from "./fixtures/clusterPipeline.js"
 import { freshDatabase, postgresUrl, skipReason } from "./postgres.js"
+import { freePort } from "./helpers.js"
 
 const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "fixtures/clusterPipeline.ts")
 const total = 2000
 const failing = Array.from({ length: total }, (_, i) => i).filter(fails)
 /** The victim hangs in the index after this many; the test then kills it. */
 const stallAfter = 20
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 /** Resolves when `check` passes on the child's stderr so far; rejects if the child exits first or time runs out. */
 const waitFor = (child: ChildProcess, what: string, check: (stderr: string) => boolean, timeoutMs = 60_000) =>

@@ -16,13 +16,13 @@ import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@o
 import { Cause, Effect, Exit, Layer, Logger, Option, Scope } from "effect"
 import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { start } from "./cli/curator.js"
 import { BadInput, concurrent, failing, withService } from "./fixtures/executionModel.js"
 import { freshDatabase, postgresUrl, skipReason } from "./postgres.js"
+import { freePort } from "./helpers.js"
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "curator-model-"))
 const resources = path.join(scratch, "resources")
@@ -46,16 +46,6 @@ interface Runner {
 }
 const clusterScope = Effect.runSync(Scope.make())
 const runners = new Map<string, Promise<Runner>>()
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer()
-    server.on("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 const exited = (child: ChildProcess) =>
   new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.on("exit", () => resolve())))

@@ -8,6 +8,7 @@ import Database from "better-sqlite3"
 import { Effect, type Scope } from "effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 
@@ -152,3 +153,14 @@ export const snapshot = (file: string) => {
   const stat = fs.statSync(file)
   return { sha256: createHash("sha256").update(fs.readFileSync(file)).digest("hex"), mtimeMs: stat.mtimeMs, size: stat.size }
 }
+
+/** A TCP port free on 127.0.0.1 now (for a runner to listen on). */
+export const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = net.createServer()
+    server.on("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })

@@ -183,14 +183,19 @@ export const readEnvelope = (path: string): Effect.Effect<Envelope, ShardError> 
     return decoded.right
   })
 
-/** The shard files (and the gathered file) of a base path present in its folder, with their envelopes. */
-export const listEnvelopes = (path: string): Effect.Effect<ReadonlyArray<{ readonly path: string; readonly envelope: Envelope }>, ShardError> =>
+/** The folder of a base path: its files, and how its shards and gathered file are named. */
+const folderOf = (path: string) =>
   Effect.gen(function*() {
     const fs = yield* fileSystem(path)
     const dir = dirnameOf(path)
-    const pattern = shardNamePattern(path)
-    const gathered = basenameOf(gatheredPathOf(path))
     const names = yield* Effect.orElseSucceed(fs.readDirectory(dir), () => [] as Array<string>)
+    return { fs, dir, names, pattern: shardNamePattern(path), gathered: basenameOf(gatheredPathOf(path)) }
+  })
+
+/** The shard files (and the gathered file) of a base path present in its folder, with their envelopes. */
+export const listEnvelopes = (path: string): Effect.Effect<ReadonlyArray<{ readonly path: string; readonly envelope: Envelope }>, ShardError> =>
+  Effect.gen(function*() {
+    const { dir, fs, gathered, names, pattern } = yield* folderOf(path)
     const found: Array<{ path: string; envelope: Envelope }> = []
     for (const name of names.sort()) {
       if (name !== gathered && !pattern.test(name)) continue
@@ -203,11 +208,7 @@ export const listEnvelopes = (path: string): Effect.Effect<ReadonlyArray<{ reado
 /** Removes leftovers of atomic writes killed midway (`<shard>.<random>.tmp`) beside a base path. */
 export const removeTemporaries = (path: string): Effect.Effect<void, ShardError> =>
   Effect.gen(function*() {
-    const fs = yield* fileSystem(path)
-    const dir = dirnameOf(path)
-    const pattern = shardNamePattern(path)
-    const gathered = basenameOf(gatheredPathOf(path))
-    const names = yield* Effect.orElseSucceed(fs.readDirectory(dir), () => [] as Array<string>)
+    const { dir, fs, gathered, names, pattern } = yield* folderOf(path)
     for (const name of names) {
       const match = /^(.*)\.[0-9a-f]+\.tmp$/.exec(name)
       if (match !== null && (match[1] === gathered || pattern.test(match[1]!))) yield* Effect.ignore(fs.remove(joinPath(dir, name)))
