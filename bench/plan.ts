@@ -15,7 +15,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { bulkPipeline, makeBulkDatabase } from "../packages/node/test/fixtures/bulkDatabase.js"
-import type { Measurement } from "./workloads.js"
+import type { Measurement } from "./measurement.js"
 
 const round = (value: number, digits = 1) => Number(value.toFixed(digits))
 

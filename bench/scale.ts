@@ -31,7 +31,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { makeBulkDatabase } from "../packages/node/test/fixtures/bulkDatabase.js"
 import { compiled } from "./compiled.js"
-import type { Measurement } from "./workloads.js"
+import type { Measurement } from "./measurement.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const nodePackage = path.resolve(here, "../packages/node")

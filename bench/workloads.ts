@@ -31,15 +31,9 @@ import { compiled } from "./compiled.js"
 import { progress } from "./progress.js"
 import { plan } from "./plan.js"
 import { scale } from "./scale.js"
+import type { Measurement } from "./measurement.js"
 
-export interface Measurement {
-  readonly workload: string
-  readonly n: number
-  readonly backend: string
-  readonly seconds: number
-  readonly indices_per_s: number
-  readonly [extra: string]: string | number
-}
+export type { Measurement } from "./measurement.js"
 
 const temporaryDirectory = (label: string) => fs.mkdtempSync(path.join(os.tmpdir(), `curator-bench-${label}-`))
 

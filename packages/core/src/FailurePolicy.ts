@@ -22,12 +22,6 @@
  * )
  */
 import { Cause, Duration, Effect, Either, Option, Schedule, Schema } from "effect"
-import type { LogEntry } from "./CheckpointStore.js"
-import type { Computed } from "./internal/computeIndex.js"
-import { CurrentIndex } from "./internal/context.js"
-import { asFramework } from "./internal/logCapture.js"
-import type { Probe } from "./internal/probe.js"
-import { InvalidRunOptions } from "./RunOptions.js"
 
 /**
  * Whether a failure may go away by itself (`transient`: retried in the run)
@@ -188,82 +182,6 @@ export const describeBudget = (policy: Resolved, requested: number): string => {
   return policy.maxFailures !== undefined && policy.maxFailures < 1
     ? `${Number((policy.maxFailures * 100).toFixed(2))}% of ${requested} indices (${plural(budget, "failure")})`
     : plural(budget, "failure")
-}
-
-/** One index's computation, as `makeComputeIndex` builds it. */
-type Compute<E, R> = (index: number, workerId: string, probe?: Probe, resume?: boolean) => Effect.Effect<Computed<E>, never, R>
-
-/**
- * Wraps the computation of an index with the policy's retries: a failure
- * the policy classes transient is tried again after the schedule's delay,
- * while the schedule recurs and `maxAttempts` allows; each retry is logged
- * (`attempt 2/5 of index 42 failed: …; retrying in 1.3 s`) under the index
- * and its worker. The result carries the attempt count, the failure's class,
- * and the log lines of every attempt.
- */
-export const withRetries = <E, R>(policy: Resolved, compute: Compute<E, R>): Compute<E, R> => {
-  const retry = policy.retry
-  if (retry === undefined || policy.maxAttempts <= 1) {
-    return (index, workerId, probe, resume) =>
-      Effect.map(compute(index, workerId, probe, resume), (computed) =>
-        computed._tag === "Success" ? computed : { ...computed, attempts: 1, failureClass: policy.classify(computed.cause) })
-  }
-  const delays = Schedule.delays(retry)
-  const ofMax = Number.isFinite(policy.maxAttempts) ? `/${policy.maxAttempts}` : ""
-  return (index, workerId, probe, resume) =>
-    Effect.gen(function*() {
-      const logs: Array<LogEntry> = []
-      // The retry lines are this index's: in a report, they join its lines.
-      const current: CurrentIndex["Type"] = { index, workerId, artifacts: [], logs }
-      let attempt = 1
-      let failed = ""
-      const driver = yield* Schedule.driver(Schedule.tapOutput(delays, (delay) =>
-        asFramework(Effect.logWarning(
-          `attempt ${attempt}${ofMax} of index ${index} failed: ${failed}; retrying in ${describeDuration(delay)}`
-        )).pipe(Effect.provideService(CurrentIndex, current))))
-      while (true) {
-        const computed = yield* compute(index, workerId, probe, resume)
-        for (const line of computed.logs) logs.push(line)
-        if (computed._tag === "Success") return { ...computed, logs, attempts: attempt }
-        const failureClass = policy.classify(computed.cause)
-        const last = { ...computed, logs, attempts: attempt, failureClass }
-        if (failureClass !== "transient" || attempt >= policy.maxAttempts) return last
-        failed = computed.message
-        const again = yield* Effect.option(driver.next(computed.cause))
-        if (Option.isNone(again)) return last
-        attempt++
-      }
-    })
-}
-
-/**
- * The policy of one run: the pipeline's, with the run's fields over it,
- * checked. A run's `retry`, `classify` or `indexTimeout` apply where the
- * index is computed, so on backends that compute elsewhere (threads,
- * runners load the pipeline's own policy) they are refused: set them on
- * the pipeline with `Pipeline.withFailurePolicy`.
- */
-export const forRun = (
-  pipelinePolicy: FailurePolicy | undefined,
-  runPolicy: FailurePolicy | undefined,
-  computesHere: boolean
-): Either.Either<Resolved, InvalidRunOptions> => {
-  const reason = invalidReason(pipelinePolicy) ?? invalidReason(runPolicy)
-  if (reason !== undefined) return Either.left(new InvalidRunOptions({ option: "failurePolicy", message: reason }))
-  if (!computesHere && runPolicy !== undefined) {
-    const remote = (["retry", "classify", "indexTimeout", "maxAttempts"] as const).filter((key) => runPolicy[key] !== undefined)
-    if (runPolicy.onStall === "interrupt") remote.push("onStall" as never)
-    if (remote.length > 0) {
-      return Either.left(
-        new InvalidRunOptions({
-          option: "failurePolicy",
-          message: `${remote.join(", ")} in the run's failurePolicy cannot reach the threads or runners that compute the indices; ` +
-            `set ${remote.length === 1 ? "it" : "them"} on the pipeline with Pipeline.withFailurePolicy instead`
-        })
-      )
-    }
-  }
-  return Either.right(resolve(pipelinePolicy, runPolicy))
 }
 
 /** The outcome's error of a quarantined index the run skipped. */

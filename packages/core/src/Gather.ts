@@ -31,7 +31,7 @@ import {
   toRanges,
   writeAtomic
 } from "./internal/stateful.js"
-import type { Pipeline } from "./Pipeline.js"
+import type { Pipeline } from "./internal/pipeline.js"
 
 export { ShardError }
 

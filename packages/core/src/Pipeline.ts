@@ -22,6 +22,7 @@ import type { FailurePolicy } from "./FailurePolicy.js"
 import type * as Filter from "./Filter.js"
 import * as Gather from "./Gather.js"
 import { hasTypeId } from "./internal/component.js"
+import { type Any, type Builder, BuilderTypeId, defaultOptions, type Options, type Pipeline, TypeId } from "./internal/pipeline.js"
 import * as internalRun from "./internal/run.js"
 import * as Plan from "./Plan.js"
 import * as Provenance from "./Provenance.js"
@@ -31,104 +32,17 @@ import type * as Sink from "./Sink.js"
 import { isSink } from "./Sink.js"
 import type * as Source from "./Source.js"
 import type { InvalidSource } from "./Source.js"
-import type { NoCheckpoint } from "./internal/run.js"
+import type { NoCheckpoint, RunError } from "./internal/run.js"
 
-export const TypeId: unique symbol = Symbol.for("@curator/core/Pipeline")
-export type TypeId = typeof TypeId
-
-export const BuilderTypeId: unique symbol = Symbol.for("@curator/core/Pipeline/Builder")
-export type BuilderTypeId = typeof BuilderTypeId
-
-/** How a pipeline records its work (SPEC.md's options, with its defaults). */
-export interface Options {
-  /** Reuse the stable database `{hash16}.db` and skip completed indices. Default false: a fresh database per run. */
-  readonly resume: boolean
-  /** The directory of the database; wins over `PSNC_CACHE_DIR` and the XDG cache. */
-  readonly dbDir: string | undefined
-  /** An exact database file; wins over `dbDir`. */
-  readonly dbFile: string | undefined
-  /** Record checkpoints and metrics. Default true; false means no database at all. */
-  readonly trackMetrics: boolean
-  /** Measure each index's peak memory. Default true. */
-  readonly trackMemory: boolean
-  /**
-   * On resume, check the recorded output files of each completed index and
-   * compute again the indices whose outputs are missing (`"exists"`, or
-   * `true`), of another size (`"size"`) or of other content (`"content"`,
-   * an xxh64 hash). With `"size"` or `"content"`, each output's size (and
-   * hash) is measured when its index is recorded. Default false: outputs are
-   * trusted as recorded (input fingerprints are checked whatever this is).
-   */
-  readonly verifyOutputs: boolean | "exists" | "size" | "content"
-}
-
-/** The defaults of {@link Options}. */
-export const defaultOptions: Options = {
-  resume: false,
-  dbDir: undefined,
-  dbFile: undefined,
-  trackMetrics: true,
-  trackMemory: true,
-  verifyOutputs: false
-}
-
-/**
- * A source with filters and no sink yet: the stream of items `A` it would
- * feed a sink, the errors `E` of its stages and the services `R` they need.
- */
-export interface Builder<out A, out E = never, out R = never> extends Pipeable.Pipeable {
-  readonly [BuilderTypeId]: {
-    readonly _A: Types.Covariant<A>
-    readonly _E: Types.Covariant<E>
-    readonly _R: Types.Covariant<R>
-  }
-  readonly source: Source.Any
-  readonly filters: ReadonlyArray<Filter.Any>
-}
-
-/**
- * A complete pipeline: processing index `i` reads the source, applies every
- * filter in order, and writes with the sink. `E` is what its stages may fail
- * with, `R` the services they need that the pipeline does not carry (see
- * {@link provide}), and `Tracked` whether a run of it records through a
- * checkpoint store (`false` when `trackMetrics` is off: it then needs none).
- */
-export interface Pipeline<out E = never, out R = never, out Tracked extends boolean = true> extends Pipeable.Pipeable {
-  readonly [TypeId]: {
-    readonly _E: Types.Covariant<E>
-    readonly _R: Types.Covariant<R>
-    readonly _Tracked: Types.Covariant<Tracked>
-  }
-  readonly source: Source.Any
-  readonly filters: ReadonlyArray<Filter.Any>
-  readonly sink: Sink.Any
-  readonly options: Options
-  /**
-   * The services the pipeline carries (from {@link provide}), built once
-   * where its indices are computed: once per run on this process's
-   * backends, once per thread or runner on the others.
-   */
-  readonly layer: Layer.Layer<any, any, any> | undefined
-  /**
-   * Schemas of the typed errors its stages fail with (from
-   * {@link withErrors}), so that a failure computed in another thread or
-   * process arrives as the same error value as on fibers.
-   */
-  readonly errorSchemas: ReadonlyArray<Schema.Schema<any, any, never>>
-  /**
-   * What its runs do when an index fails (from {@link withFailurePolicy}):
-   * retries, classes, timeout, quarantine, error budget. Not part of the
-   * configuration: changing it keeps the checkpoint.
-   */
-  readonly failurePolicy: FailurePolicy | undefined
-  /** The configuration document (source, filters, sink; names and params). */
-  readonly config: Provenance.PipelineConfig
-  /** The SHA-256 of the canonical configuration, in hex. */
-  readonly configHash: string
-}
-
-/** Any pipeline. */
-export type Any = Pipeline<any, any, any>
+export {
+  /** The identifier of a pipeline under construction. */
+  BuilderTypeId,
+  /** The defaults of {@link Options}. */
+  defaultOptions,
+  /** The identifier of a pipeline value. */
+  TypeId
+} from "./internal/pipeline.js"
+export type { Any, Builder, Options, Pipeline } from "./internal/pipeline.js"
 
 const pipeable = {
   pipe() {
@@ -329,8 +243,10 @@ export const checkpoint = <E, R>(
 export type RunRequirements<R, Tracked extends boolean> = [R] extends [never] ? Backend | StoreOf<Tracked>
   : R | Backend | LocalBackend | StoreOf<Tracked>
 
-/** What a run can fail with, besides the outcomes of its indices. */
-export type RunError<E> = E | InvalidRunOptions | InvalidSource | CheckpointError | IndexFailed | BackendError
+export type {
+  /** What a run can fail with, besides the outcomes of its indices. */
+  RunError
+} from "./internal/run.js"
 
 /**
  * Runs the pipeline over every index (or `options.indices`) on the `Backend`

@@ -12,7 +12,7 @@ import { type Checkpoint, type CheckpointError, type CheckpointStore, type Recor
 import { openStableCheckpoint } from "./internal/run.js"
 import { verifyModeOf } from "./internal/outputChecks.js"
 import { describeStale, type FingerprintReader, makeChecker, type StaleReason } from "./internal/staleness.js"
-import type { Pipeline } from "./Pipeline.js"
+import type { Pipeline } from "./internal/pipeline.js"
 import { type InvalidRunOptions, resolveIndices } from "./RunOptions.js"
 import { checkLength, type InvalidSource } from "./Source.js"
 

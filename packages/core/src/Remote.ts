@@ -13,7 +13,7 @@ import type { Probe } from "./internal/probe.js"
 import { recordSpans } from "./internal/recordingTracer.js"
 import { toReport } from "./internal/wire.js"
 import type { IndexReport } from "./internal/wire.js"
-import type { Pipeline } from "./Pipeline.js"
+import type { Pipeline } from "./internal/pipeline.js"
 
 export { diedReport, Failure, IndexReport, Success } from "./internal/wire.js"
 

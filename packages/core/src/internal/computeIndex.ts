@@ -10,43 +10,16 @@ import { Cause, Channel, Chunk, Context, type Duration, Effect, Either, FiberRef
 import type { LogEntry, StageTiming } from "../CheckpointStore.js"
 import * as FailurePolicy from "../FailurePolicy.js"
 import type { MemoryMeter } from "../Host.js"
-import type { Pipeline } from "../Pipeline.js"
+import type { Pipeline } from "./pipeline.js"
 import { InvalidSinkResult } from "../Sink.js"
 import { type ArtifactWritten, CurrentIndex, CurrentStage, type Stage } from "./context.js"
 import { describeFailure } from "./describeFailure.js"
 import { none, type Probe } from "./probe.js"
 import type { RecordedSpan } from "./recordingTracer.js"
 import { commit, type Lanes, makeLanes, StatefulIndex, statefulStages } from "./stateful.js"
+import type { Computed } from "./computed.js"
+import { withRetries } from "./policy.js"
 
-/** What computing one index produced, before anything is recorded. */
-export type Computed<E> =
-  | {
-    readonly _tag: "Success"
-    readonly paths: ReadonlyArray<string>
-    readonly wallTimeNs: number
-    /** 0 when memory is not tracked, as the reference records it. */
-    readonly peakMemoryBytes: number
-    readonly stages: ReadonlyArray<StageTiming>
-    readonly artifacts: ReadonlyArray<ArtifactWritten>
-    readonly logs: ReadonlyArray<LogEntry>
-    /** Spans recorded where the index ran, when it ran elsewhere (see recordingTracer.ts); empty here. */
-    readonly spans: ReadonlyArray<RecordedSpan>
-    /** How many attempts the index took (FailurePolicy); 1 when absent. */
-    readonly attempts?: number | undefined
-  }
-  | {
-    readonly _tag: "Failure"
-    readonly message: string
-    readonly cause: Cause.Cause<E>
-    readonly wallTimeNs: number
-    readonly peakMemoryBytes: number
-    readonly logs: ReadonlyArray<LogEntry>
-    /** Spans recorded where the index ran, when it ran elsewhere (see recordingTracer.ts); empty here. */
-    readonly spans: ReadonlyArray<RecordedSpan>
-    readonly attempts?: number | undefined
-    /** The failure's class, decided where the index ran (FailurePolicy). */
-    readonly failureClass?: FailurePolicy.FailureClass | undefined
-  }
 
 /** The stages of a pipeline, in order: the source, each filter, the sink. */
 export const stagesOf = (pipeline: Pipeline<unknown, unknown, boolean>): ReadonlyArray<Stage> => [
@@ -477,5 +450,5 @@ export const makeComputeIndex = <E, R>(
         (effect) => stateful === undefined ? effect : Effect.provideService(effect, StatefulIndex, stateful)
       )) as Effect.Effect<Computed<E>, never, R>
   }
-  return FailurePolicy.withRetries(policy, compute)
+  return withRetries(policy, compute)
 }

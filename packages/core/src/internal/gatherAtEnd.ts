@@ -2,7 +2,7 @@
 import { Effect } from "effect"
 import type { Checkpoint } from "../CheckpointStore.js"
 import { gatherInto } from "../Gather.js"
-import type { Pipeline } from "../Pipeline.js"
+import type { Pipeline } from "./pipeline.js"
 import type { RunOptions } from "../RunOptions.js"
 import { asFramework } from "./logCapture.js"
 

@@ -15,8 +15,8 @@ import type {
   RecordedIndex,
   StageStatistics,
   WorkerRow
-} from "../CheckpointStore.js"
-import { bucketOf, databaseFileName, defaultPageSize, makeSummary } from "../CheckpointStore.js"
+} from "./storeContract.js"
+import { bucketOf, databaseFileName, defaultPageSize, makeSummary } from "./storeContract.js"
 import * as IndexSet from "../IndexSet.js"
 
 interface Records {

@@ -11,7 +11,7 @@ import { type Checkpoint, type CheckpointError, CheckpointStore, type LogEntry, 
 import * as FailurePolicy from "../FailurePolicy.js"
 import * as IndexSet from "../IndexSet.js"
 import { Host, type HostInfo } from "../Host.js"
-import type { Pipeline, RunError } from "../Pipeline.js"
+import type { Pipeline } from "./pipeline.js"
 import { canonicalJson } from "../Provenance.js"
 import { InvalidRunOptions, resolveConcurrency, resolveIndices, type RunOptions } from "../RunOptions.js"
 import {
@@ -25,7 +25,8 @@ import {
 } from "../RunResult.js"
 import { checkLength, type InvalidSource } from "../Source.js"
 import * as Timestamp from "../Timestamp.js"
-import { type Computed, makeComputeIndex, stagesOf } from "./computeIndex.js"
+import type { Computed } from "./computed.js"
+import { makeComputeIndex, stagesOf } from "./computeIndex.js"
 import { CurrentIndex } from "./context.js"
 import { asFramework, makeLogger, withLogger } from "./logCapture.js"
 import { replaySpans } from "./recordingTracer.js"
@@ -33,10 +34,14 @@ import * as Heartbeat from "./heartbeat.js"
 import type { Probe } from "./probe.js"
 import { traceCachedIndex, tracingEnabled } from "./tracing.js"
 import { gatherAtEnd } from "./gatherAtEnd.js"
+import { forRun } from "./policy.js"
 import { unitsOf } from "./units.js"
 import { measureOutputs, verifyModeOf } from "./outputChecks.js"
 import { describeStale, makeChecker } from "./staleness.js"
 import { fromReport } from "./wire.js"
+
+/** What a run can fail with, besides the outcomes of its indices. */
+export type RunError<E> = E | InvalidRunOptions | InvalidSource | CheckpointError | IndexFailed | BackendError
 
 type AnyPipeline = Pipeline<any, any, any>
 
@@ -123,7 +128,7 @@ const execute = <E, R, Tracked extends boolean>(
       })
     }
     const backend = yield* Backend
-    const policy = yield* FailurePolicy.forRun(
+    const policy = yield* forRun(
       pipeline.failurePolicy,
       options.failurePolicy,
       Option.isSome(yield* Effect.serviceOption(LocalBackend))

@@ -1,4 +1,4 @@
-import type { Pipeline } from "../Pipeline.js"
+import type { Pipeline } from "./pipeline.js"
 import type { Partition } from "../Source.js"
 
 /**

@@ -7,7 +7,7 @@
  */
 import { Cause, Either, Schema } from "effect"
 import { RemoteFailure } from "../RunResult.js"
-import type { Computed } from "./computeIndex.js"
+import type { Computed } from "./computed.js"
 
 const StageTiming = Schema.Struct({ order: Schema.Number, name: Schema.String, wallTimeNs: Schema.Number })
 
