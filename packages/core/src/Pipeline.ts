@@ -81,15 +81,8 @@ const configOf = (source: Source.Any, filters: ReadonlyArray<Filter.Any>, sink: 
   sink: { name: sink.name, params: sink.params }
 })
 
-interface Parts {
-  readonly source: Source.Any
-  readonly filters: ReadonlyArray<Filter.Any>
-  readonly sink: Sink.Any
-  readonly options: Options
-  readonly layer: Layer.Layer<any, any, any> | undefined
-  readonly errorSchemas: ReadonlyArray<Schema.Schema<any, any, never>>
-  readonly failurePolicy: FailurePolicy | undefined
-}
+/** What a pipeline is made of; the rest (configuration and its hash) follows from it. */
+type Parts = Pick<Any, "source" | "filters" | "sink" | "options" | "layer" | "errorSchemas" | "failurePolicy">
 
 const make = <E, R, Tracked extends boolean>(parts: Parts): Pipeline<E, R, Tracked> => {
   const config = configOf(parts.source, parts.filters, parts.sink)

@@ -41,7 +41,7 @@ export interface Options {
   readonly verifyOutputs: boolean | "exists" | "size" | "content"
 }
 
-/** The defaults of {@link Options}. */
+/** The defaults of `Pipeline.Options`. */
 export const defaultOptions: Options = {
   resume: false,
   dbDir: undefined,
@@ -69,7 +69,7 @@ export interface Builder<out A, out E = never, out R = never> extends Pipeable.P
  * A complete pipeline: processing index `i` reads the source, applies every
  * filter in order, and writes with the sink. `E` is what its stages may fail
  * with, `R` the services they need that the pipeline does not carry (see
- * {@link provide}), and `Tracked` whether a run of it records through a
+ * `Pipeline.provide`), and `Tracked` whether a run of it records through a
  * checkpoint store (`false` when `trackMetrics` is off: it then needs none).
  */
 export interface Pipeline<out E = never, out R = never, out Tracked extends boolean = true> extends Pipeable.Pipeable {
@@ -83,19 +83,19 @@ export interface Pipeline<out E = never, out R = never, out Tracked extends bool
   readonly sink: Sink.Any
   readonly options: Options
   /**
-   * The services the pipeline carries (from {@link provide}), built once
+   * The services the pipeline carries (from `Pipeline.provide`), built once
    * where its indices are computed: once per run on this process's
    * backends, once per thread or runner on the others.
    */
   readonly layer: Layer.Layer<any, any, any> | undefined
   /**
    * Schemas of the typed errors its stages fail with (from
-   * {@link withErrors}), so that a failure computed in another thread or
+   * `Pipeline.withErrors`), so that a failure computed in another thread or
    * process arrives as the same error value as on fibers.
    */
   readonly errorSchemas: ReadonlyArray<Schema.Schema<any, any, never>>
   /**
-   * What its runs do when an index fails (from {@link withFailurePolicy}):
+   * What its runs do when an index fails (from `Pipeline.withFailurePolicy`):
    * retries, classes, timeout, quarantine, error budget. Not part of the
    * configuration: changing it keeps the checkpoint.
    */
