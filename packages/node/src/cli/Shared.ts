@@ -16,3 +16,10 @@ export const json = Options.boolean("json").pipe(Options.withDescription("print 
 
 /** `--yes`: do not ask before changing anything. */
 export const yes = Options.boolean("yes").pipe(Options.withAlias("y"), Options.withDescription("do not ask for confirmation"))
+
+/** `--export NAME`: the export of a pipeline module that holds the pipeline. */
+export const exportName = Options.text("export").pipe(
+  Options.optional,
+  Options.withPseudoName("NAME"),
+  Options.withDescription("the export holding the pipeline (default: pipeline, else the default export)")
+)

@@ -92,11 +92,7 @@ export const command = Command.make(
   "plan",
   {
     module: Args.text({ name: "module" }).pipe(Args.withDescription("the pipeline module (.ts or .js)")),
-    exportName: Options.text("export").pipe(
-      Options.optional,
-      Options.withPseudoName("NAME"),
-      Options.withDescription("the export holding the pipeline (default: pipeline, else the default export)")
-    ),
+    exportName: Shared.exportName,
     indices: Options.text("indices").pipe(
       Options.optional,
       Options.withPseudoName("LIST"),

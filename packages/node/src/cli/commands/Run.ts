@@ -190,9 +190,7 @@ export const command = Command.make(
   "run",
   {
     module: Args.text({ name: "module" }).pipe(Args.withDescription("the pipeline module (.ts or .js)")),
-    exportName: optionalText("export", "the export holding the pipeline (default: pipeline, else the default export)").pipe(
-      Options.withPseudoName("NAME")
-    ),
+    exportName: Shared.exportName,
     backend: Options.choice("backend", backends).pipe(
       Options.withDefault("fibers"),
       Options.withDescription(

@@ -13,17 +13,14 @@ import { Console, Effect, Either, Layer, Option } from "effect"
 import { hostname } from "node:os"
 import { usage } from "../CliError.js"
 import * as Lazy from "../Lazy.js"
+import * as Shared from "../Shared.js"
 import { parseConcurrency } from "./Run.js"
 
 export const command = Command.make(
   "runner",
   {
     module: Args.text({ name: "module" }).pipe(Args.withDescription("the pipeline module (.ts or .js), the same as the run's")),
-    exportName: Options.text("export").pipe(
-      Options.optional,
-      Options.withPseudoName("NAME"),
-      Options.withDescription("the export holding the pipeline (default: pipeline, else the default export)")
-    ),
+    exportName: Shared.exportName,
     postgres: Options.text("postgres").pipe(
       Options.withPseudoName("URL"),
       Options.withDescription(
