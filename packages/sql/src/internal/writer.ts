@@ -23,6 +23,18 @@ interface Pending {
 
 const emptyPending = (): Pending => ({ workers: [], results: new Map(), workerState: new Map(), logs: [], progress: new Map(), count: 0 })
 
+/** The indices of some records, grouped by run id (in linear time: a batch may hold thousands). */
+const indicesByRun = (results: ReadonlyArray<RecordRows.ResultRows>): Map<number, Array<number>> => {
+  const byRun = new Map<number, Array<number>>()
+  for (const { row } of results) {
+    const runId = row.run_id as number
+    const indices = byRun.get(runId)
+    if (indices === undefined) byRun.set(runId, [row.idx as number])
+    else indices.push(row.idx as number)
+  }
+  return byRun
+}
+
 /** A batch holding only the given records (for writing a batch in parts). */
 const partOf = (
   parts: { readonly results?: ReadonlyArray<[string, RecordRows.ResultRows]>; readonly logs?: ReadonlyArray<Row> }
@@ -145,28 +157,13 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
             attemptsPossible = true
           }
           if (mayReplace) {
-            const byRun = new Map<number, Array<number>>()
-            for (const { row } of results) {
-              const runId = row.run_id as number
-              const indices = byRun.get(runId)
-              if (indices === undefined) byRun.set(runId, [row.idx as number])
-              else indices.push(row.idx as number)
-            }
-            for (const [runId, indices] of byRun) yield* deleteChildren(runId, indices)
+            for (const [runId, indices] of indicesByRun(results)) yield* deleteChildren(runId, indices)
             // A success at the first attempt drops an earlier attempts row of its index, if the database may hold any.
             if (attemptsPossible === undefined) {
               attemptsPossible = (yield* sql<{ one: number }>`SELECT 1 AS one FROM curator_index_attempts LIMIT 1`).length > 0
             }
             if (attemptsPossible) {
-              const plainByRun = new Map<number, Array<number>>()
-              for (const { attempts: row, row: result } of results) {
-                if (row !== undefined) continue
-                const runId = result.run_id as number
-                const list = plainByRun.get(runId)
-                if (list === undefined) plainByRun.set(runId, [result.idx as number])
-                else list.push(result.idx as number)
-              }
-              for (const [runId, indices] of plainByRun) {
+              for (const [runId, indices] of indicesByRun(results.filter((result) => result.attempts === undefined))) {
                 for (const chunk of chunksOf(indices, 900)) {
                   yield* sql`DELETE FROM curator_index_attempts WHERE run_id = ${runId} AND idx IN ${sql.in(chunk)}`
                 }
