@@ -28,6 +28,7 @@ import * as Timestamp from "../Timestamp.js"
 import type { Computed } from "./computed.js"
 import { makeComputeIndex, stagesOf } from "./computeIndex.js"
 import { CurrentIndex } from "./context.js"
+import { describeFailure } from "./describeFailure.js"
 import { asFramework, makeLogger, withLogger } from "./logCapture.js"
 import { replaySpans } from "./recordingTracer.js"
 import * as Heartbeat from "./heartbeat.js"
@@ -147,7 +148,7 @@ const execute = <E, R, Tracked extends boolean>(
     const timeoutFor = (timeout: Duration.Duration) => ({
       millis: Duration.toMillis(timeout),
       message: (index: number, stageOrder: number) =>
-        `IndexTimeout: ${FailurePolicy.timeoutError(index, timeout, stageNames[stageOrder] ?? "unknown").message}`
+        describeFailure(Cause.fail(FailurePolicy.timeoutError(index, timeout, stageNames[stageOrder] ?? "unknown")))
     })
 
     // Log lines logged outside any index (the run's own), appended as they accumulate and at the end.
@@ -222,8 +223,8 @@ const execute = <E, R, Tracked extends boolean>(
         if (quarantined.has(index) && !done.has(index)) {
           tally.quarantined.push(index)
           reported[position] = 1
-          const error = FailurePolicy.quarantinedError(index)
-          yield* onOutcome(position, failed(index, `Quarantined: ${error.message}`, Cause.fail(error) as Cause.Cause<never>))
+          const cause = Cause.fail(FailurePolicy.quarantinedError(index))
+          yield* onOutcome(position, failed(index, describeFailure(cause), cause as Cause.Cause<never>))
         } else if (!done.has(index) || redone.has(index)) pending[pendingCount++] = index
       }
       const toCompute = pending.subarray(0, pendingCount)
@@ -338,11 +339,11 @@ const execute = <E, R, Tracked extends boolean>(
           return Effect.raceFirst(
             computation(probe),
             Effect.map(Deferred.await(stall), (stage): Computed<E> => {
-              const error = FailurePolicy.stallError(index, stallAfter, stageNames[stage] ?? "unknown")
+              const cause = Cause.fail(FailurePolicy.stallError(index, stallAfter, stageNames[stage] ?? "unknown"))
               return {
                 _tag: "Failure",
-                message: `IndexTimeout: ${error.message}`,
-                cause: Cause.fail(error) as Cause.Cause<never>,
+                message: describeFailure(cause),
+                cause: cause as Cause.Cause<never>,
                 wallTimeNs: 0,
                 peakMemoryBytes: 0,
                 logs: [],
