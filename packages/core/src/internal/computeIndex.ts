@@ -432,23 +432,24 @@ export const makeComputeIndex = <E, R>(
       const withCurrent = Context.add(context, CurrentIndex, current)
       return stateful === undefined ? withCurrent : Context.add(withCurrent, StatefulIndex, stateful) as Context.Context<never>
     }
-    if (!options.tracing) {
-      return Effect.withFiberRuntime<Computed<E>, never, R>((fiber) => {
-        const outer = fiber.getFiberRef(FiberRef.currentContext)
-        if (!fastPath) return computed(index, current, indexScope(withIndex(Context.empty())), probe, stateful) as Effect.Effect<Computed<E>, never, R>
-        // The items fast path: the index's context is set once and switched per stage (see `switchingScope`);
-        // every stage sets its context as it starts, so only the caller's needs putting back.
-        return Effect.onExit(
-          computed(index, current, switchingScope(withIndex(outer)), probe, stateful),
-          () => FiberRef.set(FiberRef.currentContext, outer)
-        ) as Effect.Effect<Computed<E>, never, R>
-      })
+    if (options.tracing) {
+      return Effect.flatMap(scopeOf, (scope) =>
+        Effect.provide(computed(index, current, scope, probe, stateful), withIndex(Context.empty()))) as Effect.Effect<
+          Computed<E>,
+          never,
+          R
+        >
     }
-    return Effect.flatMap(scopeOf, (scope) =>
-      computed(index, current, scope, probe, stateful).pipe(
-        Effect.provideService(CurrentIndex, current),
-        (effect) => stateful === undefined ? effect : Effect.provideService(effect, StatefulIndex, stateful)
-      )) as Effect.Effect<Computed<E>, never, R>
+    if (!fastPath) return computed(index, current, indexScope(withIndex(Context.empty())), probe, stateful) as Effect.Effect<Computed<E>, never, R>
+    // The items fast path: the index's context is set once and switched per stage (see `switchingScope`);
+    // every stage sets its context as it starts, so only the caller's needs putting back.
+    return Effect.withFiberRuntime<Computed<E>, never, R>((fiber) => {
+      const outer = fiber.getFiberRef(FiberRef.currentContext)
+      return Effect.onExit(
+        computed(index, current, switchingScope(withIndex(outer)), probe, stateful),
+        () => FiberRef.set(FiberRef.currentContext, outer)
+      ) as Effect.Effect<Computed<E>, never, R>
+    })
   }
   return withRetries(policy, compute)
 }
