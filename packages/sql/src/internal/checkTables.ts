@@ -10,6 +10,7 @@ import { CheckpointStore } from "@curator/core"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
+import { makeAllPresent, presentTables } from "./presentTables.js"
 import type { Children, Row } from "./recordRows.js"
 
 /** The tables, for reset and for a schema check. */
@@ -70,19 +71,7 @@ export const insertChildren = (
  * the pages without fingerprints or checks.
  */
 export const makeRecordedPage = (sql: SqlClient.SqlClient, runId: () => number) => {
-  let present: boolean | undefined
-  const tablesPresent = Effect.suspend(() =>
-    present !== undefined ? Effect.succeed(present) : Effect.map(
-      sql.onDialectOrElse({
-        pg: () =>
-          sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM information_schema.tables
-            WHERE table_schema = current_schema() AND table_name IN ${sql.in(tableNames)}`,
-        orElse: () => sql<{ n: number | string }>`SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ${sql.in(tableNames)}`
-      }),
-      // Only a later migration's absence is remembered; a missing table may be created by a writer meanwhile.
-      (rows) => (Number(rows[0]?.n ?? 0) === tableNames.length ? (present = true) : false)
-    )
-  )
+  const tablesPresent = makeAllPresent(sql, tableNames)
   return (q: CheckpointStore.PageQuery = {}): Effect.Effect<CheckpointStore.Page<CheckpointStore.RecordedIndex>, SqlError> =>
     Effect.gen(function*() {
       const limit = q.limit ?? CheckpointStore.defaultPageSize
@@ -128,13 +117,7 @@ export const makeRecordedPage = (sql: SqlClient.SqlClient, runId: () => number) 
  */
 export const deleteRecorded = (sql: SqlClient.SqlClient, runId: number, index?: number): Effect.Effect<void, SqlError> =>
   Effect.gen(function*() {
-    const present = yield* sql.onDialectOrElse({
-      pg: () =>
-        sql<{ name: string }>`SELECT table_name AS name FROM information_schema.tables
-          WHERE table_schema = current_schema() AND table_name IN ${sql.in(tableNames)}`,
-      orElse: () => sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ${sql.in(tableNames)}`
-    })
-    for (const { name } of present) {
+    for (const name of yield* presentTables(sql, tableNames)) {
       yield* index === undefined
         ? sql`DELETE FROM ${sql(name)} WHERE run_id = ${runId}`
         : sql`DELETE FROM ${sql(name)} WHERE run_id = ${runId} AND idx = ${index}`

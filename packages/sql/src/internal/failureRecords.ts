@@ -9,6 +9,7 @@ import { type CheckpointStore, IndexSet } from "@curator/core"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect } from "effect"
+import { makeAllPresent } from "./presentTables.js"
 import type { Row } from "./recordRows.js"
 
 export const table = "curator_index_attempts"
@@ -101,17 +102,7 @@ const detailOf = (row: DetailRow): CheckpointStore.FailureDetail => {
  * table (the reference's, read-only) has no details and no quarantine.
  */
 export const makeQueries = (sql: SqlClient.SqlClient, runId: () => number) => {
-  let present: boolean | undefined
-  const hasTable = Effect.suspend(() =>
-    present !== undefined ? Effect.succeed(present) : Effect.map(
-      sql.onDialectOrElse({
-        pg: () =>
-          sql<{ n: number }>`SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ${table}`,
-        orElse: () => sql<{ n: number }>`SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ${table}`
-      }),
-      (rows) => (present = Number(rows[0]?.n ?? 0) > 0)
-    )
-  )
+  const hasTable = makeAllPresent(sql, [table])
   const whenPresent = <A>(none: A, effect: Effect.Effect<A, SqlError>) =>
     Effect.flatMap(hasTable, (yes) => (yes ? effect : Effect.succeed(none)))
   return {
