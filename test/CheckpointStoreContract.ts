@@ -319,13 +319,14 @@ export const checkpointStoreContract = (
         })
       ))
 
-    it.live("failure details: attempts and class kept with each record, permanent failures counted to quarantine, lifted by resetIndex and liftQuarantine", () =>
+    it.live("failure details: attempts, class and stage kept with each record, permanent failures counted to quarantine, lifted by resetIndex and liftQuarantine", () =>
       withStore((dbDir) =>
         Effect.gen(function*() {
           const probe = makeProbe({ length: 4 })
           const at = yield* Timestamp.now
-          const failure = (index: number, failureClass: "transient" | "permanent") => ({
+          const failure = (index: number, failureClass: "transient" | "permanent", stage?: string) => ({
             index,
+            stage,
             workerId: "f".repeat(32),
             completedAt: at,
             error: "Boom: bad",
@@ -337,12 +338,13 @@ export const checkpointStoreContract = (
           })
           const details = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) =>
             Effect.gen(function*() {
-              yield* c.recordFailure(failure(0, "permanent"))
+              yield* c.recordFailure(failure(0, "permanent", "Check"))
               yield* c.recordFailure(failure(1, "transient"))
-              yield* c.recordFailure(failure(2, "permanent"))
+              yield* c.recordFailure(failure(2, "permanent", "source"))
               const once = yield* c.quarantinedIndexSet
-              // A later run: 0 fails permanently again (quarantined), 1 again transiently, 2 succeeds on attempt 3.
-              yield* c.recordFailure(failure(0, "permanent"))
+              // A later run: 0 fails permanently again (quarantined, now in the sink), 1 again transiently
+              // (its stage unknown), 2 succeeds on attempt 3.
+              yield* c.recordFailure(failure(0, "permanent", "sink"))
               yield* c.recordFailure(failure(1, "transient"))
               yield* c.recordSuccess({
                 index: 2,
@@ -360,9 +362,23 @@ export const checkpointStoreContract = (
             }))
           expect(details.once).toBe(0)
           expect([...details.quarantined]).toEqual([0])
-          expect(details.details.get(0)).toEqual({ index: 0, attempts: 2, failureClass: "permanent", permanentFailures: 2, quarantined: true })
-          expect(details.details.get(1)).toEqual({ index: 1, attempts: 2, failureClass: "transient", permanentFailures: 0, quarantined: false })
-          expect(details.details.get(2)).toEqual({ index: 2, attempts: 3, failureClass: null, permanentFailures: 0, quarantined: false })
+          expect(details.details.get(0)).toEqual({
+            index: 0,
+            attempts: 2,
+            failureClass: "permanent",
+            permanentFailures: 2,
+            quarantined: true,
+            stage: "sink"
+          })
+          expect(details.details.get(1)).toEqual({
+            index: 1,
+            attempts: 2,
+            failureClass: "transient",
+            permanentFailures: 0,
+            quarantined: false,
+            stage: null
+          })
+          expect(details.details.get(2)).toEqual({ index: 2, attempts: 3, failureClass: null, permanentFailures: 0, quarantined: false, stage: null })
           expect(details.details.has(3)).toBe(false)
           // The error column keeps SPEC's text.
           expect((yield* withCheckpoint(probe.pipeline, { dbDir }, (c) => c.failedIndices)).get(0)).toBe("Boom: bad")

@@ -3,7 +3,8 @@
  * (context switched per stage) every stage sees its own `CurrentStage` and
  * the index, and the caller's context is back once the index ends, whether
  * it succeeded or failed; on the stream path a plain filter run inline is
- * still timed as its own stage.
+ * still timed as its own stage. A failure names the stage it happened in,
+ * on both paths, traced or not.
  */
 import { Filter, Pipeline, Sink, Source } from "@curator/core"
 import { describe, expect, it } from "@effect/vitest"
@@ -66,4 +67,48 @@ describe("stage context on the fast paths", () => {
       expect(sink).toBeGreaterThanOrEqual(0)
       expect(source! + filter! + sink!).toBeLessThanOrEqual(computed.wallTimeNs / 1e6 + 0.001)
     }))
+
+  /**
+   * Index 0 fails in the source, 1 in the plain filter (a throw), 2 in the
+   * effectful or stream filter, 3 in the sink after its input ended; 4
+   * succeeds. Stage orders: source 0, Plain 1, Check 2, Out 3.
+   */
+  const failAt = (index: number, where: number) => {
+    if (index === where) throw new Boom({ message: `index ${index}` })
+  }
+  const failing = (path: "items" | "streams") => {
+    const source = path === "items"
+      ? Source.make({ name: "Src", length: 5, items: (i) => Effect.suspend(() => (failAt(i, 0), Effect.succeed([i]))) })
+      : Source.make({ name: "Src", length: 5, read: (i) => Stream.suspend(() => (failAt(i, 0), Stream.make(i))) })
+    const check = path === "items"
+      ? Filter.mapEffect({ name: "Check", f: (n: number) => (n === 2 ? Effect.fail(new Boom({ message: "two" })) : Effect.succeed(n)) })
+      : Filter.make({
+        name: "Check",
+        apply: (items: Stream.Stream<number>) =>
+          Stream.mapEffect(items, (n) => (n === 2 ? Effect.fail(new Boom({ message: "two" })) : Effect.succeed(n)))
+      })
+    const sink = path === "items"
+      ? Sink.fromItems({ name: "Out", write: (_: ReadonlyArray<number>, i) => Effect.suspend(() => (failAt(i, 3), Effect.succeed([`/out/${i}`]))) })
+      : Sink.make({
+        name: "Out",
+        write: (items: Stream.Stream<number>, i) => Effect.zipRight(Stream.runDrain(items), Effect.suspend(() => (failAt(i, 3), Effect.succeed([`/out/${i}`]))))
+      })
+    return Pipeline.from(source).pipe(
+      Pipeline.filter(Filter.map({ name: "Plain", f: (n: number) => (failAt(n, 1), n) })),
+      Pipeline.filter(check),
+      Pipeline.write(sink),
+      Pipeline.withOptions({ trackMetrics: false, trackMemory: false })
+    )
+  }
+
+  for (const path of ["items", "streams"] as const) {
+    for (const tracing of [false, true]) {
+      it.effect(`${path} path${tracing ? ", traced" : ""}: a failure carries the order of the stage it failed in`, () =>
+        Effect.gen(function*() {
+          const compute = makeComputeIndex(failing(path), { tracing, memory: undefined })
+          const outcomes = yield* Effect.forEach([0, 1, 2, 3, 4], (i) => compute(i, "w"))
+          expect(outcomes.map((o) => (o._tag === "Failure" ? o.stage : "ok"))).toEqual([0, 1, 2, 3, "ok"])
+        }))
+    }
+  }
 })

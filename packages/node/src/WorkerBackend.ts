@@ -322,7 +322,11 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
                 next = arrival
                 if (Either.isLeft(arrival)) {
                   return Effect.succeed(
-                    Remote.diedReport(timedOut ?? describeDeath(index, arrival.left), Math.round((performance.now() - started) * 1e6))
+                    Remote.diedReport(
+                      timedOut ?? describeDeath(index, arrival.left),
+                      Math.round((performance.now() - started) * 1e6),
+                      SharedUnits.readProbe(units, laneNumber, index)?.stage
+                    )
                   )
                 }
                 const computed = arrival.right.report

@@ -71,8 +71,8 @@ describe.each(["sequential", "fibers", "workers"] as const)("on %s", (name) => {
         expect(line.workerId).toMatch(/^[0-9a-f]{32}$/)
       }
       // A defect and an error that says it is permanent: not retried, recorded with their class; SPEC's error text kept.
-      expect(details.get(2)).toMatchObject({ attempts: 1, failureClass: "permanent", permanentFailures: 1 })
-      expect(details.get(3)).toMatchObject({ attempts: 1, failureClass: "permanent", permanentFailures: 1 })
+      expect(details.get(2)).toMatchObject({ attempts: 1, failureClass: "permanent", permanentFailures: 1, stage: "Fetch" })
+      expect(details.get(3)).toMatchObject({ attempts: 1, failureClass: "permanent", permanentFailures: 1, stage: "Fetch" })
       // A success at the first attempt keeps no details (one attempt, no failure).
       expect(details.has(0)).toBe(false)
       expect(failed.get(2)).toBe("Error: assertion failed: negative size")
@@ -106,8 +106,11 @@ describe.each(["sequential", "fibers", "workers"] as const)("on %s", (name) => {
       expect(timedOut.message).toMatch(/^IndexTimeout: index 1 exceeded 300 milliseconds in stage Spin/)
       // On a thread the CPU loop ignored interruption: the thread was terminated and replaced.
       if (name === "workers") expect(timedOut.message).toContain("the worker thread did not stop and was replaced")
-      const { details } = yield* readBack(result.location!, [1])
-      expect(details.get(1)).toMatchObject({ failureClass: "transient" })
+      const { details, logs } = yield* readBack(result.location!, [1])
+      // Recorded in the stage it was stuck in (on a thread, as the thread last told its probe), and its line is that stage's.
+      expect(details.get(1)).toMatchObject({ failureClass: "transient", stage: "Spin" })
+      expect(logs.filter((line) => line.message.startsWith("index 1 failed")).map((line) => [line.levelName, line.loggerName]))
+        .toEqual([["ERROR", "Spin"]])
     })), 120_000)
 
   it.live("heartbeats carry the items so far; an index that produces nothing for stallAfter is flagged stalled while it runs", () =>
@@ -144,6 +147,7 @@ describe.each(["sequential", "fibers", "workers"] as const)("on %s", (name) => {
         expect((interrupted.outcomes[0] as RunResult.Failed<unknown>).message).toBe(
           "IndexTimeout: index 0 produced nothing new for 400 milliseconds in stage Wait (stalled)"
         )
+        expect((yield* readBack(interrupted.location!, [0])).details.get(0)).toMatchObject({ stage: "Wait" })
       }
     })), 120_000)
 

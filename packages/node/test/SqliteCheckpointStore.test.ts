@@ -180,7 +180,8 @@ describe("SqliteCheckpointStore", () => {
             { migration_id: 1, name: "seven_tables" },
             { migration_id: 2, name: "query_indexes" },
             { migration_id: 3, name: "fingerprints" },
-            { migration_id: 4, name: "failure_policy" }
+            { migration_id: 4, name: "failure_policy" },
+            { migration_id: 5, name: "failed_stage" }
           ])
         })
       }).pipe(Effect.scoped, Effect.provide(Live)))
@@ -282,7 +283,8 @@ describe("SqliteCheckpointStore", () => {
             { migration_id: 1 },
             { migration_id: 2 },
             { migration_id: 3 },
-            { migration_id: 4 }
+            { migration_id: 4 },
+            { migration_id: 5 }
           ])
         }, { readonly: true })
       }).pipe(Effect.scoped, Effect.provide(Live)))
@@ -342,6 +344,35 @@ describe("SqliteCheckpointStore", () => {
           expect((yield* checkpoint.completedIndices).size).toBe(5)
         }))
         expect(snapshot(dbFile)).toEqual(before)
+      }).pipe(Effect.scoped, Effect.provide(Live)))
+
+    it.live("a failure's stage is in curator_index_attempts; a database from before that column is read without it, and gains it when run again", () =>
+      Effect.gen(function*() {
+        const dbFile = path.join(yield* tempDir(), "stages.db")
+        const pipeline = Pipeline.from(Source.make({
+          name: "Shaky",
+          length: 3,
+          items: (index) => (index === 1 ? Effect.fail(new Error("unreadable")) : Effect.succeed([index]))
+        })).pipe(
+          Pipeline.write(Sink.fromItems({ name: "Keep", write: (_: ReadonlyArray<number>, index) => Effect.succeed([`/keep/${index}`]) })),
+          Pipeline.withOptions({ resume: true, dbFile })
+        )
+        yield* Pipeline.run(pipeline)
+        const rows = () => withRaw(dbFile, (db) => db.prepare("SELECT idx, failed_stage FROM curator_index_attempts").all(), { readonly: true })
+        // Only the failure has a row (a first-attempt success writes none); the stage is named as in stage_metrics.
+        expect(rows()).toEqual([{ idx: 1, failed_stage: "source" }])
+
+        // As an older Curator left it: no column, no migration 5.
+        withRaw(dbFile, (db) => {
+          db.exec("ALTER TABLE curator_index_attempts DROP COLUMN failed_stage; DELETE FROM curator_migrations WHERE migration_id = 5")
+        })
+        const before = snapshot(dbFile)
+        const details = yield* Effect.scoped(Effect.flatMap(SqliteCheckpointStore.openFile(dbFile), (c) => c.failureDetails([0, 1, 2])))
+        expect([...details.values()]).toEqual([{ index: 1, attempts: 1, failureClass: "transient", permanentFailures: 0, quarantined: false, stage: null }])
+        expect(snapshot(dbFile)).toEqual(before)
+
+        yield* Pipeline.run(pipeline)
+        expect(rows()).toEqual([{ idx: 1, failed_stage: "source" }])
       }).pipe(Effect.scoped, Effect.provide(Live)))
 
     it.live("openFile with readonly: false can reset", () =>

@@ -170,11 +170,13 @@ export const migrations = Migrator.fromRecord({
   // Input fingerprints and measured outputs (`internal/checkTables.ts`).
   "3_fingerprints": CheckTables.createTables,
   // The failure policy's attempts, classes and quarantine (curator_index_attempts).
-  "4_failure_policy": FailureRecords.createTable
+  "4_failure_policy": FailureRecords.createTable,
+  // The stage each failure happened in (curator_index_attempts.failed_stage).
+  "5_failed_stage": FailureRecords.addFailedStage
 })
 
 /** The newest migration this version knows. */
-export const latestMigration = 4
+export const latestMigration = 5
 
 const internalTables = new Set(["sqlite_sequence", "sqlite_stat1", migrationsTable])
 

@@ -162,6 +162,8 @@ const boundaryAfter = <A>(
         },
         onDone: (done) => {
           settle()
+          // Upstream is finished: what runs now (and may fail) is downstream.
+          enter(tracking, k + 1)
           return Channel.succeed(done)
         }
       })
@@ -212,6 +214,8 @@ const throughStreams = (
           const out: Array<unknown> = []
           for (const item of chunk) for (const next of step.f(item)) out.push(next)
           ownMs[i + 1]! += performance.now() - asked
+          // The chunk goes on to the next stage, which has no boundary of its own to say so.
+          enter(tracking, i + 2)
           // What reaches the sink counts as the index's progress (heartbeats, the stall watchdog).
           if (feedsSink) tracking.probe.items(out.length)
           return Chunk.unsafeFromArray(out)
@@ -283,6 +287,7 @@ const throughArrays = (
         return Effect.flatMap(timed(i + 1, stage), (next) => applyFilters(i + 1, next))
       }
       const started = performance.now()
+      enter(tracking, i + 1)
       flowing = runSync(step.f, flowing)
       settle(i + 1, started)
     }
@@ -395,7 +400,8 @@ export const makeComputeIndex = <E, R>(
           wallTimeNs: toNs(performance.now() - started),
           peakMemoryBytes: tracking.memory?.growth() ?? 0,
           logs: current.logs,
-          spans: []
+          spans: [],
+          stage: tracking.stage
         })
       }
       const success = (paths: ReadonlyArray<string>): Computed<E> => ({

@@ -37,4 +37,6 @@ export type Computed<E> =
     readonly attempts?: number | undefined
     /** The failure's class, decided where the index ran (FailurePolicy). */
     readonly failureClass?: FailureClass | undefined
+    /** The order of the stage it failed in (0 the source, then the filters, the sink last), when known. */
+    readonly stage?: number | undefined
   }

@@ -257,7 +257,8 @@ export const make = (): CheckpointStore["Type"] => {
                 failureClass: null,
                 permanentFailures: 0,
                 quarantined: false,
-                quarantineAfter: 0
+                quarantineAfter: 0,
+                stage: null
               })
             } else r.attempts.delete(record.index)
             freeWorker(record.workerId, record.completedAt, true)
@@ -286,7 +287,8 @@ export const make = (): CheckpointStore["Type"] => {
               failureClass: record.failureClass ?? null,
               permanentFailures,
               quarantined: quarantineAfter > 0 && permanentFailures >= quarantineAfter,
-              quarantineAfter
+              quarantineAfter,
+              stage: record.stage ?? null
             })
             r.checks.delete(record.index)
             freeWorker(record.workerId, record.completedAt, false)

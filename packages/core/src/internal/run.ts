@@ -27,7 +27,7 @@ import { checkLength, type InvalidSource } from "../Source.js"
 import * as Timestamp from "../Timestamp.js"
 import type { Computed } from "./computed.js"
 import { makeComputeIndex, stagesOf } from "./computeIndex.js"
-import { CurrentIndex } from "./context.js"
+import { CurrentIndex, CurrentStage } from "./context.js"
 import { describeFailure } from "./describeFailure.js"
 import { asFramework, makeLogger, withLogger } from "./logCapture.js"
 import { replaySpans } from "./recordingTracer.js"
@@ -144,7 +144,8 @@ const execute = <E, R, Tracked extends boolean>(
       "curator.db_path": checkpoint?.location ?? ""
     })
     const tracing = yield* tracingEnabled
-    const stageNames = stagesOf(pipeline as Pipeline<unknown, unknown, boolean>).map((stage) => stage.name)
+    const stages = stagesOf(pipeline as Pipeline<unknown, unknown, boolean>)
+    const stageNames = stages.map((stage) => stage.name)
     const timeoutFor = (timeout: Duration.Duration) => ({
       millis: Duration.toMillis(timeout),
       message: (index: number, stageOrder: number) =>
@@ -348,7 +349,8 @@ const execute = <E, R, Tracked extends boolean>(
                 peakMemoryBytes: 0,
                 logs: [],
                 spans: [],
-                failureClass: "transient"
+                failureClass: "transient",
+                stage
               }
             })
           )
@@ -392,11 +394,12 @@ const execute = <E, R, Tracked extends boolean>(
             return yield* report(position, completed(index, computed.paths, false))
           }
           const attempts = computed.attempts ?? 1
-          yield* asFramework(Effect.logError(
+          const stage = computed.stage === undefined ? undefined : stages[computed.stage]
+          // The line is the failing stage's (its logger name, as its own lines have), else Curator's.
+          const failureLine = Effect.logError(
             `index ${index} failed${attempts > 1 ? ` after ${attempts} attempts` : ""}: ${computed.message}`
-          )).pipe(
-            Effect.provideService(CurrentIndex, { index, workerId: lane.workerId, artifacts: [], logs: [] })
-          )
+          ).pipe(Effect.provideService(CurrentIndex, { index, workerId: lane.workerId, artifacts: [], logs: [] }))
+          yield* stage === undefined ? asFramework(failureLine) : Effect.provideService(failureLine, CurrentStage, stage)
           fingerprints.delete(index)
           if (checkpoint !== undefined) {
             yield* checkpoint.recordFailure({
@@ -408,7 +411,8 @@ const execute = <E, R, Tracked extends boolean>(
               peakMemoryBytes: computed.peakMemoryBytes,
               attempts,
               failureClass: computed.failureClass ?? policy.classify(computed.cause),
-              quarantineAfter: policy.quarantineAfter
+              quarantineAfter: policy.quarantineAfter,
+              stage: stage?.recordedName
             })
             yield* appendRunLogs
           }

@@ -136,6 +136,8 @@ export interface FailureRecord {
   readonly failureClass?: "transient" | "permanent" | undefined
   /** Quarantine the index once it has failed permanently in this many runs (0 or absent: never). */
   readonly quarantineAfter?: number | undefined
+  /** The stage it failed in, named as in its stage timings (`source`, a filter's name, `sink`), when known. */
+  readonly stage?: string | undefined
 }
 
 /**
@@ -152,6 +154,8 @@ export interface FailureDetail {
   readonly permanentFailures: number
   /** Skipped by later runs until lifted (`resetIndex`, `liftQuarantine`). */
   readonly quarantined: boolean
+  /** The stage its last failure happened in (as {@link FailureRecord.stage}); null after a success, or when unknown. */
+  readonly stage: string | null
 }
 
 /** A busy worker's heartbeat: the index it computes and how far it got (Curator-only: `curator_worker_progress`). */

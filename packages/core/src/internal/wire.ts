@@ -72,7 +72,9 @@ export class Failure extends Schema.TaggedClass<Failure>()("Failure", {
   logs: Schema.Array(Log),
   spans: Schema.Array(Span),
   attempts: Schema.optional(Schema.Number),
-  failureClass: Schema.optional(Schema.Literal("transient", "permanent"))
+  failureClass: Schema.optional(Schema.Literal("transient", "permanent")),
+  /** The order of the stage it failed in. */
+  stage: Schema.optional(Schema.Number)
 }) {}
 
 /** The report of one index. */
@@ -135,7 +137,8 @@ export const toReport = <E>(computed: Computed<E>): IndexReport =>
       logs: computed.logs,
       spans: computed.spans,
       ...(computed.attempts === undefined ? {} : { attempts: computed.attempts }),
-      ...(computed.failureClass === undefined ? {} : { failureClass: computed.failureClass })
+      ...(computed.failureClass === undefined ? {} : { failureClass: computed.failureClass }),
+      ...(computed.stage === undefined ? {} : { stage: computed.stage })
     }, trusted)
 
 /**
@@ -169,16 +172,21 @@ export const fromReport = <E>(
       logs: report.logs,
       spans: report.spans,
       attempts: report.attempts,
-      failureClass: report.failureClass
+      failureClass: report.failureClass,
+      stage: report.stage
     }
 
-/** A report for an index whose worker died before it could report: a defect with the given message. */
-export const diedReport = (message: string, wallTimeNs: number): IndexReport =>
+/**
+ * A report for an index whose worker died before it could report: a defect
+ * with the given message, in the stage the worker last said it was running.
+ */
+export const diedReport = (message: string, wallTimeNs: number, stage?: number): IndexReport =>
   new Failure({
     message,
     cause: Cause.die(new Error(message)),
     wallTimeNs,
     peakMemoryBytes: 0,
     logs: [],
-    spans: []
+    spans: [],
+    ...(stage === undefined ? {} : { stage })
   })

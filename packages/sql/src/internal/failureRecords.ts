@@ -36,6 +36,21 @@ export const createTable = Effect.flatMap(SqlClient.SqlClient, (sql) =>
     )`
   ))
 
+/**
+ * Migration 5: the stage each failure happened in. Idempotent (the column
+ * is added only where missing); a database opened read-only without it
+ * reads every stage as unknown.
+ */
+export const addFailedStage = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  sql.onDialectOrElse({
+    pg: () => Effect.asVoid(sql`ALTER TABLE curator_index_attempts ADD COLUMN IF NOT EXISTS failed_stage TEXT`),
+    orElse: () =>
+      Effect.flatMap(
+        sql<{ name: string }>`SELECT name FROM pragma_table_info('curator_index_attempts') WHERE name = 'failed_stage'`,
+        (found) => found.length > 0 ? Effect.void : Effect.asVoid(sql`ALTER TABLE curator_index_attempts ADD COLUMN failed_stage TEXT`)
+      )
+  }))
+
 export const progressTable = "curator_worker_progress"
 
 /** A worker's progress row: busy with an index, or (`index` null) idle again. */
@@ -58,7 +73,8 @@ export const ofSuccess = (runId: number, record: CheckpointStore.SuccessRecord):
   attempts: record.attempts ?? 1,
   failure_class: null,
   permanent_failures: 0,
-  quarantine_after: 0
+  quarantine_after: 0,
+  failed_stage: null
 })
 
 /** The row of a failure; `permanent_failures` is what this run adds (see {@link upsertClause}). */
@@ -68,12 +84,13 @@ export const ofFailure = (runId: number, record: CheckpointStore.FailureRecord):
   attempts: record.attempts ?? 1,
   failure_class: record.failureClass ?? null,
   permanent_failures: record.failureClass === "permanent" ? 1 : 0,
-  quarantine_after: record.quarantineAfter ?? 0
+  quarantine_after: record.quarantineAfter ?? 0,
+  failed_stage: record.stage ?? null
 })
 
 /** A new failure adds to the count; a success (no class) resets it. */
 export const upsertClause = `ON CONFLICT (idx, run_id) DO UPDATE SET attempts = excluded.attempts,
-  failure_class = excluded.failure_class, quarantine_after = excluded.quarantine_after,
+  failure_class = excluded.failure_class, quarantine_after = excluded.quarantine_after, failed_stage = excluded.failed_stage,
   permanent_failures = CASE WHEN excluded.failure_class IS NULL THEN 0
     ELSE curator_index_attempts.permanent_failures + excluded.permanent_failures END`
 
@@ -83,6 +100,8 @@ interface DetailRow {
   readonly failure_class: string | null
   readonly permanent_failures: number | string
   readonly quarantine_after: number | string
+  /** Absent in a database before migration 5. */
+  readonly failed_stage?: string | null
 }
 
 const detailOf = (row: DetailRow): CheckpointStore.FailureDetail => {
@@ -93,7 +112,8 @@ const detailOf = (row: DetailRow): CheckpointStore.FailureDetail => {
     attempts: Number(row.attempts),
     failureClass: row.failure_class === "transient" || row.failure_class === "permanent" ? row.failure_class : null,
     permanentFailures,
-    quarantined: after > 0 && permanentFailures >= after
+    quarantined: after > 0 && permanentFailures >= after,
+    stage: row.failed_stage ?? null
   }
 }
 
@@ -128,8 +148,8 @@ export const makeQueries = (sql: SqlClient.SqlClient, runId: () => number) => {
         Effect.gen(function*() {
           const found = new Map<number, CheckpointStore.FailureDetail>()
           for (let i = 0; i < indices.length; i += 900) {
-            const rows = yield* sql<DetailRow>`SELECT idx, attempts, failure_class, permanent_failures, quarantine_after
-              FROM curator_index_attempts WHERE run_id = ${runId()} AND idx IN ${sql.in(indices.slice(i, i + 900))}`
+            // Every column: `failed_stage` only where migration 5 ran (a read-only older database lacks it).
+            const rows = yield* sql<DetailRow>`SELECT * FROM curator_index_attempts WHERE run_id = ${runId()} AND idx IN ${sql.in(indices.slice(i, i + 900))}`
             for (const row of rows) found.set(Number(row.idx), detailOf(row))
           }
           return found
