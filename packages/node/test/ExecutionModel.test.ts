@@ -201,12 +201,18 @@ describe.each(backends)("on %s", (name) => {
       }
     }), 120_000)
 
-  live(`a typed failure arrives as the same error value${suffix}`, () =>
+  live(`a typed failure arrives as the same error value, recorded with the stage it failed in${suffix}`, () =>
     Effect.gen(function*() {
       const result = yield* Effect.scoped(Effect.flatMap(Layer.build(backendLayer(name, "failing")), (backend) =>
         runOn(failing, Layer.succeedContext(backend))))
       const failed = result.outcomes.filter(RunResult.isFailed)
-      expect(failed.map((o) => o.index)).toEqual([1])
+      expect(failed.map((o) => o.index)).toEqual([1, 3])
+      // The stage as stage_metrics names it; the failure's ERROR line is that stage's (its component's name, as its own lines).
+      const { details, logs } = yield* Effect.scoped(Effect.flatMap(SqliteCheckpointStore.openFile(result.location!), (c) =>
+        Effect.all({ details: c.failureDetails([0, 1, 2, 3]), logs: c.logs({ minLevel: 40 }) })))
+      expect([...details.values()].map((d) => [d.index, d.stage])).toEqual([[1, "Check"], [3, "source"]])
+      expect(logs.filter((line) => / failed: /.test(line.message)).map((line) => [line.index, line.loggerName]).sort())
+        .toEqual([[1, "Check"], [3, "Numbers"]])
       expect(failed[0]!.message).toMatch(/^BadInput: /)
       const error = Option.getOrThrow(Cause.failureOption(failed[0]!.cause))
       expect(error).toBeInstanceOf(BadInput)
