@@ -72,6 +72,7 @@ beforeAll(async () => {
   await limited(3, [
     read("status", ["status", prefix, "--json"]),
     read("failed", ["failed", failingModule]),
+    read("failedJson", ["failed", prefix, "--json"]),
     read("workers", ["workers", database, "--json"]),
     read("logsOfIndex", ["logs", database, "--index", "2", "--json"]),
     read("noLogLines", ["logs", database, "--index", "3", "--level", "critical"]),
@@ -106,13 +107,20 @@ describe("curator status / failed / workers / logs / metrics / outputs / which",
   it("failed (by pipeline module#export) lists the failed indices with their errors", () => {
     expect(ok("failed")).toBe(
       [
-        "idx  class      attempts  quarantine  error",
-        "---  ---------  --------  ----------  ------------------------",
-        "  2  transient         1              BadIndex: index 2 is bad",
-        "  5  transient         1              BadIndex: index 5 is bad",
+        "idx  stage   class      attempts  quarantine  error",
+        "---  ------  ---------  --------  ----------  ------------------------",
+        "  2  Square  transient         1              BadIndex: index 2 is bad",
+        "  5  Square  transient         1              BadIndex: index 5 is bad",
         ""
       ].join("\n")
     )
+  })
+
+  it("failed --json names the stage each index failed in", () => {
+    expect(JSON.parse(ok("failedJson"))).toEqual([
+      { index: 2, stage: "Square", error: "BadIndex: index 2 is bad", class: "transient", attempts: 1, quarantined: false },
+      { index: 5, stage: "Square", error: "BadIndex: index 5 is bad", class: "transient", attempts: 1, quarantined: false }
+    ])
   })
 
   it("workers (by file path) lists the run's workers", () => {
@@ -146,6 +154,8 @@ describe("curator status / failed / workers / logs / metrics / outputs / which",
       "index 2 failed: BadIndex: index 2 is bad"
     ])
     expect(ofIndex2.every((row: { index: number }) => row.index === 2)).toBe(true)
+    // The failure's line is the failing stage's, like the stage's own lines.
+    expect(ofIndex2.map((row: { logger_name: string }) => row.logger_name)).toEqual(["Square", "Square"])
     expect(Object.keys(ofIndex2[0]).sort()).toEqual(["id", "index", "level", "level_name", "logger_name", "message", "timestamp", "worker_id"])
   })
 
@@ -161,7 +171,7 @@ describe("curator status / failed / workers / logs / metrics / outputs / which",
     const lines = follow.stdout.trimEnd().split("\n")
     expect(lines).toHaveLength(4)
     expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} WARNING  \[[0-9a-f]{8} #1\] Square: index 1 is odd$/)
-    expect(lines.slice(1, 3).every((line) => / ERROR    \[[0-9a-f]{8} #[25]\] curator: index [25] failed: BadIndex/.test(line))).toBe(true)
+    expect(lines.slice(1, 3).every((line) => / ERROR    \[[0-9a-f]{8} #[25]\] Square: index [25] failed: BadIndex/.test(line))).toBe(true)
     expect(lines[3]).toBe("2030-01-01 00:00:00.000 WARNING  test: appended while following")
     expect(follow.code).toBe(130)
     expect(follow.stderr).toBe("")

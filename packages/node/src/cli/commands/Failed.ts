@@ -18,14 +18,14 @@ export const command = Command.make(
       const failed = Chunk.toReadonlyArray(yield* Stream.runCollect(
         CheckpointStore.streamPages((after) => checkpoint.resultsPage({ status: "error", after, limit: 5000 }))
       )).map((m) => [m.index, m.error ?? ""] as const)
-      // The failure policy's class, attempts and quarantine, where recorded (not in a reference database).
+      // The stage it failed in and the failure policy's class, attempts and quarantine, where recorded (not in a reference database).
       const details = yield* checkpoint.failureDetails(failed.map(([index]) => index))
       if (json) {
         return yield* Console.log(Format.json(failed.map(([index, error]) => {
           const detail = details.get(index)
           return detail === undefined
             ? { index, error }
-            : { index, error, class: detail.failureClass, attempts: detail.attempts, quarantined: detail.quarantined }
+            : { index, stage: detail.stage, error, class: detail.failureClass, attempts: detail.attempts, quarantined: detail.quarantined }
         })))
       }
       if (failed.length === 0) return yield* Console.log("no failed indices")
@@ -33,18 +33,19 @@ export const command = Command.make(
         return yield* Console.log(Format.table(["idx", "error"], failed.map(([index, error]) => [String(index), error.split("\n")[0]!]), [0]))
       }
       yield* Console.log(Format.table(
-        ["idx", "class", "attempts", "quarantine", "error"],
+        ["idx", "stage", "class", "attempts", "quarantine", "error"],
         failed.map(([index, error]) => {
           const detail = details.get(index)
           return [
             String(index),
+            detail?.stage ?? "",
             detail?.failureClass ?? "",
             detail === undefined ? "" : String(detail.attempts),
             detail === undefined ? "" : detail.quarantined ? "quarantined" : detail.failureClass === "permanent" ? `${detail.permanentFailures} run(s)` : "",
             error.split("\n")[0]!
           ]
         }),
-        [0, 2]
+        [0, 3]
       ))
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("List the failed indices with their errors (a resumed run retries them)"))
