@@ -159,7 +159,14 @@
     fillRows(
       $("latest-errors").tBodies[0],
       view.latestErrors.map((e) =>
-        el("tr", {}, el("td", { class: "num" }, indexLink(e.index)), el("td", { class: "error" }, e.error), el("td", {}, fmt.time(e.completedAt)))
+        el(
+          "tr",
+          {},
+          el("td", { class: "num" }, indexLink(e.index)),
+          el("td", {}, e.stage ?? "–"),
+          el("td", { class: "error" }, e.error),
+          el("td", {}, fmt.time(e.completedAt))
+        )
       )
     );
   };
@@ -188,6 +195,7 @@
           num(fmt.ms(row.wallTimeMs)),
           num(fmt.bytes(row.peakMemoryBytes)),
           el("td", {}, el("code", {}, fmt.id(row.workerId))),
+          el("td", {}, row.stage ?? ""),
           el("td", { class: "error" }, row.error ?? "")
         )
       )
@@ -208,6 +216,7 @@
       ["recorded at", fmt.time(view.completedAt)],
       ["wall time", view.wallTimeMs === null ? "–" : `${fmt.ms(view.wallTimeMs)} ms`],
       ["peak memory", fmt.bytes(view.peakMemoryBytes)],
+      ...(view.status === "failed" ? [["failed in", view.stage ?? "–"]] : []),
       ["error", view.error ?? "–"]
     ];
     $("detail-facts").replaceChildren(...facts.flatMap(([key, value]) => [el("dt", {}, key), el("dd", { data: { fact: key } }, value)]));

@@ -3,7 +3,9 @@
  * fixtures/referenceDatabase.ts): whole-run figures (3.7 s, 3 processes)
  * beside the per-invocation ones, and a worker filter that takes the
  * process labels the reference logs. And a server failure is logged and
- * answered with a JSON error body, never an empty 500.
+ * answered with a JSON error body, never an empty 500. A failed index
+ * names the stage it failed in (in the latest errors, the failed rows of
+ * the index browser and its detail); the reference records none.
  */
 import { CheckpointStore } from "@curator/core"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
@@ -102,6 +104,34 @@ describe("Dashboard on the reference's database", () => {
     expect(body.type).toContain("application/json")
     expect(body.json.error).toContain("Maximum call stack size exceeded")
     expect(logged.some((line) => line.includes("dashboard: a request failed"))).toBe(true)
+  })
+
+  it("failed indices name the stage they failed in; the reference's, which recorded none, name none", async () => {
+    const failedOfReference = (await get("/api/indices?status=failed")).body.rows
+    expect(failedOfReference.map((row: any) => [row.index, row.stage])).toEqual(referenceRun.failed.map((index) => [index, null]))
+
+    const served = await Effect.runPromise(Effect.gen(function*() {
+      const store = yield* CheckpointStore.CheckpointStore
+      const checkpoint = yield* store.open({ configHash: "1".repeat(64), configJson: "{}", totalIndices: 3, resume: true, runDir: root })
+      const at = "2026-01-01T00:00:00.000000+00:00"
+      const record = { workerId: "w", completedAt: at, wallTimeNs: 1, peakMemoryBytes: null }
+      yield* checkpoint.recordFailure({ ...record, index: 0, error: "Boom: in the source", stage: "source" })
+      yield* checkpoint.recordFailure({ ...record, index: 2, error: "Boom: in the filter", stage: "Check" })
+      yield* checkpoint.recordSuccess({ ...record, index: 1, paths: ["/x/1"], gpuMemoryBytes: null, stages: [], artifacts: [] })
+      const { url } = yield* Dashboard.serve(checkpoint, { port: 0 })
+      return yield* Effect.promise(() =>
+        Promise.all([get("/api/overview", url), get("/api/indices?status=all", url), get("/api/index/2", url), get("/api/index/1", url)])
+      )
+    }).pipe(Effect.scoped, Effect.provide(CheckpointStore.layerMemory)))
+    const [overview, indices, failedDetail, completedDetail] = served.map((answer) => answer.body)
+    expect(overview.latestErrors.map((e: any) => [e.index, e.stage]).sort()).toEqual([[0, "source"], [2, "Check"]])
+    expect(indices.rows.map((row: any) => [row.index, row.status, row.stage])).toEqual([
+      [0, "failed", "source"],
+      [1, "completed", null],
+      [2, "failed", "Check"]
+    ])
+    expect(failedDetail).toMatchObject({ index: 2, status: "failed", stage: "Check", error: "Boom: in the filter" })
+    expect(completedDetail).toMatchObject({ index: 1, status: "completed", stage: null })
   })
 
   it("serving left the reference's database byte-for-byte as it was (no migration, no index)", () => {

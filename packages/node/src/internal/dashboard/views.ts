@@ -96,17 +96,25 @@ export interface IndexRow {
   readonly peakMemoryBytes: number | null
   readonly workerId: string | null
   readonly error: string | null
+  /** The stage a failed index failed in (`source`, a filter's name, `sink`), when recorded. */
+  readonly stage: string | null
 }
 
 /** The row of an index: its record if it has one, else the worker holding it, if any. */
-const indexRow = (index: number, recorded: IndexMetrics | undefined, holderId: string | undefined): IndexRow => ({
+const indexRow = (
+  index: number,
+  recorded: IndexMetrics | undefined,
+  holderId: string | undefined,
+  failedStage: string | null
+): IndexRow => ({
   index,
   status: recorded !== undefined ? recordedStatus(recorded) : holderId !== undefined ? "running" : "remaining",
   completedAt: recorded?.completedAt ?? null,
   wallTimeMs: ms(recorded?.wallTimeNs ?? null),
   peakMemoryBytes: recorded?.peakMemoryBytes ?? null,
   workerId: recorded?.workerId ?? holderId ?? null,
-  error: recorded?.error ?? null
+  error: recorded?.error ?? null,
+  stage: recorded?.status === "error" ? failedStage : null
 })
 
 /** Log lines selected by level, worker and index. */
@@ -314,6 +322,14 @@ export const make = (checkpoint: Checkpoint): Effect.Effect<Views> =>
 
     const current = Effect.map(checkpoint.changeMark, at)
 
+    /** The stages the failed ones among `rows` failed in, where recorded (one query; none when nothing failed). */
+    const failedStages = (rows: ReadonlyArray<IndexMetrics>): Effect.Effect<ReadonlyMap<number, string>, CheckpointError> => {
+      const failed = rows.flatMap((m) => (m.status === "error" ? [m.index] : []))
+      if (failed.length === 0) return Effect.succeed(new Map())
+      return Effect.map(checkpoint.failureDetails(failed), (details) =>
+        new Map([...details].flatMap(([index, detail]) => (detail.stage === null ? [] : [[index, detail.stage] as const]))))
+    }
+
     const overview = Effect.gen(function*() {
       const { figures, latestWorkers, memo, slowestWallTime, stages } = yield* current
       const { configJson, latestErrors, latestOutputs, logLabels, run, slowestWall, stageStats, workers } = yield* Effect.all({
@@ -326,7 +342,8 @@ export const make = (checkpoint: Checkpoint): Effect.Effect<Views> =>
           Effect.forEach(rows, (m) =>
             Effect.map(checkpoint.outputsOf(m.index), (paths) =>
               Option.getOrElse(paths, () => []).map((path) => ({ index: m.index, path, completedAt: m.completedAt })))))),
-        latestErrors: memo("latestErrors", checkpoint.latest("error", latestCount)),
+        latestErrors: memo("latestErrors", Effect.flatMap(checkpoint.latest("error", latestCount), (rows) =>
+          Effect.map(failedStages(rows), (stages) => ({ rows, stages })))),
         logLabels: memo("workerLabels", checkpoint.workerLabels("", workerLabelCount))
       })
       const staleAfterS = staleAfterSeconds(slowestWall)
@@ -343,7 +360,13 @@ export const make = (checkpoint: Checkpoint): Effect.Effect<Views> =>
         pipeline: parseConfig(configJson),
         stages: stageStats,
         latestOutputs: latestOutputs.flat().slice(0, latestCount),
-        latestErrors: latestErrors.map((m) => ({ index: m.index, error: m.error ?? "", completedAt: m.completedAt, workerId: m.workerId }))
+        latestErrors: latestErrors.rows.map((m) => ({
+          index: m.index,
+          stage: latestErrors.stages.get(m.index) ?? null,
+          error: m.error ?? "",
+          completedAt: m.completedAt,
+          workerId: m.workerId
+        }))
       }
     })
 
@@ -362,12 +385,13 @@ export const make = (checkpoint: Checkpoint): Effect.Effect<Views> =>
           : (yield* Effect.forEach(groups, (group) =>
             checkpoint.resultsPage({ status, from: group[0]!, to: group[group.length - 1]!, limit: group.length }))).flatMap((p) => p.rows)
         const recorded = new Map(recordedRows.map((m) => [m.index, m]))
+        const stages = yield* failedStages(recordedRows)
         return {
           matching,
           page: query.page,
           pageSize: query.pageSize,
           pages: Math.max(1, Math.ceil(matching / query.pageSize)),
-          rows: groups.flat().map((index) => indexRow(index, recorded.get(index), held.get(index)))
+          rows: groups.flat().map((index) => indexRow(index, recorded.get(index), held.get(index), stages.get(index) ?? null))
         }
       })
 
@@ -384,8 +408,9 @@ export const make = (checkpoint: Checkpoint): Effect.Effect<Views> =>
           logs: checkpoint.logsPage({ index, limit: 1000 })
         })
         const m = Option.getOrUndefined(metrics)
+        const stage = (yield* failedStages(m === undefined ? [] : [m])).get(index) ?? null
         return Option.some({
-          ...indexRow(index, m, held.get(index)),
+          ...indexRow(index, m, held.get(index), stage),
           outputs: Option.getOrElse(outputs, () => []),
           artifacts,
           stages: (m?.stages ?? []).map((st) => ({ order: st.order, name: st.name, wallTimeMs: st.wallTimeNs / 1e6 })),
