@@ -277,7 +277,8 @@ describe("logs table", () => {
         expect(failed).toEqual(new Map([[1, "Boom: 1 is bad"]]))
         expect(logs.filter((row) => row.index === 1).map(shown)).toEqual([
           ["Check", "INFO", 20, "checking 1"],
-          ["curator", "ERROR", 40, "index 1 failed: Boom: 1 is bad"]
+          // The failure's line is the failing stage's, like its own lines.
+          ["Check", "ERROR", 40, "index 1 failed: Boom: 1 is bad"]
         ])
         // Index 0's lines, the last one logged as the failure interrupted it: only the run's finalizer can write that one.
         expect(logs.filter((row) => row.index === 0).map(shown)).toEqual([
