@@ -44,14 +44,16 @@ describe("LogCapture", () => {
         ["my.logger", "WARNING", 30, "custom 1"]
       ])
       for (const line of logs.filter((l) => l.index !== null)) expect(line.workerId).toMatch(hex32)
-      // Curator's own lines: the start, the failed index, the end.
+      // Curator's own lines: the start and the end.
       const own = logs.filter((l) => l.loggerName === LogCapture.frameworkLogger)
       expect(own.map((l) => [l.levelName, l.index, l.message.split(":")[0]])).toEqual([
         ["INFO", null, "run started"],
-        ["ERROR", 2, "index 2 failed"],
         ["INFO", null, "run finished"]
       ])
-      expect(own[1]!.message).toBe("index 2 failed: Boom: two")
+      // The failed index's line is the stage's it failed in.
+      expect(logs.filter((l) => l.level === 40).map((l) => [l.loggerName, l.index, l.message])).toEqual([
+        ["Chatty", 2, "index 2 failed: Boom: two"]
+      ])
     }).pipe(Effect.provide(Live)))
 
   it.effect("logLevel lowers the threshold of what is stored", () =>
