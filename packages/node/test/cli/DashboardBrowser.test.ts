@@ -159,6 +159,9 @@ describe.skipIf(!fs.existsSync(chromiumPath))(`curator dashboard in Chromium (${
     await page.locator("#page-info", { hasText: "(5 indices)" }).waitFor()
     await page.click("#indices tr[data-index='3']")
     await page.locator("#detail-facts dd[data-fact=error]", { hasText: "BadIndex: index 3 is bad" }).waitFor()
+    // The stage it failed in, in its detail and in its row.
+    expect(await text(page, "#detail-facts dd[data-fact='failed in']")).toBe("Square")
+    expect(await text(page, "#indices tr[data-index='3'] td:nth-child(6)")).toBe("Square")
     await page.click("#indices tr[data-index='2']")
     await page.locator("#detail-outputs", { hasText: path.join(sandbox.out, "squares") }).waitFor()
     expect(await text(page, "#detail-artifacts")).toContain(path.join(sandbox.out, "artifacts", "2.txt"))
