@@ -253,6 +253,7 @@ export const checkpointStoreContract = (
                 workers: c.workers,
                 logs: c.logs(),
                 summary: c.summary,
+                total: c.totalIndices,
                 outputs: c.outputsOf(0),
                 owner: c.indexOfOutput(probe.pathsOf(0)[0]!)
               })
@@ -266,6 +267,7 @@ export const checkpointStoreContract = (
           expect(Option.isNone(cleared.outputs)).toBe(true)
           expect(Option.isNone(cleared.owner)).toBe(true)
           expect(cleared.summary).toMatchObject({ total: 5, completed: 0, failed: 0, remaining: 5, workers: 0 })
+          expect(cleared.total).toBe(5)
 
           // A reset is seen by a later open, too.
           const reopened = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) => c.completedIndices)
@@ -437,6 +439,24 @@ export const checkpointStoreContract = (
           expect(summary.elapsed_s).toBeGreaterThanOrEqual(0)
           expect(summary.elapsed_s).toBeLessThan(60)
           expect(summary.avg_time_ms).toBeGreaterThan(0)
+        })
+      ))
+
+    it.live("totalIndices and recordedCounts: the configuration's size and how many of its indices are recorded, without the summary's sums", () =>
+      withStore((dbDir) =>
+        Effect.gen(function*() {
+          const probe = makeProbe({ length: 12, failing: [1] })
+          const before = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) => Effect.all({ total: c.totalIndices, counts: c.recordedCounts }))
+          expect(before).toEqual({ total: 12, counts: { completed: 0, failed: 0 } })
+          yield* run(probe, dbDir, { indices: [0, 1, 2] })
+          const { counts, summary, total } = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) =>
+            Effect.all({ total: c.totalIndices, counts: c.recordedCounts, summary: c.summary }))
+          expect(total).toBe(12)
+          expect(counts).toEqual({ completed: 2, failed: 1 })
+          expect(summary).toMatchObject({ total, completed: counts.completed, failed: counts.failed })
+          const cleared = yield* withCheckpoint(probe.pipeline, { dbDir }, (c) =>
+            Effect.zipRight(c.reset, Effect.all({ total: c.totalIndices, counts: c.recordedCounts })))
+          expect(cleared).toEqual({ total: 12, counts: { completed: 0, failed: 0 } })
         })
       ))
 

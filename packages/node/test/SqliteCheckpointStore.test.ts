@@ -465,6 +465,24 @@ describe("SqliteCheckpointStore", () => {
         expect(fs.readdirSync(dir)).toEqual(["app.db"])
       }).pipe(Effect.scoped, Effect.provide(Live)))
 
+    it.live("a database whose table of Curator's name lacks columns is ForeignSchema, naming the table and the columns", () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir()
+        const dbFile = path.join(dir, "lookalike.db")
+        const db = new Database(dbFile)
+        db.exec(
+          "CREATE TABLE pipeline_runs (run_id INTEGER PRIMARY KEY, config_hash TEXT, config_json TEXT, started_at TEXT, run_dir TEXT, total_indices INTEGER);" +
+            "CREATE TABLE workers (worker_id TEXT PRIMARY KEY, run_id INTEGER);"
+        )
+        db.close()
+        const before = snapshot(dbFile)
+        const error = yield* refuses(dbFile, "ForeignSchema")
+        expect(error.message).toContain("has a table workers without the columns pid, hostname, started_at")
+        const read = yield* expectCheckpointError(Effect.scoped(SqliteCheckpointStore.openFile(dbFile)), "ForeignSchema", dbFile)
+        expect(read.message).toContain("not a Curator checkpoint database")
+        expect(snapshot(dbFile)).toEqual(before)
+      }).pipe(Effect.scoped, Effect.provide(Live)))
+
     it.live("a database written by a newer Curator (migration 99) is NewerSchema, and left untouched", () =>
       Effect.gen(function*() {
         const dir = yield* tempDir()

@@ -223,14 +223,18 @@ export const inspect = (location: string): Effect.Effect<Inspection, CheckpointS
         `${location} is a database of something else (tables: ${others.slice(0, 5).join(", ")}); choose another dbFile or dbDir for Curator`
       )
     }
+    // Every column of Curator's tables in one catalog query, not one per table: a read-only open runs this too.
+    const columns = yield* sql.onDialectOrElse({
+      pg: () =>
+        sql<{ tbl: string; name: string }>`SELECT table_name AS tbl, column_name AS name FROM information_schema.columns
+          WHERE table_schema = current_schema() AND table_name IN ${sql.in(ours)}`,
+      orElse: () =>
+        sql<{ tbl: string; name: string }>`SELECT m.name AS tbl, p.name AS name FROM sqlite_master AS m, pragma_table_info(m.name) AS p
+          WHERE m.type = 'table' AND m.name IN ${sql.in(ours)}`
+    })
     for (const [table, expected] of Object.entries(tables)) {
       if (!present.has(table)) continue
-      const columns = yield* sql.onDialectOrElse({
-        pg: () =>
-          sql<{ name: string }>`SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ${table}`,
-        orElse: () => sql<{ name: string }>`SELECT name FROM pragma_table_info(${table})`
-      })
-      const found = new Set(columns.map((column) => column.name))
+      const found = new Set(columns.filter((column) => column.tbl === table).map((column) => column.name))
       const missing = expected.filter((column) => !found.has(column))
       if (missing.length > 0) {
         return yield* failure(

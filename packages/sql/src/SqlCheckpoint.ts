@@ -156,6 +156,7 @@ const makeCheckpoint = (
         location
       })
     })),
+    totalIndices: query(totalIndices),
     workers: query(Effect.suspend(() => Effect.map(
       sql<PagedQueries.WorkerRowSql>`SELECT * FROM workers WHERE run_id = ${runId} ORDER BY started_at, worker_id`,
       (rows) => rows.map(PagedQueries.workerRowOf)

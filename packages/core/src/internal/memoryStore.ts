@@ -170,6 +170,12 @@ export const make = (): CheckpointStore["Type"] => {
             location
           })
         }),
+        totalIndices: Effect.sync(() => r.totalIndices),
+        recordedCounts: Effect.sync(() => {
+          let completed = 0
+          for (const row of r.results.values()) if (row.status === "completed") completed++
+          return { completed, failed: r.results.size - completed }
+        }),
         metrics: Effect.sync(() => [...r.results.values()].sort(byIndex).map(({ paths: _, ...metrics }) => metrics)),
         workers: Effect.sync(() => [...r.workers.values()].sort((a, b) => a.startedAt.localeCompare(b.startedAt))),
         outputsOf: (index) =>

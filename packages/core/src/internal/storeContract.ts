@@ -253,6 +253,10 @@ export interface Checkpoint {
   /** Indices neither completed nor failed, sorted. */
   readonly remainingIndices: Effect.Effect<ReadonlyArray<number>, CheckpointError>
   readonly summary: Effect.Effect<Summary, CheckpointError>
+  /** How many indices the configuration has: the summary's `total`, read without counting any record. */
+  readonly totalIndices: Effect.Effect<number, CheckpointError>
+  /** How many indices are recorded as completed and as failed: the summary's counts, without its sums of wall time. */
+  readonly recordedCounts: Effect.Effect<RecordedCounts, CheckpointError>
   /** Per-index and per-stage metrics, by index. */
   readonly metrics: Effect.Effect<ReadonlyArray<IndexMetrics>, CheckpointError>
   /** Workers registered for this configuration, oldest first. */
@@ -353,6 +357,12 @@ export interface Checkpoint {
   readonly stageTimeline: (buckets: number) => Effect.Effect<ReadonlyArray<StageBucket>, CheckpointError>
   /** A cheap fingerprint of everything recorded: it differs whenever a record, worker or log line was added or changed. */
   readonly changeMark: Effect.Effect<string, CheckpointError>
+}
+
+/** How many indices are recorded, by status. */
+export interface RecordedCounts {
+  readonly completed: number
+  readonly failed: number
 }
 
 /** Where a page starts and how long it is. */

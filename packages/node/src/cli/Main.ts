@@ -59,6 +59,12 @@ const version = (): string => String(PackageDir.manifest()?.version ?? "0.0.0")
 
 const cli = Command.run(command, { name: "curator", version: version() })
 
+/** Runs the command on arguments `Usage.preflight` parsed already, as `cli` would after parsing them. */
+const runParsed = (value: unknown) => {
+  const parsed = value as Parameters<typeof command.handler>[0]
+  return command.transform(command.handler(parsed), parsed)
+}
+
 /**
  * Runs the command line on `argv` (as `process.argv`: the runtime and the
  * script first) and returns the exit code. Errors are printed, never
@@ -70,10 +76,12 @@ export const run = (argv: ReadonlyArray<string>): Effect.Effect<number> => {
   // Bad arguments and --help are answered here, in Curator's words (Usage.ts); the rest runs as @effect/cli would.
   const checked = Usage.preflight(command, args, process.stdout.isTTY === true).pipe(
     Effect.flatMap((preflight) =>
-      preflight._tag === "Run" ? cli(args) : Effect.sync(() => {
-        process[preflight.stream].write(preflight.text)
-        return preflight.code
-      })
+      preflight._tag === "Run"
+        ? preflight.parsed === undefined ? cli(args) : runParsed(preflight.parsed.value)
+        : Effect.sync(() => {
+          process[preflight.stream].write(preflight.text)
+          return preflight.code
+        })
     )
   )
   return Effect.zipRight(Effect.sync(() => ClosedPipe.endQuietly(process.stdout)), checked).pipe(

@@ -144,7 +144,7 @@ export const resolveIndex = (
   index: number,
   option: string
 ): Effect.Effect<number, CliError | CheckpointStore.CheckpointError> =>
-  Effect.flatMap(checkpoint.summary, ({ total }) =>
+  Effect.flatMap(checkpoint.totalIndices, (total) =>
     Either.match(RunOptions.resolveIndices([index], total), {
       onLeft: (error) => usage(`${option}: ${error.message} in ${checkpoint.location}`),
       onRight: ([resolved]) => Effect.succeed(resolved!)

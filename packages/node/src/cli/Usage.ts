@@ -28,10 +28,14 @@ import type { Path } from "@effect/platform/Path"
 import type { Terminal } from "@effect/platform/Terminal"
 import { Effect } from "effect"
 
-/** What the pre-parse decided: print a text and exit with a code, or let `@effect/cli` run the command. */
+/**
+ * What the pre-parse decided: print a text and exit with a code, run the
+ * command on the value it parsed, or let `@effect/cli` handle a built-in
+ * option (`--version`, `--completions`, `--wizard`).
+ */
 export type Preflight =
   | { readonly _tag: "Print"; readonly stream: "stdout" | "stderr"; readonly text: string; readonly code: number }
-  | { readonly _tag: "Run" }
+  | { readonly _tag: "Run"; readonly parsed: { readonly value: unknown } | undefined }
 
 const ansi = /\x1b\[[0-9;]*m/g
 
@@ -271,7 +275,8 @@ export const preflight = <A>(
         const error = ValidationError.invalidValue(HelpDoc.p(`Received unknown argument: '${directive.leftover[0]}'`))
         return { _tag: "Print", stream: "stderr", code: 2, text: `curator: ${describeError(descriptor, args, error)}\n` }
       }
-      return { _tag: "Run" }
+      // The command's parsed value: it runs without a second parse (each builds every option's help).
+      return { _tag: "Run", parsed: directive._tag === "UserDefined" ? { value: directive.value } : undefined }
     }),
     Effect.catchAll((error) =>
       Effect.succeed<Preflight>(

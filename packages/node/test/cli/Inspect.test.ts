@@ -77,7 +77,9 @@ beforeAll(async () => {
     read("logsOfIndex", ["logs", database, "--index", "2", "--json"]),
     read("noLogLines", ["logs", database, "--index", "3", "--level", "critical"]),
     read("metrics", ["metrics", prefix, "--json", metricsJson, "--csv", metricsCsv]),
+    read("metricsTable", ["metrics", database, "--limit", "3"]),
     read("outputs", ["outputs", prefix, "3", "--json"]),
+    read("outputsFromEnd", ["outputs", prefix, "-5", "--json"]),
     read("outputsOfFailed", ["outputs", prefix, "2"]),
     read("which", ["which", prefix, path.join(sandbox.out, "failing", "000004.json")]),
     read("moduleWithoutDatabase", ["status", fixture]),
@@ -190,8 +192,16 @@ describe("curator status / failed / workers / logs / metrics / outputs / which",
     expect(csv).toHaveLength(9)
   })
 
+  it("metrics shows a table of the first indices and says how many are recorded", () => {
+    const lines = ok("metricsTable").trimEnd().split("\n")
+    expect(lines.at(-1)).toBe("(the first 3 of 8 indices; --csv or --json writes them all)")
+    expect(lines.filter((line) => /^\s*[0-2]\s/.test(line))).toHaveLength(3)
+  })
+
   it("outputs lists a completed index's files; a failed index has none (exit 1)", () => {
     expect(JSON.parse(ok("outputs"))).toEqual([path.join(sandbox.out, "failing", "000003.json")])
+    // A negative index counts from the end of the configuration's 8 indices.
+    expect(ok("outputsFromEnd")).toBe(ok("outputs"))
     const failed = result("outputsOfFailed")
     expect(failed.code, show(failed)).toBe(1)
     expect(failed.stderr).toBe("curator: index 2 failed (BadIndex: index 2 is bad); it has no outputs\n")

@@ -44,6 +44,7 @@ export type PagedQueries = Pick<
   | "completedIndexSet"
   | "failedIndexSet"
   | "remainingIndices"
+  | "recordedCounts"
   | "metrics"
   | "outputsPage"
   | "resultsPage"
@@ -201,6 +202,16 @@ export const make = (
   return {
     completedIndexSet: indexSet("completed"),
     failedIndexSet: indexSet("error"),
+
+    // Two index-only counts on (run_id, status, …): no record is read, no wall time summed.
+    recordedCounts: query(Effect.suspend(() =>
+      Effect.map(
+        sql<{ completed: Numeric; failed: Numeric }>`SELECT
+          (SELECT COUNT(*) FROM index_results WHERE run_id = ${runId()} AND status = 'completed') AS completed,
+          (SELECT COUNT(*) FROM index_results WHERE run_id = ${runId()} AND status = 'error') AS failed`,
+        ([row]) => ({ completed: count(row?.completed ?? 0), failed: count(row?.failed ?? 0) })
+      )
+    )),
 
     // The recorded indices as a bitset (one grouped scan, n/8 bytes), not a row object per index.
     remainingIndices: query(Effect.gen(function*() {

@@ -114,8 +114,9 @@ export const command = Command.make(
         if (first.rows.length === 0) return yield* Console.log("no metrics recorded yet")
         yield* Console.log(Metrics.toTable(first.rows).trimEnd())
         if (first.next !== undefined) {
-          const { count } = yield* checkpoint.statistics()
-          yield* Console.log(`(the first ${first.rows.length} of ${count} indices; --csv or --json writes them all)`)
+          // Counted, not aggregated: the statistics would read every record.
+          const { completed, failed } = yield* checkpoint.recordedCounts
+          yield* Console.log(`(the first ${first.rows.length} of ${completed + failed} indices; --csv or --json writes them all)`)
         }
       }
     }).pipe(Effect.scoped)

@@ -20,7 +20,9 @@ export const command = Command.make(
       const index = yield* Target.resolveIndex(checkpoint, given, "index")
       const outputs = yield* checkpoint.outputsOf(index)
       if (Option.isNone(outputs)) {
-        const error = (yield* checkpoint.failedIndices).get(index)
+        // Only this index's record: why it has no outputs.
+        const record = Option.getOrUndefined(yield* checkpoint.metricsOf(index))
+        const error = record?.status === "error" ? record.error ?? "" : undefined
         return yield* failed(
           error === undefined
             ? `index ${index} is not completed in ${checkpoint.location}`
