@@ -36,10 +36,20 @@ export interface Options extends PipelineModule.Reference {
 /** The port a runner listens on unless told otherwise. */
 export const defaultPort = 34431
 
+/** What a runner keeps of one run call across its batches. */
+interface Call {
+  /** The k-th lane of every batch is the same worker. */
+  readonly workers: Array<typeof RemoteWorker.Type>
+  /** Indices of the call this runner computed that failed, against the run's error budget. */
+  failures: number
+}
+
 /**
  * Computes batches on the local backend, one at a time, and reports each
  * index. The workers of one run call keep their ids from batch to batch, so
- * that the run registers each of them once.
+ * that the run registers each of them once. The local backend watches the
+ * pipeline's per-index timeout (worker threads stop a thread stuck past
+ * it), and the run's error budget is counted over the call's batches.
  */
 const makeCompute = (
   pipeline: PipelineModule.Loaded,
@@ -51,7 +61,8 @@ const makeCompute = (
     const host = yield* Host.Host
     // The pipeline's services live as long as the runner.
     const computeIndex = yield* Remote.makeIndexServer(pipeline)
-    const workersOfCall = new Map<string, Array<typeof RemoteWorker.Type>>()
+    const indexTimeout = Remote.indexTimeoutOf(pipeline)
+    const calls = new Map<string, Call>()
 
     return (payload: Batch): Effect.Effect<ReadonlyArray<typeof ComputedIndex.Type>, RunnerRefused> =>
       oneBatch.withPermits(1)(Effect.gen(function*() {
@@ -62,8 +73,13 @@ const makeCompute = (
             }, but the run submits ${payload.configHash.slice(0, 16)}; start every runner with the module of the run`
           })
         }
-        const workers = workersOfCall.get(payload.invocationId) ?? []
-        workersOfCall.set(payload.invocationId, workers)
+        const call: Call = calls.get(payload.invocationId) ?? { workers: [], failures: 0 }
+        calls.set(payload.invocationId, call)
+        const { workers } = call
+        const budget = payload.failureBudget
+        const overBudget = () => budget !== undefined && call.failures >= budget
+        // The budget was reached here: the rest of the call's indices are not run (the submitter reports them NotRun).
+        if (overBudget()) return []
         const workerOf = new Map<string, typeof RemoteWorker.Type>()
         let opened = 0
         // The k-th lane of every batch is the same worker; a lane opened
@@ -76,15 +92,21 @@ const makeCompute = (
         })
         const computed: Array<typeof ComputedIndex.Type> = []
         const keep = (index: number, lane: Backend.Lane) => (report: Remote.IndexReport) =>
-          Effect.sync(() => computed.push({ index, worker: workerOf.get(lane.workerId)!, report }))
+          Effect.sync(() => {
+            if (report._tag === "Failure") call.failures++
+            computed.push({ index, worker: workerOf.get(lane.workerId)!, report })
+          })
         yield* backend.execute<never, never>({
           configHash: pipeline.configHash,
           units: Remote.fromGroups(payload.units),
           concurrency,
           logLevel: payload.logLevel,
           resume: payload.resume,
-          // A batch is computed whole: stopping is the submitter's decision, taken before it sends one.
-          stopRequested: () => false,
+          indexTimeout,
+          // Threads count the batch's failures themselves: what is left of the budget.
+          failureBudget: budget === undefined ? undefined : budget - call.failures,
+          // Otherwise a batch is computed whole: stopping is the submitter's decision, taken before it sends one.
+          stopRequested: overBudget,
           stopped: Effect.never,
           openLane,
           // A runner's own backend computes here or in its threads, never on other machines.

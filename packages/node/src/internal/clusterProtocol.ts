@@ -44,7 +44,13 @@ const batchFields = {
   /** The run traces: runners record the stages' spans into each report. */
   tracing: Schema.Boolean,
   /** The run resumes: stateful filters claim what earlier shards count. */
-  resume: Schema.optionalWith(Schema.Boolean, { default: () => false })
+  resume: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /**
+   * The run's error budget (failures): a runner stops computing the run's
+   * indices once that many of those it computed failed, as threads do (they
+   * run ahead of the submitter's records).
+   */
+  failureBudget: Schema.optional(Schema.Number)
 }
 
 /** What a batch message carries. */
