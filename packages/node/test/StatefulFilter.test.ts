@@ -77,7 +77,7 @@ const backendLayer = (name: BackendName, exportName: string): Layer.Layer<Backen
     : name === "workers"
     ? WorkerBackend.layer({ module: fixture, exportName, threads: 2 })
     // Batches of a few indices, so that both lanes of the runner take some.
-    : cluster.layer(exportName, 6)
+    : cluster.layer(exportName, { batchSize: 6 })
 
 const quietly = Logger.remove(Logger.defaultLogger)
 
@@ -100,7 +100,7 @@ const recordingWorkers = (dbFile: string): Map<string, number> => {
 describe("stateful filters", () => {
   if (postgresUrl !== undefined) {
     // Started together, so that their start-up overlaps.
-    beforeAll(() => Promise.all(["cluster", "enrichedCluster"].map(cluster.runnerOf)), 120_000)
+    beforeAll(() => Promise.all(["cluster", "enrichedCluster"].map((exportName) => cluster.runnerOf(exportName))), 120_000)
   }
   describe.each(["plain", "enriched"] as const)("%s", (variant) => {
     for (const name of backends) {

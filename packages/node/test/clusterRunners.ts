@@ -1,7 +1,7 @@
 /**
  * `curator runner` processes for the suites that add the cluster backend
  * beside the others (where PostgreSQL is available): one runner per
- * pipeline export (a runner serves one pipeline), each over a fresh
+ * pipeline export and local backend (a runner serves one pipeline), each over a fresh
  * PostgreSQL database of its own, started on first use and shared by every
  * case of the suite that runs that export; all stopped (SIGTERM) and their
  * databases dropped by `stopAll`.
@@ -29,11 +29,12 @@ export interface RunnerOptions {
   readonly scratch: string
   /** Extra environment of a runner of this export (the rest is the suite's own). */
   readonly env?: ((exportName: string) => Readonly<Record<string, string>>) | undefined
-  /** The local backend of a runner of this export (default fibers). */
-  readonly backend?: ((exportName: string) => "fibers" | "workers") | undefined
   /** Indices a runner computes at once (default 2). */
   readonly concurrency?: number | undefined
 }
+
+/** How a runner computes its indices (`curator runner --backend`). */
+export type LocalBackend = "fibers" | "workers"
 
 export const exited = (child: ChildProcess) =>
   new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.on("exit", () => resolve())))
@@ -43,9 +44,8 @@ export const makeRunners = (options: RunnerOptions) => {
   const scope = Effect.runSync(Scope.make())
   const runners = new Map<string, Promise<Runner>>()
 
-  const startRunner = async (exportName: string): Promise<Runner> => {
+  const startRunner = async (exportName: string, backend: LocalBackend): Promise<Runner> => {
     const url = await Effect.runPromise(Scope.extend(freshDatabase(postgresUrl!), scope))
-    const backend = options.backend?.(exportName) ?? "fibers"
     const child = start(
       [
         "runner", options.fixture, "--export", exportName, "--postgres", url, "--host", "127.0.0.1",
@@ -64,10 +64,11 @@ export const makeRunners = (options: RunnerOptions) => {
     return { url, child }
   }
 
-  /** The runner of an export, started on first use. */
-  const runnerOf = (exportName: string): Promise<Runner> => {
-    let runner = runners.get(exportName)
-    if (runner === undefined) runners.set(exportName, runner = startRunner(exportName))
+  /** The runner of an export on a local backend, started on first use. */
+  const runnerOf = (exportName: string, backend: LocalBackend = "fibers"): Promise<Runner> => {
+    const key = `${exportName} on ${backend}`
+    let runner = runners.get(key)
+    if (runner === undefined) runners.set(key, runner = startRunner(exportName, backend))
     return runner
   }
 
@@ -84,10 +85,13 @@ export const makeRunners = (options: RunnerOptions) => {
   }
 
   /** The cluster backend over the runner of an export (started if need be). */
-  const layer = (exportName: string, batchSize?: number): Layer.Layer<Backend.Backend, Backend.BackendError> =>
+  const layer = (
+    exportName: string,
+    options: { readonly batchSize?: number; readonly backend?: LocalBackend } = {}
+  ): Layer.Layer<Backend.Backend, Backend.BackendError> =>
     Layer.unwrapEffect(Effect.map(
-      Effect.promise(() => runnerOf(exportName)),
-      (runner) => ClusterBackend.layer({ postgres: runner.url, batchSize })
+      Effect.promise(() => runnerOf(exportName, options.backend)),
+      (runner) => ClusterBackend.layer({ postgres: runner.url, batchSize: options.batchSize })
     ))
 
   return { runnerOf, stop, stopAll, layer }
