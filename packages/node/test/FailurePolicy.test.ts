@@ -21,7 +21,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { makeRunners } from "./clusterRunners.js"
-import { allFail, flaky, resetAttempts, serviced, stalls, stuck } from "./fixtures/failurePolicy.js"
+import { allFail, flaky, resetAttempts, serviced, slow, stalls, stuck } from "./fixtures/failurePolicy.js"
 import { postgresUrl, skipReason } from "./postgres.js"
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "curator-failure-"))
@@ -71,7 +71,8 @@ describe.each(["sequential", "fibers", "workers", "cluster"] as const)("on %s", 
         cluster.runnerOf("flaky"),
         cluster.runnerOf("stuck", "workers"),
         cluster.runnerOf("allFail"),
-        cluster.runnerOf("serviced")
+        cluster.runnerOf("serviced"),
+        cluster.runnerOf("slow")
       ]), 180_000)
   }
   const live = skipped(name) ? it.live.skip : it.live
@@ -215,4 +216,30 @@ describe.each(["sequential", "fibers", "workers", "cluster"] as const)("on %s", 
       expect(result.outcomes.filter(RunResult.isNotRun)).toHaveLength(20 - failed)
       expect(result.budgetExceeded).toBe("the error budget of 5 failures (maxFailures) was reached")
     })), 120_000)
+
+  // (The budget's stop on several runners at once is this stop: the submitter tells every runner holding a batch.
+  // Worker threads are stopped the same way in WorkerBackend.test.ts.)
+  if (name !== "workers") {
+    live(`a graceful stop reaches where indices run: those in flight finish and are recorded, the rest are not run${suffix}`, () =>
+      Effect.scoped(Effect.gen(function*() {
+        const backend = Layer.succeedContext(yield* Layer.build(backendLayer(name, "slow")))
+        const first = yield* Deferred.make<void>()
+        const onProgress = (event: Progress.ProgressEvent) => {
+          if (event._tag === "IndexFinished") Effect.runSync(Deferred.succeed(first, undefined))
+        }
+        const result = yield* Pipeline.run(Pipeline.withOptions(slow, { dbFile: freshFile() }), {
+          concurrency: 2,
+          onProgress,
+          stop: Deferred.await(first)
+        }).pipe(Effect.provide(Layer.mergeAll(backend, SqliteCheckpointStore.layer(), Logger.remove(Logger.defaultLogger))))
+        const completed = result.outcomes.filter((o) => o._tag === "Completed").length
+        // The first, and those started before the stop was seen (the stop is asked for from another fiber;
+        // on the cluster, all 20 were sent at once, and the runner hears of it through a message).
+        expect(completed).toBeGreaterThanOrEqual(1)
+        expect(completed).toBeLessThanOrEqual(name === "cluster" ? 6 : 3)
+        expect(result.outcomes.filter(RunResult.isNotRun)).toHaveLength(20 - completed)
+        const summary = yield* withCheckpointRead(result.location!, (c) => c.summary)
+        expect(summary.completed).toBe(completed)
+      })), 120_000)
+  }
 })
