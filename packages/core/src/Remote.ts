@@ -6,11 +6,14 @@
  * imported as `@curator/core/Remote`.
  */
 import { Effect, Layer, LogLevel, type Scope } from "effect"
+import type { Work } from "./Backend.js"
+import * as FailurePolicy from "./FailurePolicy.js"
 import { Host } from "./Host.js"
 import { makeComputeIndex, makeLanesOf } from "./internal/computeIndex.js"
 import { makeLogger, withLogger } from "./internal/logCapture.js"
 import type { Probe } from "./internal/probe.js"
 import { recordSpans } from "./internal/recordingTracer.js"
+import { watchedTimeout } from "./internal/watchedTimeout.js"
 import { toReport } from "./internal/wire.js"
 import type { IndexReport } from "./internal/wire.js"
 import type { Pipeline } from "./internal/pipeline.js"
@@ -60,6 +63,14 @@ export const makeIndexServer = <E, Tracked extends boolean>(
         : Effect.map(provided, toReport)
     }
   })
+
+/**
+ * The pipeline's own per-index timeout, for a process that serves a run's
+ * indices on a backend of its own (a runner on worker threads): that
+ * backend then stops a thread stuck past it, as the run's process would.
+ */
+export const indexTimeoutOf = <E, Tracked extends boolean>(pipeline: Pipeline<E, never, Tracked>): Work<unknown, unknown>["indexTimeout"] =>
+  watchedTimeout(pipeline as Pipeline<unknown, unknown, boolean>, FailurePolicy.resolve(pipeline.failurePolicy).indexTimeout)
 
 export type { Units } from "./internal/units.js"
 

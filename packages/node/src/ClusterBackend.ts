@@ -81,14 +81,37 @@ export const make = (options: Pick<Options, "batchSize"> = {}): Effect.Effect<Ba
               : Effect.tap(work.openRemoteLane(worker), (lane) => Effect.sync(() => lanes.set(worker.workerId, lane)))
           }))
 
+        // Batches sent and not answered yet: on a graceful stop each is told, so
+        // that its runner starts no other index of the run (those in flight
+        // finish and come back); a batch not sent yet is never sent.
+        const outstanding = new Set<string>()
+        yield* Effect.forkScoped(Effect.zipRight(
+          work.stopped,
+          Effect.suspend(() =>
+            Effect.forEach(outstanding, (batchId) =>
+              // A runner that cannot be told finishes the batch: it is recorded all the same.
+              Effect.ignore(Effect.timeout(client(batchId).Stop({ invocationId }), "10 seconds")), { concurrency: 16, discard: true })
+          )
+        ))
+
         const sendBatch = (units: ReadonlyArray<ReadonlyArray<number>>, n: number) => {
-          // After a graceful stop no batch is sent; those already sent are computed and recorded.
           if (work.stopRequested()) return Effect.void
           const batchId = `${invocationId}-${n}`
-          return client(batchId).Compute({ batchId, configHash: work.configHash, invocationId, units, logLevel: work.logLevel, tracing, resume: work.resume ?? false }).pipe(
+          outstanding.add(batchId)
+          return client(batchId).Compute({
+            batchId,
+            configHash: work.configHash,
+            invocationId,
+            units,
+            logLevel: work.logLevel,
+            tracing,
+            resume: work.resume ?? false,
+            failureBudget: work.failureBudget
+          }).pipe(
             Effect.catchAll((error) =>
               Effect.fail(backendError(error._tag === "RunnerRefused" ? error.message : `sending a batch failed: ${error.message}`))
             ),
+            Effect.tap(() => Effect.sync(() => outstanding.delete(batchId))),
             Effect.flatMap((computed) =>
               Effect.forEach(computed, ({ index, report, worker }) =>
                 Effect.flatMap(laneOf(worker), (lane) => work.processElsewhere(index, lane, Effect.succeed(report))), { discard: true })
@@ -99,7 +122,7 @@ export const make = (options: Pick<Options, "batchSize"> = {}): Effect.Effect<Ba
         // bounded number is out at once, so a huge run does not poll for
         // thousands of replies together.
         yield* Effect.forEach(batches, sendBatch, { concurrency: batchesInFlight, discard: true })
-      })
+      }).pipe(Effect.scoped)
 
     return { name: "cluster", execute }
   })

@@ -14,7 +14,7 @@
  */
 import { Backend, Host, Timestamp } from "@curator/core"
 import * as Remote from "@curator/core/Remote"
-import { Cause, Effect, Layer, Redacted, type Scope } from "effect"
+import { Cause, Deferred, Effect, FiberId, Layer, Redacted, type Scope } from "effect"
 import { hostname } from "node:os"
 import * as Connection from "./internal/clusterConnection.js"
 import { type Batch, type ComputedIndex, IndexBatch, type RemoteWorker, RunnerRefused } from "./internal/clusterProtocol.js"
@@ -36,24 +36,55 @@ export interface Options extends PipelineModule.Reference {
 /** The port a runner listens on unless told otherwise. */
 export const defaultPort = 34431
 
+/** What a runner keeps of one run call across its batches. */
+interface Call {
+  /** The k-th lane of every batch is the same worker. */
+  readonly workers: Array<typeof RemoteWorker.Type>
+  /** Indices of the call this runner computed that failed, against the run's error budget. */
+  failures: number
+  /** The submitter stopped the run gracefully (`Stop`); `stopped` completes then, for backends that wait on it. */
+  stopping: boolean
+  readonly stopped: Deferred.Deferred<void>
+}
+
 /**
  * Computes batches on the local backend, one at a time, and reports each
  * index. The workers of one run call keep their ids from batch to batch, so
- * that the run registers each of them once.
+ * that the run registers each of them once. The local backend watches the
+ * pipeline's per-index timeout (worker threads stop a thread stuck past
+ * it), and the run's error budget is counted over the call's batches. A
+ * stopped call starts no new index, here or in any of its later batches.
  */
 const makeCompute = (
   pipeline: PipelineModule.Loaded,
   backend: Backend.Backend["Type"],
   concurrency: number
-): Effect.Effect<(payload: Batch) => Effect.Effect<ReadonlyArray<typeof ComputedIndex.Type>, RunnerRefused>, unknown, Scope.Scope> =>
+): Effect.Effect<{
+  readonly compute: (payload: Batch) => Effect.Effect<ReadonlyArray<typeof ComputedIndex.Type>, RunnerRefused>
+  readonly stop: (invocationId: string) => Effect.Effect<void>
+}, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const oneBatch = yield* Effect.makeSemaphore(1)
     const host = yield* Host.Host
     // The pipeline's services live as long as the runner.
     const computeIndex = yield* Remote.makeIndexServer(pipeline)
-    const workersOfCall = new Map<string, Array<typeof RemoteWorker.Type>>()
+    const indexTimeout = Remote.indexTimeoutOf(pipeline)
+    const calls = new Map<string, Call>()
+    const callOf = (invocationId: string): Call => {
+      const call = calls.get(invocationId) ?? { workers: [], failures: 0, stopping: false, stopped: Deferred.unsafeMake<void>(FiberId.none) }
+      calls.set(invocationId, call)
+      return call
+    }
 
-    return (payload: Batch): Effect.Effect<ReadonlyArray<typeof ComputedIndex.Type>, RunnerRefused> =>
+    // Not behind the batches' permit: it reaches the batch in flight.
+    const stop = (invocationId: string) =>
+      Effect.suspend(() => {
+        const call = callOf(invocationId)
+        call.stopping = true
+        return Effect.asVoid(Deferred.succeed(call.stopped, undefined))
+      })
+
+    const compute = (payload: Batch): Effect.Effect<ReadonlyArray<typeof ComputedIndex.Type>, RunnerRefused> =>
       oneBatch.withPermits(1)(Effect.gen(function*() {
         if (payload.configHash !== pipeline.configHash) {
           return yield* new RunnerRefused({
@@ -62,8 +93,12 @@ const makeCompute = (
             }, but the run submits ${payload.configHash.slice(0, 16)}; start every runner with the module of the run`
           })
         }
-        const workers = workersOfCall.get(payload.invocationId) ?? []
-        workersOfCall.set(payload.invocationId, workers)
+        const call = callOf(payload.invocationId)
+        const { workers } = call
+        const budget = payload.failureBudget
+        const stopRequested = () => call.stopping || (budget !== undefined && call.failures >= budget)
+        // Stopped, or the budget was reached here: the rest of the call's indices are not run (the submitter reports them NotRun).
+        if (stopRequested()) return []
         const workerOf = new Map<string, typeof RemoteWorker.Type>()
         let opened = 0
         // The k-th lane of every batch is the same worker; a lane opened
@@ -76,16 +111,21 @@ const makeCompute = (
         })
         const computed: Array<typeof ComputedIndex.Type> = []
         const keep = (index: number, lane: Backend.Lane) => (report: Remote.IndexReport) =>
-          Effect.sync(() => computed.push({ index, worker: workerOf.get(lane.workerId)!, report }))
+          Effect.sync(() => {
+            if (report._tag === "Failure") call.failures++
+            computed.push({ index, worker: workerOf.get(lane.workerId)!, report })
+          })
         yield* backend.execute<never, never>({
           configHash: pipeline.configHash,
           units: Remote.fromGroups(payload.units),
           concurrency,
           logLevel: payload.logLevel,
           resume: payload.resume,
-          // A batch is computed whole: stopping is the submitter's decision, taken before it sends one.
-          stopRequested: () => false,
-          stopped: Effect.never,
+          indexTimeout,
+          // Threads count the batch's failures themselves: what is left of the budget.
+          failureBudget: budget === undefined ? undefined : budget - call.failures,
+          stopRequested,
+          stopped: Deferred.await(call.stopped),
           openLane,
           // A runner's own backend computes here or in its threads, never on other machines.
           openRemoteLane: (worker) => Effect.succeed({ workerId: worker.workerId }),
@@ -106,6 +146,8 @@ const makeCompute = (
         )
         return computed
       }))
+
+    return { compute, stop }
   })
 
 /**
@@ -119,12 +161,16 @@ export const layer = (
   const address = { host: options.host ?? hostname(), port: options.port ?? defaultPort }
   return Layer.unwrapScoped(Effect.gen(function*() {
     const pipeline = yield* PipelineModule.load(options)
-    const compute = yield* makeCompute(pipeline, yield* Backend.Backend, options.concurrency ?? 1).pipe(
+    const batches = yield* makeCompute(pipeline, yield* Backend.Backend, options.concurrency ?? 1).pipe(
       Effect.catchAllCause((cause) =>
         Effect.fail(new Backend.BackendError({ backend: "cluster", message: `building the pipeline's services failed: ${Cause.pretty(cause)}` }))
       )
     )
-    return IndexBatch.toLayer({ Compute: ({ payload }) => compute(payload) }).pipe(
+    // Any number of messages at once: a batch's Stop must not wait for its Compute.
+    return IndexBatch.toLayer({
+      Compute: ({ payload }) => batches.compute(payload),
+      Stop: ({ payload }) => batches.stop(payload.invocationId)
+    }, { concurrency: "unbounded" }).pipe(
       Layer.provide(Connection.runner(url, address))
     )
   })).pipe(Layer.provide(NodeHost.platform)) // host facts and files: stateful filters write their shards from here

@@ -9,20 +9,17 @@
  */
 import { Backend, Pipeline, RunResult } from "@curator/core"
 import { SqliteCheckpointStore, WorkerBackend } from "@curator/node"
-import { ClusterBackend } from "@curator/node/cluster"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Cause, Effect, Exit, Layer, Logger, Option, Scope } from "effect"
-import type { ChildProcess } from "node:child_process"
+import { Cause, Effect, Layer, Logger, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { start } from "./cli/curator.js"
 import { BadInput, concurrent, failing, withService } from "./fixtures/executionModel.js"
-import { freshDatabase, postgresUrl, skipReason } from "./postgres.js"
-import { freePort } from "./helpers.js"
+import { makeRunners } from "./clusterRunners.js"
+import { postgresUrl, skipReason } from "./postgres.js"
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "curator-model-"))
 const resources = path.join(scratch, "resources")
@@ -39,46 +36,15 @@ const fixture = fileURLToPath(new URL("./fixtures/executionModel.ts", import.met
  * started together when the cluster tests begin, and stopped (SIGTERM) at
  * the end, or by the service test, which counts the releases.
  */
-interface Runner {
-  readonly url: string
-  readonly resources: string
-  readonly child: ChildProcess
-}
-const clusterScope = Effect.runSync(Scope.make())
-const runners = new Map<string, Promise<Runner>>()
-
-const exited = (child: ChildProcess) =>
-  new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.on("exit", () => resolve())))
-
-const startRunner = async (exportName: string): Promise<Runner> => {
-  const url = await Effect.runPromise(Scope.extend(freshDatabase(postgresUrl!), clusterScope))
-  const dir = path.join(scratch, `runner-${exportName}`)
-  fs.mkdirSync(dir)
-  const child = start(
-    ["runner", fixture, "--export", exportName, "--postgres", url, "--host", "127.0.0.1", "--port", String(await freePort()), "--concurrency", "2"],
-    { env: { PSNC_CACHE_DIR: path.join(scratch, "cache"), CURATOR_TEST_RESOURCES: dir } }
-  )
-  await new Promise<void>((resolve, reject) => {
-    let stderr = ""
-    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk
-      if (stderr.includes("serving")) resolve()
-    })
-    child.on("exit", (code) => reject(new Error(`the runner of ${exportName} exited (${code}) before serving; stderr:\n${stderr}`)))
-  })
-  return { url, resources: dir, child }
-}
-
-const runnerOf = (exportName: string): Promise<Runner> => {
-  let runner = runners.get(exportName)
-  if (runner === undefined) runners.set(exportName, runner = startRunner(exportName))
-  return runner
-}
-
-const stopRunner = async (runner: Runner) => {
-  runner.child.kill("SIGTERM")
-  await exited(runner.child)
-}
+const runnerResources = (exportName: string) => path.join(scratch, `runner-${exportName}`)
+const cluster = makeRunners({
+  fixture,
+  scratch,
+  env: (exportName) => {
+    fs.mkdirSync(runnerResources(exportName), { recursive: true })
+    return { PSNC_CACHE_DIR: path.join(scratch, "cache"), CURATOR_TEST_RESOURCES: runnerResources(exportName) }
+  }
+})
 
 type BackendName = "sequential" | "fibers" | "workers" | "cluster"
 const backendLayer = (name: BackendName, exportName: string): Layer.Layer<Backend.Backend, Backend.BackendError> =>
@@ -88,7 +54,7 @@ const backendLayer = (name: BackendName, exportName: string): Layer.Layer<Backen
     ? Backend.layerFibers
     : name === "workers"
     ? WorkerBackend.layer({ module: fixture, exportName, threads: 2 })
-    : Layer.unwrapEffect(Effect.map(Effect.promise(() => runnerOf(exportName)), (runner) => ClusterBackend.layer({ postgres: runner.url })))
+    : cluster.layer(exportName)
 
 let databases = 0
 const freshDir = () => path.join(scratch, `db-${++databases}`)
@@ -122,11 +88,8 @@ const skipped = (name: BackendName) => name === "cluster" && postgresUrl === und
 describe.each(backends)("on %s", (name) => {
   if (name === "cluster" && postgresUrl !== undefined) {
     // Started together, so that their start-up overlaps.
-    beforeAll(() => Promise.all(["withService", "concurrent", "failing"].map(runnerOf)), 120_000)
-    afterAll(async () => {
-      await Promise.all([...runners.values()].map(async (runner) => stopRunner(await runner)))
-      await Effect.runPromise(Scope.close(clusterScope, Exit.void))
-    }, 60_000)
+    beforeAll(() => Promise.all(["withService", "concurrent", "failing"].map((exportName) => cluster.runnerOf(exportName))), 120_000)
+    afterAll(cluster.stopAll, 60_000)
   }
   const live = skipped(name) ? it.live.skip : it.live
   const suffix = skipped(name) ? ` (${skipReason})` : ""
@@ -134,7 +97,7 @@ describe.each(backends)("on %s", (name) => {
   live(`a pipeline's service is built once where indices are computed, and released when that place shuts down${suffix}`, () =>
     Effect.gen(function*() {
       for (const file of fs.readdirSync(resources)) fs.rmSync(path.join(resources, file))
-      const runner = name === "cluster" ? yield* Effect.promise(() => runnerOf("withService")) : undefined
+      const runner = name === "cluster" ? yield* Effect.promise(() => cluster.runnerOf("withService")) : undefined
       const result = yield* Effect.scoped(Effect.gen(function*() {
         const backend = yield* Layer.build(backendLayer(name, "withService"))
         const provided = Layer.succeedContext(backend)
@@ -147,7 +110,7 @@ describe.each(backends)("on %s", (name) => {
           expect(marks("released")).toBe(name === "workers" ? 0 : 2)
         } else {
           // On the runner: once (when it started), for both runs, still held; never in the submitting process.
-          expect([marks("acquired", runner.resources), marks("released", runner.resources)]).toEqual([1, 0])
+          expect([marks("acquired", runnerResources("withService")), marks("released", runnerResources("withService"))]).toEqual([1, 0])
           expect(marks("acquired")).toBe(0)
         }
         return [first, second]
@@ -160,9 +123,9 @@ describe.each(backends)("on %s", (name) => {
         expect(marks("released")).toBe(marks("acquired"))
       } else {
         // Leaving the cluster does not release the runner's service; the runner's shutdown does.
-        expect(marks("released", runner.resources)).toBe(0)
-        yield* Effect.promise(() => stopRunner(runner))
-        expect([marks("acquired", runner.resources), marks("released", runner.resources)]).toEqual([1, 1])
+        expect(marks("released", runnerResources("withService"))).toBe(0)
+        yield* Effect.promise(() => cluster.stop(runner))
+        expect([marks("acquired", runnerResources("withService")), marks("released", runnerResources("withService"))]).toEqual([1, 1])
       }
     }), 120_000)
 

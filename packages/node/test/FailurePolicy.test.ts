@@ -1,35 +1,49 @@
 /**
  * The failure policy, the same on every backend (sequential, fibers,
- * worker threads), with real failures: a flaky stage retried in the run
- * until it succeeds (each attempt logged under its index and worker, the
+ * worker threads, and `curator runner` processes where PostgreSQL is
+ * available), with real failures: a flaky stage retried in the run until
+ * it succeeds (each attempt logged under its index and worker, the
  * attempts recorded); failures classed transient or permanent and recorded
  * with the index; permanent failures quarantined after K runs and lifted
  * by reset; an index stuck past its timeout (on a thread, in a CPU loop
- * that only terminating the thread stops); an error budget that stops the
- * run gracefully.
+ * that only terminating the thread stops — also on a runner computing on
+ * threads); an error budget that stops the run gracefully; the same policy
+ * on a pipeline whose stage needs a service and works on several items at
+ * once. Stall detection is not checked on the cluster: the submitter hears
+ * of an index only when its batch comes back.
  */
 import { Backend, Pipeline, type Progress, RunResult } from "@curator/core"
 import { SqliteCheckpointStore, WorkerBackend } from "@curator/node"
-import { afterAll, describe, expect, it } from "@effect/vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer, Logger } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { allFail, flaky, resetAttempts, stalls, stuck } from "./fixtures/failurePolicy.js"
+import { makeRunners } from "./clusterRunners.js"
+import { allFail, flaky, resetAttempts, serviced, slow, stalls, stuck } from "./fixtures/failurePolicy.js"
+import { postgresUrl, skipReason } from "./postgres.js"
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "curator-failure-"))
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }))
 
 const fixture = fileURLToPath(new URL("./fixtures/failurePolicy.ts", import.meta.url))
 
-type BackendName = "sequential" | "fibers" | "workers"
+type BackendName = "sequential" | "fibers" | "workers" | "cluster"
+const skipped = (name: BackendName) => name === "cluster" && postgresUrl === undefined
+
+/** One runner per pipeline (concurrency 2), shared by the cases that run it; a run of 20 indices or fewer sends batches of one. */
+const cluster = makeRunners({ fixture, scratch })
+afterAll(cluster.stopAll, 60_000)
+
 const backendLayer = (name: BackendName, exportName: string): Layer.Layer<Backend.Backend, Backend.BackendError> =>
   name === "sequential"
     ? Backend.layerSequential
     : name === "fibers"
     ? Backend.layerFibers
-    : WorkerBackend.layer({ module: fixture, exportName, threads: 2 })
+    : name === "workers"
+    ? WorkerBackend.layer({ module: fixture, exportName, threads: 2 })
+    : cluster.layer(exportName)
 
 let databases = 0
 const freshFile = () => path.join(scratch, `run-${++databases}.db`)
@@ -49,8 +63,22 @@ const withCheckpointRead = <A, E>(location: string, f: (c: import("@curator/core
 const withCheckpoint = <A, E>(location: string, f: (c: import("@curator/core").CheckpointStore.Checkpoint) => Effect.Effect<A, E>) =>
   Effect.scoped(Effect.flatMap(SqliteCheckpointStore.openFile(location, { readonly: false }), f))
 
-describe.each(["sequential", "fibers", "workers"] as const)("on %s", (name) => {
-  it.live("retries a flaky stage until it succeeds, classes failures, quarantines permanent ones after K runs, lifts them on reset", () =>
+describe.each(["sequential", "fibers", "workers", "cluster"] as const)("on %s", (name) => {
+  if (name === "cluster" && postgresUrl !== undefined) {
+    // Started together, so that their start-up overlaps.
+    beforeAll(() =>
+      Promise.all([
+        cluster.runnerOf("flaky"),
+        cluster.runnerOf("stuck", "workers"),
+        cluster.runnerOf("allFail"),
+        cluster.runnerOf("serviced"),
+        cluster.runnerOf("slow")
+      ]), 180_000)
+  }
+  const live = skipped(name) ? it.live.skip : it.live
+  const suffix = skipped(name) ? ` (${skipReason})` : ""
+
+  live(`retries a flaky stage until it succeeds, classes failures, quarantines permanent ones after K runs, lifts them on reset${suffix}`, () =>
     Effect.scoped(Effect.gen(function*() {
       resetAttempts()
       const backend = Layer.succeedContext(yield* Layer.build(backendLayer(name, "flaky")))
@@ -97,15 +125,19 @@ describe.each(["sequential", "fibers", "workers"] as const)("on %s", (name) => {
       ])
     })), 120_000)
 
-  it.live("an index past its timeout is recorded as IndexTimeout naming its stage, and the next index runs", () =>
+  live(`an index past its timeout is recorded as IndexTimeout naming its stage, and the next index runs${suffix}`, () =>
     Effect.scoped(Effect.gen(function*() {
-      const backend = Layer.succeedContext(yield* Layer.build(backendLayer(name, "stuck")))
+      // On the cluster: a runner computing on worker threads, where the index spins in a CPU loop. (An index
+      // waiting on a runner's main thread times out there: the test of a stage that needs a service shows it.)
+      const layer = name === "cluster" ? cluster.layer("stuck", { backend: "workers" }) : backendLayer(name, "stuck")
+      const backend = Layer.succeedContext(yield* Layer.build(layer))
       const result = yield* runOn(stuck, backend, freshFile())
       expect(result.outcomes.map((o) => o._tag)).toEqual(["Completed", "Failed", "Completed"])
       const timedOut = result.outcomes[1] as RunResult.Failed<unknown>
       expect(timedOut.message).toMatch(/^IndexTimeout: index 1 exceeded 300 milliseconds in stage Spin/)
       // On a thread the CPU loop ignored interruption: the thread was terminated and replaced.
-      if (name === "workers") expect(timedOut.message).toContain("the worker thread did not stop and was replaced")
+      if (name === "workers" || name === "cluster") expect(timedOut.message).toContain("the worker thread did not stop and was replaced")
+      else expect(timedOut.message).not.toContain("replaced")
       const { details, logs } = yield* readBack(result.location!, [1])
       // Recorded in the stage it was stuck in (on a thread, as the thread last told its probe), and its line is that stage's.
       expect(details.get(1)).toMatchObject({ failureClass: "transient", stage: "Spin" })
@@ -113,7 +145,36 @@ describe.each(["sequential", "fibers", "workers"] as const)("on %s", (name) => {
         .toEqual([["ERROR", "Spin"]])
     })), 120_000)
 
-  it.live("heartbeats carry the items so far; an index that produces nothing for stallAfter is flagged stalled while it runs", () =>
+  live(`a stage that needs a service and works on three items at once: retried, timed out and classed as a plain one${suffix}`, () =>
+    Effect.scoped(Effect.gen(function*() {
+      const backend = Layer.succeedContext(yield* Layer.build(backendLayer(name, "serviced")))
+      const result = yield* runOn(serviced, backend, freshFile())
+      expect(result.outcomes.map((o) => o._tag)).toEqual(["Completed", "Completed", "Failed", "Failed"])
+      // Every item of the flaky index arrives once, from its third attempt.
+      expect(RunResult.paths(result).slice(0, 2)).toEqual([["/virtual/0/0,1,2,3"], ["/virtual/1/10,11,12,13"]])
+      const failures = result.outcomes.filter(RunResult.isFailed)
+      expect(failures[0]!.message).toMatch(/^IndexTimeout: index 2 exceeded 200 milliseconds in stage Lookup/)
+      expect(failures[1]!.message).toBe("Corrupt: truncated record")
+      const { details, logs } = yield* readBack(result.location!, [0, 1, 2, 3])
+      expect(details.get(1)).toMatchObject({ attempts: 3, failureClass: null })
+      // A timeout is transient: tried again up to maxAttempts; a corrupt record is not.
+      expect(details.get(2)).toMatchObject({ attempts: 3, failureClass: "transient" })
+      expect(details.get(3)).toMatchObject({ attempts: 1, failureClass: "permanent" })
+      const retries = logs.filter((line) => /^attempt \d\/3 of index \d failed/.test(line.message))
+      // (Indices 1 and 2 run at once: their lines interleave.)
+      expect(retries.map((line) => `${line.index}: ${line.message.slice(0, 28)}`).sort()).toEqual([
+        "1: attempt 1/3 of index 1 faile",
+        "1: attempt 2/3 of index 1 faile",
+        "2: attempt 1/3 of index 2 faile",
+        "2: attempt 2/3 of index 2 faile"
+      ])
+    })), 120_000)
+
+  // (Not on the cluster: its submitter records an index when its batch comes back, so it sees no index in flight.)
+  const local = name === "cluster" ? it.live.skip : it.live
+  local(`heartbeats carry the items so far; an index that produces nothing for stallAfter is flagged stalled while it runs${
+    name === "cluster" ? " (skipped: the cluster's submitter sees no index in flight)" : ""
+  }`, () =>
     Effect.scoped(Effect.gen(function*() {
       const backend = Layer.succeedContext(yield* Layer.build(backendLayer(name, "stalls")))
       const dbFile = freshFile()
@@ -151,7 +212,7 @@ describe.each(["sequential", "fibers", "workers"] as const)("on %s", (name) => {
       }
     })), 120_000)
 
-  it.live("the error budget stops the run gracefully: 5 to 5 + concurrency failures, the rest not run", () =>
+  live(`the error budget stops the run gracefully: 5 to 5 + concurrency failures, the rest not run${suffix}`, () =>
     Effect.scoped(Effect.gen(function*() {
       const backend = Layer.succeedContext(yield* Layer.build(backendLayer(name, "allFail")))
       const result = yield* runOn(allFail, backend, freshFile())
@@ -161,4 +222,30 @@ describe.each(["sequential", "fibers", "workers"] as const)("on %s", (name) => {
       expect(result.outcomes.filter(RunResult.isNotRun)).toHaveLength(20 - failed)
       expect(result.budgetExceeded).toBe("the error budget of 5 failures (maxFailures) was reached")
     })), 120_000)
+
+  // (The budget's stop on several runners at once is this stop: the submitter tells every runner holding a batch.
+  // Worker threads are stopped the same way in WorkerBackend.test.ts.)
+  if (name !== "workers") {
+    live(`a graceful stop reaches where indices run: those in flight finish and are recorded, the rest are not run${suffix}`, () =>
+      Effect.scoped(Effect.gen(function*() {
+        const backend = Layer.succeedContext(yield* Layer.build(backendLayer(name, "slow")))
+        const first = yield* Deferred.make<void>()
+        const onProgress = (event: Progress.ProgressEvent) => {
+          if (event._tag === "IndexFinished") Effect.runSync(Deferred.succeed(first, undefined))
+        }
+        const result = yield* Pipeline.run(Pipeline.withOptions(slow, { dbFile: freshFile() }), {
+          concurrency: 2,
+          onProgress,
+          stop: Deferred.await(first)
+        }).pipe(Effect.provide(Layer.mergeAll(backend, SqliteCheckpointStore.layer(), Logger.remove(Logger.defaultLogger))))
+        const completed = result.outcomes.filter((o) => o._tag === "Completed").length
+        // The first, and those started before the stop was seen (the stop is asked for from another fiber;
+        // on the cluster, all 20 were sent at once, and the runner hears of it through a message).
+        expect(completed).toBeGreaterThanOrEqual(1)
+        expect(completed).toBeLessThanOrEqual(name === "cluster" ? 6 : 3)
+        expect(result.outcomes.filter(RunResult.isNotRun)).toHaveLength(20 - completed)
+        const summary = yield* withCheckpointRead(result.location!, (c) => c.summary)
+        expect(summary.completed).toBe(completed)
+      })), 120_000)
+  }
 })

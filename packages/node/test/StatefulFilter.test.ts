@@ -1,7 +1,9 @@
 /**
- * Stateful filters and gathering, on every backend of this process
- * (sequential, fibers, worker threads): the merged statistics equal one
- * sequential pass over the same data; `filter_artifacts` holds one shard row
+ * Stateful filters and gathering, on every backend (sequential, fibers,
+ * worker threads, and a `curator runner` process where PostgreSQL is
+ * available, writing its shards to the same file system): the merged
+ * statistics equal one sequential pass over the same data, also behind a
+ * stage that needs a service and works on several items at once; `filter_artifacts` holds one shard row
  * per index and stateful filter before the gather (0-based filter_order) and
  * one row per filter (idx 0) after it, read from the raw SQLite rows; a
  * failed index contributes nothing; and `curator run --resume` killed with
@@ -9,7 +11,7 @@
  */
 import { Backend, Gather, Pipeline } from "@curator/core"
 import { SqliteCheckpointStore, WorkerBackend } from "@curator/node"
-import { afterAll, describe, expect, it } from "@effect/vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import { Effect, Layer, Logger } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
@@ -18,6 +20,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { nodeArgs, repoRoot } from "./cli/curatorProcess.js"
+import { makeRunners } from "./clusterRunners.js"
+import { postgresUrl, skipReason } from "./postgres.js"
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "curator-stateful-"))
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }))
@@ -57,68 +61,113 @@ const artifactRows = (dbFile: string): Array<ArtifactRow> => {
   }
 }
 
-type BackendName = "sequential" | "fibers" | "workers"
-const backendLayer = (name: BackendName): Layer.Layer<Backend.Backend, Backend.BackendError> =>
+type BackendName = "sequential" | "fibers" | "workers" | "cluster"
+const backends = ["sequential", "fibers", "workers", "cluster"] as const
+const skipped = (name: BackendName) => name === "cluster" && postgresUrl === undefined
+
+/** The runners of the cluster cases: one per pipeline export, sharing this process's files (the shared file system). */
+const cluster = makeRunners({ fixture, scratch, env: () => ({ CURATOR_STATEFUL_OUT: F.outDir }) })
+afterAll(cluster.stopAll, 60_000)
+
+const backendLayer = (name: BackendName, exportName: string): Layer.Layer<Backend.Backend, Backend.BackendError> =>
   name === "sequential"
     ? Backend.layerSequential
     : name === "fibers"
     ? Backend.layerFibers
-    : WorkerBackend.layer({ module: fixture, exportName: "workers", threads: 2 })
+    : name === "workers"
+    ? WorkerBackend.layer({ module: fixture, exportName, threads: 2 })
+    // Batches of a few indices, so that both lanes of the runner take some.
+    : cluster.layer(exportName, { batchSize: 6 })
 
 const quietly = Logger.remove(Logger.defaultLogger)
 
+/** `workers` → `enrichedWorkers`: the export of a backend's pipeline in a variant. */
+const exportOf = (variant: "plain" | "enriched", name: BackendName) =>
+  variant === "plain" ? name : `enriched${name[0]!.toUpperCase()}${name.slice(1)}`
+
+/** The pid of each worker that recorded an index, read from the raw rows. */
+const recordingWorkers = (dbFile: string): Map<string, number> => {
+  const db = new Database(dbFile, { readonly: true, fileMustExist: true })
+  try {
+    const rows = db.prepare("SELECT DISTINCT r.worker_id AS id, w.pid FROM index_results r JOIN workers w ON w.worker_id = r.worker_id")
+      .all() as Array<{ id: string; pid: number }>
+    return new Map(rows.map((row) => [row.id, row.pid]))
+  } finally {
+    db.close()
+  }
+}
+
 describe("stateful filters", () => {
-  it.each(["sequential", "fibers", "workers"] as const)(
-    "on %s: the gathered state equals one sequential pass; shard rows, then one row per filter",
-    async (name) => {
-      const dbDir = path.join(scratch, `db-${name}`)
-      const pipeline = Pipeline.withOptions(F[name], { resume: true, dbDir })
-      const variantDir = path.join(F.outDir, name)
-      const run = await Pipeline.run(pipeline, { concurrency: 2 }).pipe(
-        Effect.provide(Layer.mergeAll(backendLayer(name), SqliteCheckpointStore.layer(), quietly)),
-        Effect.runPromise
-      )
-      const dbFile = run.location!
+  if (postgresUrl !== undefined) {
+    // Started together, so that their start-up overlaps.
+    beforeAll(() => Promise.all(["cluster", "enrichedCluster"].map((exportName) => cluster.runnerOf(exportName))), 120_000)
+  }
+  describe.each(["plain", "enriched"] as const)("%s", (variant) => {
+    for (const name of backends) {
+      const test = skipped(name) ? it.skip : it
+      test(
+        `on ${name}: the gathered state equals one sequential pass; shard rows, then one row per filter${
+          variant === "enriched" ? " (behind a stage that needs a service and works on several lines at once)" : ""
+        }${skipped(name) ? ` (${skipReason})` : ""}`,
+        async () => {
+          const exportName = exportOf(variant, name)
+          const dbDir = path.join(scratch, `db-${exportName}`)
+          const source = (F as unknown as Record<string, Pipeline.Pipeline<Gather.ShardError, never>>)[exportName]!
+          const pipeline = Pipeline.withOptions(source, { resume: true, dbDir })
+          const variantDir = path.join(F.outDir, variant === "plain" ? name : `enriched-${name}`)
+          const run = await Pipeline.run(pipeline, { concurrency: 2 }).pipe(
+            Effect.provide(Layer.mergeAll(backendLayer(name, exportName), SqliteCheckpointStore.layer(), quietly)),
+            Effect.runPromise
+          )
+          const dbFile = run.location!
 
-      // Before: one row per index for each stateful filter (positions 1 and 2; Clean is 0), naming its lane's shard.
-      const before = artifactRows(dbFile)
-      expect(before).toHaveLength(2 * F.n)
-      const statsRows = before.filter((row) => row.filter_order === 1)
-      const linesRows = before.filter((row) => row.filter_order === 2)
-      expect(statsRows.map((row) => row.idx)).toEqual(Array.from({ length: F.n }, (_, i) => i))
-      expect(new Set(statsRows.map((row) => row.filter_name))).toEqual(new Set(["CorpusStats"]))
-      expect(new Set(linesRows.map((row) => row.filter_name))).toEqual(new Set(["Lines"]))
-      for (const row of statsRows) expect(path.basename(row.path)).toMatch(/^stats_worker_[0-9a-f]{32}\.json$/)
-      for (const row of linesRows) expect(path.basename(row.path)).toMatch(/^lines_[0-9a-f]{32}\.json$/)
-      const shards = new Set(before.map((row) => row.path))
-      // Two lanes on fibers and threads (concurrency 2), one when sequential; every shard is a real file.
-      expect(shards.size).toBe(name === "sequential" ? 2 : 4)
-      for (const shard of shards) expect(fs.existsSync(shard)).toBe(true)
+          // Before: one row per index for each stateful filter (positions 1 and 2; the cleaning stage is 0), naming its lane's shard.
+          const before = artifactRows(dbFile)
+          expect(before).toHaveLength(2 * F.n)
+          const statsRows = before.filter((row) => row.filter_order === 1)
+          const linesRows = before.filter((row) => row.filter_order === 2)
+          expect(statsRows.map((row) => row.idx)).toEqual(Array.from({ length: F.n }, (_, i) => i))
+          expect(new Set(statsRows.map((row) => row.filter_name))).toEqual(new Set(["CorpusStats"]))
+          expect(new Set(linesRows.map((row) => row.filter_name))).toEqual(new Set(["Lines"]))
+          for (const row of statsRows) expect(path.basename(row.path)).toMatch(/^stats_worker_[0-9a-f]{32}\.json$/)
+          for (const row of linesRows) expect(path.basename(row.path)).toMatch(/^lines_[0-9a-f]{32}\.json$/)
+          const shards = new Set(before.map((row) => row.path))
+          // One shard per filter and per worker that computed an index, named by that worker; every shard is a real file.
+          const workers = recordingWorkers(dbFile)
+          const shardWorkers = new Set([...shards].map((shard) => /([0-9a-f]{32})\.json$/.exec(shard)![1]))
+          expect(shardWorkers).toEqual(new Set(workers.keys()))
+          expect(shards.size).toBe(2 * workers.size)
+          // Two lanes on fibers and threads (concurrency 2), one when sequential; on the cluster, the runner's.
+          if (name !== "cluster") expect(workers.size).toBe(name === "sequential" ? 1 : 2)
+          else expect(new Set(workers.values())).toEqual(new Set([(await cluster.runnerOf(exportName)).child.pid]))
+          for (const shard of shards) expect(fs.existsSync(shard)).toBe(true)
 
-      const gathered = await Pipeline.gather(pipeline).pipe(
-        Effect.provide(Layer.mergeAll(SqliteCheckpointStore.layer(), quietly)),
-        Effect.runPromise
-      )
-      const expected = singlePass()
-      expect(gathered.map((g) => [g.filterName, g.filterOrder, g.indices])).toEqual([["CorpusStats", 1, F.n], ["Lines", 2, F.n]])
-      expect(gathered[0]!.state).toEqual(expected.stats)
-      expect(gathered[1]!.state).toBe(expected.lines)
-      // Read back from the files, through the filter's schema.
-      const statsFilter = F[name].filters[1] as any
-      expect(await Effect.runPromise(Gather.readGathered(statsFilter).pipe(Effect.provide(SqliteCheckpointStore.layer())))).toEqual(
-        expected.stats
-      )
+          const gathered = await Pipeline.gather(pipeline).pipe(
+            Effect.provide(Layer.mergeAll(SqliteCheckpointStore.layer(), quietly)),
+            Effect.runPromise
+          )
+          const expected = singlePass()
+          expect(gathered.map((g) => [g.filterName, g.filterOrder, g.indices])).toEqual([["CorpusStats", 1, F.n], ["Lines", 2, F.n]])
+          expect(gathered[0]!.state).toEqual(expected.stats)
+          expect(gathered[1]!.state).toBe(expected.lines)
+          // Read back from the files, through the filter's schema.
+          const statsFilter = source.filters[1] as any
+          expect(await Effect.runPromise(Gather.readGathered(statsFilter).pipe(Effect.provide(SqliteCheckpointStore.layer())))).toEqual(
+            expected.stats
+          )
 
-      // After: one row per filter for the merged file, idx 0, in place of the shard rows; the shards are gone.
-      expect(artifactRows(dbFile)).toEqual([
-        { path: path.join(variantDir, "stats.json"), idx: 0, filter_name: "CorpusStats", filter_order: 1 },
-        { path: path.join(variantDir, "lines.json"), idx: 0, filter_name: "Lines", filter_order: 2 }
-      ])
-      for (const shard of shards) expect(fs.existsSync(shard)).toBe(false)
-      expect(fs.readdirSync(variantDir).sort()).toEqual(["lines.json", "stats.json"])
-    },
-    60_000
-  )
+          // After: one row per filter for the merged file, idx 0, in place of the shard rows; the shards are gone.
+          expect(artifactRows(dbFile)).toEqual([
+            { path: path.join(variantDir, "stats.json"), idx: 0, filter_name: "CorpusStats", filter_order: 1 },
+            { path: path.join(variantDir, "lines.json"), idx: 0, filter_name: "Lines", filter_order: 2 }
+          ])
+          for (const shard of shards) expect(fs.existsSync(shard)).toBe(false)
+          expect(fs.readdirSync(variantDir).sort()).toEqual(["lines.json", "stats.json"])
+        },
+        60_000
+      )
+    }
+  })
 
   it("a failed index contributes nothing to its lane's state (run option gather: true)", async () => {
     const dbDir = path.join(scratch, "db-failing")

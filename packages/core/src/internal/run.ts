@@ -39,6 +39,7 @@ import { forRun } from "./policy.js"
 import { unitsOf } from "./units.js"
 import { measureOutputs, verifyModeOf } from "./outputChecks.js"
 import { describeStale, makeChecker } from "./staleness.js"
+import { watchedTimeout } from "./watchedTimeout.js"
 import { fromReport } from "./wire.js"
 
 /** What a run can fail with, besides the outcomes of its indices. */
@@ -146,11 +147,6 @@ const execute = <E, R, Tracked extends boolean>(
     const tracing = yield* tracingEnabled
     const stages = stagesOf(pipeline as Pipeline<unknown, unknown, boolean>)
     const stageNames = stages.map((stage) => stage.name)
-    const timeoutFor = (timeout: Duration.Duration) => ({
-      millis: Duration.toMillis(timeout),
-      message: (index: number, stageOrder: number) =>
-        describeFailure(Cause.fail(FailurePolicy.timeoutError(index, timeout, stageNames[stageOrder] ?? "unknown")))
-    })
 
     // Log lines logged outside any index (the run's own), appended as they accumulate and at the end.
     const runLogs: Array<LogEntry> = []
@@ -467,7 +463,7 @@ const execute = <E, R, Tracked extends boolean>(
         stopRequested: () => stopping,
         stopped: Deferred.await(stopped),
         logLevel: options.logLevel ?? "Info",
-        indexTimeout: policy.indexTimeout === undefined ? undefined : timeoutFor(policy.indexTimeout),
+        indexTimeout: watchedTimeout(pipeline as Pipeline<unknown, unknown, boolean>, policy.indexTimeout),
         failureBudget: budget,
         resume: pipeline.options.resume,
         openLane,

@@ -44,7 +44,13 @@ const batchFields = {
   /** The run traces: runners record the stages' spans into each report. */
   tracing: Schema.Boolean,
   /** The run resumes: stateful filters claim what earlier shards count. */
-  resume: Schema.optionalWith(Schema.Boolean, { default: () => false })
+  resume: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /**
+   * The run's error budget (failures): a runner stops computing the run's
+   * indices once that many of those it computed failed, as threads do (they
+   * run ahead of the submitter's records).
+   */
+  failureBudget: Schema.optional(Schema.Number)
 }
 
 /** What a batch message carries. */
@@ -52,8 +58,11 @@ export type Batch = Schema.Struct.Type<typeof batchFields>
 
 /**
  * A batch of whole units (a unit's indices run in order on one worker).
- * Persisted: stored in PostgreSQL before delivery, so that a batch whose
- * runner dies is delivered again to the runner that takes over its shard.
+ * `Compute` is persisted: stored in PostgreSQL before delivery, so that a
+ * batch whose runner dies is delivered again to the runner that takes over
+ * its shard. `Stop` (not stored) tells the runner holding the batch that the
+ * run stops gracefully: it starts no other index of that run call, finishes
+ * those in flight and replies with them.
  */
 export const IndexBatch = Entity.make("CuratorIndexBatch", [
   Rpc.make("Compute", {
@@ -61,7 +70,8 @@ export const IndexBatch = Entity.make("CuratorIndexBatch", [
     success: Schema.Array(ComputedIndex),
     error: RunnerRefused,
     primaryKey: ({ batchId }) => batchId
-  }).annotate(ClusterSchema.Persisted, true)
+  }).annotate(ClusterSchema.Persisted, true),
+  Rpc.make("Stop", { payload: { invocationId: Schema.String } })
 ])
 
 /**
