@@ -85,7 +85,7 @@ export const make = (options: Pick<Options, "batchSize"> = {}): Effect.Effect<Ba
           // After a graceful stop no batch is sent; those already sent are computed and recorded.
           if (work.stopRequested()) return Effect.void
           const batchId = `${invocationId}-${n}`
-          return client(batchId).Compute({ batchId, configHash: work.configHash, invocationId, units, logLevel: work.logLevel, tracing, resume: work.resume ?? false }).pipe(
+          return client(batchId).Compute({ batchId, configHash: work.configHash, invocationId, units, logLevel: work.logLevel, tracing, resume: work.resume ?? false, measureOutputs: work.measureOutputs }).pipe(
             Effect.catchAll((error) =>
               Effect.fail(backendError(error._tag === "RunnerRefused" ? error.message : `sending a batch failed: ${error.message}`))
             ),

@@ -83,6 +83,7 @@ const makeCompute = (
           concurrency,
           logLevel: payload.logLevel,
           resume: payload.resume,
+          measureOutputs: payload.measureOutputs,
           // A batch is computed whole: stopping is the submitter's decision, taken before it sends one.
           stopRequested: () => false,
           stopped: Effect.never,
@@ -96,7 +97,8 @@ const makeCompute = (
                 workerId: lane.workerId,
                 logLevel: payload.logLevel,
                 tracing: payload.tracing,
-                resume: payload.resume
+                resume: payload.resume,
+                measureOutputs: payload.measureOutputs
               }),
               keep(index, lane)
             ),

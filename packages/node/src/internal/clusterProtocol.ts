@@ -44,7 +44,9 @@ const batchFields = {
   /** The run traces: runners record the stages' spans into each report. */
   tracing: Schema.Boolean,
   /** The run resumes: stateful filters claim what earlier shards count. */
-  resume: Schema.optionalWith(Schema.Boolean, { default: () => false })
+  resume: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+  /** What the run records of each output, measured on the runner (`verifyOutputs: "size" | "content"`). */
+  measureOutputs: Schema.optional(Schema.Literal("size", "content"))
 }
 
 /** What a batch message carries. */
