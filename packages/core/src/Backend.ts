@@ -69,6 +69,8 @@ export interface Work<E, R> {
   readonly failureBudget?: number | undefined
   /** Whether the run resumes, for backends that compute elsewhere (see `Remote.ComputeRequest`). */
   readonly resume?: boolean | undefined
+  /** What the run records of each output, for backends that compute elsewhere (see `Remote.ComputeRequest`). */
+  readonly measureOutputs?: "size" | "content" | undefined
   /** Opens a lane: registers a worker of this process for this run. */
   readonly openLane: Effect.Effect<Lane, E, R>
   /**

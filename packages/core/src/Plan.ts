@@ -7,8 +7,17 @@
  * seconds); the fingerprint and output checks, which read the inputs and
  * outputs, run concurrently afterwards and are timed apart.
  */
-import { Duration, Effect, type Layer, type Scope, Stream } from "effect"
-import { type Checkpoint, type CheckpointError, type CheckpointStore, type RecordedIndex, streamPages } from "./CheckpointStore.js"
+import { Duration, Effect, type Layer, type Scope } from "effect"
+import type {
+  Checkpoint,
+  CheckpointError,
+  CheckpointStore,
+  FailureDetail,
+  IndexMetrics,
+  Page,
+  RecordedIndex
+} from "./CheckpointStore.js"
+import type { FailureClass } from "./FailurePolicy.js"
 import { openStableCheckpoint } from "./internal/run.js"
 import { verifyModeOf } from "./internal/outputChecks.js"
 import { describeStale, type FingerprintReader, makeChecker, type StaleReason } from "./internal/staleness.js"
@@ -22,7 +31,16 @@ export type { StaleReason }
 export type Decision =
   | { readonly _tag: "Skip"; readonly index: number; readonly completedAt: string; readonly workerId: string | null }
   | { readonly _tag: "Run"; readonly index: number }
-  | { readonly _tag: "Retry"; readonly index: number; readonly error: string; readonly failedAt: string }
+  | {
+    readonly _tag: "Retry"
+    readonly index: number
+    readonly error: string
+    readonly failedAt: string
+    /** Attempts in the run that recorded the failure (FailurePolicy retries); null when the database has no such record. */
+    readonly attempts: number | null
+    /** The recorded failure's class; null when not recorded. */
+    readonly failureClass: FailureClass | null
+  }
   | { readonly _tag: "Stale"; readonly index: number; readonly reason: StaleReason }
 
 /** How many indices get each decision. */
@@ -81,26 +99,43 @@ export const make = <E, R>(
 
     const [planTime] = yield* Effect.timed(Effect.gen(function*() {
       if (checkpoint === undefined) return
-      yield* streamPages((after) => checkpoint.recordedPage({ after, limit: 5000 })).pipe(
-        Stream.runForEach((recorded) =>
-          Effect.sync(() => {
-            const position = positionOf(recorded.index)
-            if (position === undefined) return
-            if (checker.reads) toCheck.push([position, recorded])
-            else decisions[position] = skipOf(recorded)
-          })
-        )
-      )
-      yield* streamPages((after) => checkpoint.resultsPage({ after, status: "error", limit: 5000 })).pipe(
-        Stream.runForEach((failed) =>
-          Effect.sync(() => {
-            const position = positionOf(failed.index)
-            if (position !== undefined) {
-              decisions[position] = { _tag: "Retry", index: failed.index, error: failed.error ?? "", failedAt: failed.completedAt }
-            }
-          })
-        )
-      )
+      // Page by page, each row decided in a plain loop (a stream's effect per row would cost more than the row);
+      // fingerprints and output checks are read only when something checks them.
+      let after: number | undefined
+      // A run has a few workers: one copy of each id, not one per decision kept.
+      const workerIds = new Map<string, string>()
+      do {
+        const page: Page<RecordedIndex> = yield* checkpoint.recordedPage({ after, limit: pageSize, checks: checker.reads })
+        for (const recorded of page.rows) {
+          const position = positionOf(recorded.index)
+          if (position === undefined) continue
+          if (checker.reads) toCheck.push([position, recorded])
+          else decisions[position] = skipOf(recorded, workerIds)
+        }
+        after = page.next
+      } while (after !== undefined)
+      const failed: Array<readonly [number, IndexMetrics]> = []
+      do {
+        const page: Page<IndexMetrics> = yield* checkpoint.resultsPage({ after, status: "error", limit: pageSize })
+        for (const row of page.rows) {
+          const position = positionOf(row.index)
+          if (position !== undefined) failed.push([position, row])
+        }
+        after = page.next
+      } while (after !== undefined)
+      // The attempts so far, from the failure policy's records (none in a database that has no such records).
+      const details = failed.length === 0 ? new Map<number, FailureDetail>() : yield* checkpoint.failureDetails(failed.map(([, row]) => row.index))
+      for (const [position, row] of failed) {
+        const detail = details.get(row.index)
+        decisions[position] = {
+          _tag: "Retry",
+          index: row.index,
+          error: row.error ?? "",
+          failedAt: row.completedAt,
+          attempts: detail?.attempts ?? null,
+          failureClass: detail?.failureClass ?? null
+        }
+      }
     }))
     const checks = Effect.forEach(
       toCheck,
@@ -132,16 +167,23 @@ export const make = <E, R>(
     }
   })
 
+/** Rows per page read (a page is one statement; larger pages, fewer statements). */
+const pageSize = 10_000
+
 const tagKey = { Skip: "skip", Run: "run", Retry: "retry", Stale: "stale" } as const
 
 const millis = (duration: Duration.Duration) => Math.round(Duration.toMillis(duration) * 10) / 10
 
-const skipOf = (recorded: RecordedIndex): Decision => ({
-  _tag: "Skip",
-  index: recorded.index,
-  completedAt: recorded.completedAt,
-  workerId: recorded.workerId
-})
+const skipOf = (recorded: RecordedIndex, workerIds?: Map<string, string>): Decision => {
+  const id = recorded.workerId
+  let workerId = id
+  if (id !== null && workerIds !== undefined) {
+    const known = workerIds.get(id)
+    if (known === undefined) workerIds.set(id, id)
+    else workerId = known
+  }
+  return { _tag: "Skip", index: recorded.index, completedAt: recorded.completedAt, workerId }
+}
 
 /** A decision's action word: `skip`, `run`, `retry`, `stale`. */
 export const actionOf = (decision: Decision): keyof Counts => tagKey[decision._tag]
@@ -154,11 +196,16 @@ export const reasonOf = (decision: Decision): string => {
     case "Run":
       return "never recorded"
     case "Retry":
-      return `failed at ${decision.failedAt}: ${decision.error}`
+      return `failed at ${decision.failedAt}${attemptsOf(decision)}: ${decision.error}`
     case "Stale":
       return describeStale(decision.reason)
   }
 }
+
+const attemptsOf = (decision: Extract<Decision, { _tag: "Retry" }>): string =>
+  decision.attempts === null
+    ? ""
+    : ` after ${decision.attempts} attempt${decision.attempts === 1 ? "" : "s"}${decision.failureClass === null ? "" : ` (${decision.failureClass})`}`
 
 /** The counts in one line: `12 to skip, 3 to run, 1 to retry, 2 stale`. */
 export const describeCounts = (counts: Counts): string =>
@@ -170,7 +217,9 @@ export const toJson = (decision: Decision): Record<string, unknown> => ({
   action: actionOf(decision),
   reason: reasonOf(decision),
   ...(decision._tag === "Skip" ? { completedAt: decision.completedAt, workerId: decision.workerId } : {}),
-  ...(decision._tag === "Retry" ? { error: decision.error, failedAt: decision.failedAt } : {}),
+  ...(decision._tag === "Retry"
+    ? { error: decision.error, failedAt: decision.failedAt, attempts: decision.attempts, failureClass: decision.failureClass }
+    : {}),
   ...(decision._tag === "Stale" ? { stale: decision.reason } : {})
 })
 

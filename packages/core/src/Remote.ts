@@ -30,6 +30,11 @@ export interface ComputeRequest {
   readonly tracing: boolean
   /** Whether the run resumes (its option, not the module's): stateful filters claim what earlier shards count. */
   readonly resume?: boolean | undefined
+  /**
+   * What the run records of each output (its `verifyOutputs`, not the
+   * module's): sizes, or sizes and content hashes, measured here.
+   */
+  readonly measureOutputs?: "size" | "content" | undefined
   /** Where the index reports its attempts, stage and items, for a watcher (heartbeats, timeouts). */
   readonly probe?: Probe | undefined
 }
@@ -54,7 +59,13 @@ export const makeIndexServer = <E, Tracked extends boolean>(
     const traced = makeComputeIndex(pipeline, { tracing: true, memory: host.memory, lanes })
     return (request) => {
       const level = LogLevel.fromLiteral(request.logLevel)
-      const computed = (request.tracing ? traced : plain)(request.index, request.workerId, request.probe, request.resume).pipe(
+      const computed = (request.tracing ? traced : plain)(
+        request.index,
+        request.workerId,
+        request.probe,
+        request.resume,
+        request.measureOutputs
+      ).pipe(
         withLogger(makeLogger([], level, "report"), level, true)
       )
       const provided = context === undefined ? computed : Effect.provide(computed, context)

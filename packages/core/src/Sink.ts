@@ -2,8 +2,10 @@
  * A sink: consumes the stream of one index and returns the paths of the files
  * it wrote, in order.
  */
-import { Chunk, Effect, type Pipeable, Schema, Stream } from "effect"
+import { Chunk, Effect, Option, type Pipeable, Schema, Stream } from "effect"
 import { hasTypeId, makeComponent } from "./internal/component.js"
+import { CurrentIndex } from "./internal/context.js"
+import { makeMeter } from "./internal/outputChecks.js"
 import type { Params } from "./Provenance.js"
 import type { Partition } from "./Source.js"
 
@@ -114,3 +116,40 @@ export const drain = <A>(options: {
 
 /** Tells whether a value is a sink. */
 export const isSink = (u: unknown): u is Any => hasTypeId(TypeId, u)
+
+/**
+ * The measurement of one output file a sink takes from the bytes it writes
+ * (see {@link meterOutput}).
+ */
+export interface OutputMeter {
+  /** Feeds the file's next bytes, in the order they are written. */
+  readonly update: (bytes: Uint8Array) => void
+  /** Files the measurement with the index, once the file is in place under its final path. */
+  readonly done: Effect.Effect<void>
+}
+
+/**
+ * For a sink that writes files: when the run records each output's size
+ * (and content hash: `verifyOutputs: "size" | "content"`), a meter for the
+ * file at `path`. Feed it the file's bytes as they are written and run
+ * `done` once the file is in place; the run then records that measurement
+ * instead of reading the file back. `None` when the run records none (or
+ * outside a run), so a sink does no work for it then. Outputs a sink does
+ * not meter are measured from their files.
+ *
+ * @example
+ * const meter = yield* Sink.meterOutput(path)
+ * Option.map(meter, (m) => m.update(bytes))
+ * yield* writeFile(path, bytes)
+ * if (Option.isSome(meter)) yield* meter.value.done
+ */
+export const meterOutput = (path: string): Effect.Effect<Option.Option<OutputMeter>> =>
+  Effect.flatMap(Effect.serviceOption(CurrentIndex), (current) => {
+    const measured = Option.isSome(current) ? current.value.measured : undefined
+    if (measured === undefined) return Effect.succeedNone
+    return Effect.map(makeMeter(path, measured.mode), (meter) =>
+      Option.some<OutputMeter>({
+        update: meter.update,
+        done: Effect.sync(() => void measured.byPath.set(path, meter.digest()))
+      }))
+  })

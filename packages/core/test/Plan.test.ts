@@ -5,7 +5,7 @@
  */
 import { Pipeline, Plan, Sink, Source } from "@curator/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Schedule } from "effect"
 import { Live, makeProbe } from "./helpers.js"
 
 /** A service the source's fingerprint reads: the version of each input, as a catalogue would give it. */
@@ -21,13 +21,34 @@ describe("Plan", () => {
       expect(probe.counts).toEqual(before)
       expect(plan.counts).toEqual({ skip: 2, run: 1, retry: 1, stale: 0 })
       expect(plan.decisions.map((d) => [d.index, Plan.actionOf(d)])).toEqual([[5, "run"], [2, "retry"], [0, "skip"], [1, "skip"]])
-      expect(Plan.reasonOf(plan.decisions[1]!)).toMatch(/^failed at \S+: Boom: index 2 is bad$/)
+      expect(Plan.reasonOf(plan.decisions[1]!)).toMatch(/^failed at \S+ after 1 attempt \(transient\): Boom: index 2 is bad$/)
       expect(Plan.reasonOf(plan.decisions[2]!)).toMatch(/^completed at \S+ by worker [0-9a-f]{32}$/)
       expect(Plan.reasonOf(plan.decisions[0]!)).toBe("never recorded")
-      expect(Plan.toJson(plan.decisions[1]!)).toMatchObject({ index: 2, action: "retry", error: "Boom: index 2 is bad" })
+      expect(Plan.toJson(plan.decisions[1]!)).toMatchObject({ index: 2, action: "retry", error: "Boom: index 2 is bad", attempts: 1 })
       // A plan records nothing: the next run still computes what it said.
       const result = yield* Pipeline.run(probe.pipeline)
       expect(result.outcomes.filter((o) => o._tag === "Completed" && !o.cached).map((o) => o.index)).toEqual([3, 4, 5])
+    }).pipe(Effect.provide(Live)))
+
+  it.effect("retry says how many attempts the failure took, as the failure policy recorded them", () =>
+    Effect.gen(function*() {
+      let tries = 0
+      const pipeline = Pipeline.from(Source.make({
+        name: "Flaky",
+        length: 2,
+        items: (index) => index === 1 ? Effect.sync(() => tries++).pipe(Effect.zipRight(Effect.fail(new Error("flaky")))) : Effect.succeed([index])
+      })).pipe(
+        Pipeline.write(Sink.drain({ name: "Note", pathOf: (index) => [`/out/${index}`] })),
+        Pipeline.withFailurePolicy({ retry: Schedule.recurs(2), quarantineAfter: 0 }),
+        Pipeline.withOptions({ resume: true })
+      )
+      yield* Pipeline.run(pipeline)
+      expect(tries).toBe(3)
+      const plan = yield* Pipeline.plan(pipeline)
+      const retry = plan.decisions[1]!
+      expect(retry).toMatchObject({ _tag: "Retry", attempts: 3, failureClass: "transient" })
+      expect(Plan.reasonOf(retry)).toMatch(/^failed at \S+ after 3 attempts \(transient\): Error: flaky$/)
+      expect(Plan.toJson(retry)).toMatchObject({ action: "retry", attempts: 3, failureClass: "transient" })
     }).pipe(Effect.provide(Live)))
 
   it.effect("a fingerprint that needs the pipeline's services: a changed input is stale in the plan and computed again by the run", () =>

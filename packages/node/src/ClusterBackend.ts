@@ -106,7 +106,8 @@ export const make = (options: Pick<Options, "batchSize"> = {}): Effect.Effect<Ba
             logLevel: work.logLevel,
             tracing,
             resume: work.resume ?? false,
-            failureBudget: work.failureBudget
+            failureBudget: work.failureBudget,
+            measureOutputs: work.measureOutputs
           }).pipe(
             Effect.catchAll((error) =>
               Effect.fail(backendError(error._tag === "RunnerRefused" ? error.message : `sending a batch failed: ${error.message}`))

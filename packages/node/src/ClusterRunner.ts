@@ -121,6 +121,7 @@ const makeCompute = (
           concurrency,
           logLevel: payload.logLevel,
           resume: payload.resume,
+          measureOutputs: payload.measureOutputs,
           indexTimeout,
           // Threads count the batch's failures themselves: what is left of the budget.
           failureBudget: budget === undefined ? undefined : budget - call.failures,
@@ -136,7 +137,8 @@ const makeCompute = (
                 workerId: lane.workerId,
                 logLevel: payload.logLevel,
                 tracing: payload.tracing,
-                resume: payload.resume
+                resume: payload.resume,
+                measureOutputs: payload.measureOutputs
               }),
               keep(index, lane)
             ),

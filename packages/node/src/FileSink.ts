@@ -5,7 +5,7 @@
  * files of a writer killed mid-write are swept by the sink's next run.
  */
 import { type Provenance, Sink } from "@curator/core"
-import { Effect, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import * as fs from "node:fs/promises"
 import { dirname, join, resolve } from "node:path"
 
@@ -63,9 +63,20 @@ export const isTemporaryFile = (name: string): boolean => temporaryPattern.test(
 
 /**
  * Writes `contents` to `path` atomically: a reader (or a resumed run) never
- * sees a half-written file under the final name.
+ * sees a half-written file under the final name. When the run records its
+ * outputs' sizes and hashes (`verifyOutputs`), the bytes are measured as
+ * they are written (`Sink.meterOutput`), so the file is never read back.
  */
 export const writeFileAtomic = (path: string, contents: string | Uint8Array): Effect.Effect<void, FileSinkError> =>
+  Effect.flatMap(Sink.meterOutput(path), (meter) => {
+    if (Option.isNone(meter)) return writeAtomically(path, contents)
+    // Encoded once, as the write would have (UTF-8), so the bytes measured are the bytes written.
+    const bytes = typeof contents === "string" ? Buffer.from(contents) : contents
+    meter.value.update(bytes)
+    return Effect.zipRight(writeAtomically(path, bytes), meter.value.done)
+  })
+
+const writeAtomically = (path: string, contents: string | Uint8Array): Effect.Effect<void, FileSinkError> =>
   Effect.tryPromise({
     try: async () => {
       const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`

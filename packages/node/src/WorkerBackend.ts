@@ -260,7 +260,7 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
             const steps = yield* Queue.unbounded<Either.Either<typeof LaneStep.Type, unknown>>()
             SharedUnits.forgetClaim(units, laneNumber)
             yield* thread.worker.execute(
-              new ServeLane({ units, lane: laneNumber, first, workerId: lane.workerId, logLevel: work.logLevel, tracing, resume: work.resume ?? false })
+              new ServeLane({ units, lane: laneNumber, first, workerId: lane.workerId, logLevel: work.logLevel, tracing, resume: work.resume ?? false, measureOutputs: work.measureOutputs })
             ).pipe(
               Stream.runForEach((step) => Queue.offer(steps, Either.right(step))),
               Effect.zipRight(Queue.offer(steps, Either.right({ report: null, started: null }))),

@@ -7,7 +7,7 @@
  * returned as a `Computed`; recording it is the run's business.
  */
 import { Cause, Channel, Chunk, Context, type Duration, Effect, Either, FiberRef, Option, Schema, Stream, type Tracer } from "effect"
-import type { LogEntry, StageTiming } from "../CheckpointStore.js"
+import type { LogEntry, OutputCheck, StageTiming } from "../CheckpointStore.js"
 import * as FailurePolicy from "../FailurePolicy.js"
 import type { MemoryMeter } from "../Host.js"
 import type { Pipeline } from "./pipeline.js"
@@ -19,6 +19,7 @@ import type { RecordedSpan } from "./recordingTracer.js"
 import { commit, type Lanes, makeLanes, StatefulIndex, statefulStages } from "./stateful.js"
 import type { Computed } from "./computed.js"
 import { withRetries } from "./policy.js"
+import { measureModeOf, measureOutputs, type MeasureMode } from "./outputChecks.js"
 
 
 /** The stages of a pipeline, in order: the source, each filter, the sink. */
@@ -357,7 +358,7 @@ const indexScope = (indexContext: Context.Context<never>): StageScope => ({
 export const makeComputeIndex = <E, R>(
   pipeline: Pipeline<E, R, boolean>,
   options: ComputeOptions
-): (index: number, workerId: string, probe?: Probe, resume?: boolean) => Effect.Effect<Computed<E>, never, R> => {
+): (index: number, workerId: string, probe?: Probe, resume?: boolean, measure?: MeasureMode) => Effect.Effect<Computed<E>, never, R> => {
   const any = pipeline as AnyPipeline
   const stages = stagesOf(any)
   const fastPath = any.source.items !== undefined && any.sink.writeItems !== undefined &&
@@ -370,6 +371,7 @@ export const makeComputeIndex = <E, R>(
   const policy = options.policy ?? FailurePolicy.resolve(pipeline.failurePolicy)
   const timeout: Duration.Duration | undefined = policy.indexTimeout
   const lanes = options.lanes ?? makeLanesOf(any)
+  const pipelineMeasure = measureModeOf(pipeline.options.verifyOutputs)
 
   /** Runs the stages (within the policy's timeout, then commits stateful filters) and turns how they ended into a `Computed`. */
   const computed = (
@@ -404,7 +406,7 @@ export const makeComputeIndex = <E, R>(
           stage: tracking.stage
         })
       }
-      const success = (paths: ReadonlyArray<string>): Computed<E> => ({
+      const success = (paths: ReadonlyArray<string>, outputChecks: ReadonlyArray<OutputCheck> | undefined): Computed<E> => ({
         _tag: "Success",
         paths,
         wallTimeNs: toNs(performance.now() - started),
@@ -416,7 +418,8 @@ export const makeComputeIndex = <E, R>(
         })),
         artifacts: current.artifacts,
         logs: current.logs,
-        spans: []
+        spans: [],
+        ...(outputChecks === undefined ? {} : { outputChecks })
       })
       // A list of paths is taken as it is; anything else goes through the Schema for its message.
       const checked = Effect.flatMap(paths, check(index))
@@ -426,11 +429,27 @@ export const makeComputeIndex = <E, R>(
       })
       // Stateful filters folded into pending states, kept (and flushed to shards) only once the index succeeded.
       const committed = stateful === undefined ? timed : Effect.tap(timed, () => commit(stateful, current))
-      return Effect.matchCauseEffect(committed, { onFailure: failure, onSuccess: (paths) => Effect.succeed(success(paths)) })
+      // Outputs the sink measured as it wrote are taken as they are; the others are read here, where the index ran.
+      const measured = current.measured
+      return Effect.matchCauseEffect(committed, {
+        onFailure: failure,
+        onSuccess: (paths) =>
+          measured === undefined
+            ? Effect.succeed(success(paths, undefined))
+            : Effect.map(measureOutputs(paths, measured.mode, measured.byPath), (checks) => success(paths, checks))
+      })
     })
 
-  const compute = (index: number, workerId: string, probe: Probe = none, resume = pipeline.options.resume): Effect.Effect<Computed<E>, never, R> => {
-    const current: CurrentIndex["Type"] = { index, workerId, artifacts: [], logs: [] }
+  const compute = (
+    index: number,
+    workerId: string,
+    probe: Probe = none,
+    resume = pipeline.options.resume,
+    measure = pipelineMeasure
+  ): Effect.Effect<Computed<E>, never, R> => {
+    const current: CurrentIndex["Type"] = measure === undefined
+      ? { index, workerId, artifacts: [], logs: [] }
+      : { index, workerId, artifacts: [], logs: [], measured: { mode: measure, byPath: new Map() } }
     const stateful: StatefulIndex["Type"] | undefined = lanes === undefined
       ? undefined
       : { lanes, index, workerId, resume, pending: new Map() }

@@ -4,7 +4,7 @@
  * report carries across threads and runners.
  */
 import type { Cause } from "effect"
-import type { LogEntry, StageTiming } from "../CheckpointStore.js"
+import type { LogEntry, OutputCheck, StageTiming } from "../CheckpointStore.js"
 import type { FailureClass } from "../FailurePolicy.js"
 import type { ArtifactWritten } from "./context.js"
 import type { RecordedSpan } from "./recordingTracer.js"
@@ -24,6 +24,8 @@ export type Computed<E> =
     readonly spans: ReadonlyArray<RecordedSpan>
     /** How many attempts the index took (FailurePolicy); 1 when absent. */
     readonly attempts?: number | undefined
+    /** Its outputs' sizes (and hashes), measured where it ran, when the run records them (`verifyOutputs`). */
+    readonly outputChecks?: ReadonlyArray<OutputCheck> | undefined
   }
   | {
     readonly _tag: "Failure"

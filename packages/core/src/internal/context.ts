@@ -6,7 +6,7 @@
  * line and artifact is attributed to the stage whose code emitted it.
  */
 import { Context } from "effect"
-import type { LogEntry } from "../CheckpointStore.js"
+import type { LogEntry, OutputCheck } from "../CheckpointStore.js"
 
 /** A file a filter reported writing while processing an index. */
 export interface ArtifactWritten {
@@ -38,6 +38,12 @@ export class CurrentIndex extends Context.Tag("@curator/core/CurrentIndex")<Curr
   readonly workerId: string
   readonly artifacts: Array<ArtifactWritten>
   readonly logs: Array<LogEntry>
+  /**
+   * When the run records its outputs' measurements (`verifyOutputs: "size"`
+   * or `"content"`): that mode, and the measurements its sink took of the
+   * files as it wrote them, by path (`Sink.meterOutput`).
+   */
+  readonly measured?: { readonly mode: "size" | "content"; readonly byPath: Map<string, OutputCheck> } | undefined
 }>() {}
 
 /** The stage whose code runs on the current fiber. */

@@ -344,8 +344,8 @@ export const make = (): CheckpointStore["Type"] => {
                 paths: row.paths,
                 completedAt: row.completedAt,
                 workerId: row.workerId,
-                fingerprint: r.checks.get(row.index)?.fingerprint ?? null,
-                outputChecks: r.checks.get(row.index)?.outputChecks ?? []
+                fingerprint: query.checks === false ? null : r.checks.get(row.index)?.fingerprint ?? null,
+                outputChecks: query.checks === false ? [] : r.checks.get(row.index)?.outputChecks ?? []
               })),
               next: page.next
             }

@@ -21,6 +21,15 @@ export type VerifyMode = "exists" | "size" | "content"
 export const verifyModeOf = (option: boolean | VerifyMode | undefined): VerifyMode | undefined =>
   option === true ? "exists" : option === false || option === undefined ? undefined : option
 
+/** The measurements a run records with each output: sizes, or sizes and content hashes. */
+export type MeasureMode = "size" | "content"
+
+/** What a run with this `verifyOutputs` records of each output; undefined: nothing (`"exists"` checks existence only). */
+export const measureModeOf = (option: boolean | VerifyMode | undefined): MeasureMode | undefined => {
+  const mode = verifyModeOf(option)
+  return mode === "size" || mode === "content" ? mode : undefined
+}
+
 /** How an output differs from its record; undefined when it matches. */
 export type OutputProblem =
   | { readonly _tag: "OutputMissing"; readonly path: string }
@@ -52,6 +61,40 @@ export const hashStream = <E>(bytes: Stream.Stream<Uint8Array, E>): Effect.Effec
         () => hex(state.digest())
       )
     }))
+
+/** Bytes are fed to the hash in slices of at most this size, so its WebAssembly memory stays small whatever the file. */
+const sliceSize = 1 << 20
+
+/**
+ * The measurement of a file taken from its bytes as they are written (by a
+ * sink that holds them), instead of reading the file back: the same size
+ * and xxh64 that `measure` reads from the file.
+ */
+export interface OutputMeter {
+  /** Feeds the file's next bytes, in order. */
+  readonly update: (bytes: Uint8Array) => void
+  /** The measurement of the bytes fed so far. */
+  readonly digest: () => OutputCheck
+}
+
+/** A meter for `path`: its size, and for `"content"` its xxh64 computed incrementally. */
+export const makeMeter = (path: string, mode: "size" | "content"): Effect.Effect<OutputMeter> =>
+  mode === "size"
+    ? Effect.sync(() => {
+      let size = 0
+      return { update: (bytes) => void (size += bytes.length), digest: () => ({ path, size, hash: null }) }
+    })
+    : Effect.map(hasher, (h) => {
+      const state = h.create64()
+      let size = 0
+      return {
+        update: (bytes) => {
+          size += bytes.length
+          for (let offset = 0; offset < bytes.length; offset += sliceSize) state.update(bytes.subarray(offset, offset + sliceSize))
+        },
+        digest: () => ({ path, size, hash: hex(state.digest()) })
+      }
+    })
 
 /** The file operations a check needs, from the `FileSystem` in context. */
 export interface Measurer {
@@ -120,20 +163,56 @@ export const checkOutputs = (
     return undefined
   })
 
+/** Whether a measurement taken with one mode serves another (a content hash also gives the size). */
+export const serves = (check: OutputCheck, mode: "size" | "content"): boolean => mode === "size" || check.hash !== null
+
 /**
  * The measurements recorded with an index's outputs: for `"size"` the
- * sizes, for `"content"` sizes and hashes; none for `"exists"` or no mode,
- * or without a `FileSystem`. A path that is not a readable file gets no
+ * sizes, for `"content"` sizes and hashes; none for `"exists"` or no mode.
+ * Those `known` (taken by the sink as it wrote) are used as they are; the
+ * others are read from the files, through the `FileSystem` in context
+ * (without one they get none). A path that is not a readable file gets no
  * measurement (a later check then looks at its existence only).
  */
 export const measureOutputs = (
   paths: ReadonlyArray<string>,
-  mode: VerifyMode | undefined
-): Effect.Effect<ReadonlyArray<OutputCheck> | undefined> =>
-  mode === undefined || mode === "exists" || paths.length === 0
-    ? Effect.succeed(undefined)
-    : Effect.flatMap(measurer, (files) =>
-      Option.isNone(files) ? Effect.succeed(undefined) : Effect.map(
-        Effect.forEach(paths, (path) => files.value.measure(path, mode), { concurrency: 4 }),
-        (checks) => checks.filter((check): check is OutputCheck => check !== undefined)
-      ))
+  mode: VerifyMode | undefined,
+  known?: ReadonlyMap<string, OutputCheck> | undefined
+): Effect.Effect<ReadonlyArray<OutputCheck> | undefined> => {
+  if (mode === undefined || mode === "exists" || paths.length === 0) return Effect.succeed(undefined)
+  const ready = known === undefined ? undefined : paths.map((path) => {
+    const check = known.get(path)
+    return check !== undefined && serves(check, mode) ? check : undefined
+  })
+  if (ready !== undefined && ready.every((check) => check !== undefined)) return Effect.succeed(ready as ReadonlyArray<OutputCheck>)
+  return Effect.flatMap(measurer, (files) =>
+    Effect.map(
+      Effect.forEach(
+        paths,
+        (path, i) =>
+          ready?.[i] !== undefined
+            ? Effect.succeed(ready[i])
+            : Option.isNone(files)
+            ? Effect.succeed(undefined)
+            : files.value.measure(path, mode),
+        { concurrency: 4 }
+      ),
+      (checks) => checks.filter((check): check is OutputCheck => check !== undefined)
+    ))
+}
+
+/**
+ * The measurements to record for an index computed with `measured` (by
+ * its sink or where it ran): taken as they are when they cover every path
+ * as `mode` wants, the missing ones read here (an index computed where
+ * another mode was in force, say).
+ */
+export const completeOutputChecks = (
+  paths: ReadonlyArray<string>,
+  mode: MeasureMode,
+  measured: ReadonlyArray<OutputCheck> | undefined
+): Effect.Effect<ReadonlyArray<OutputCheck> | undefined> => {
+  if (measured === undefined) return measureOutputs(paths, mode)
+  const inOrder = measured.length === paths.length && measured.every((check, i) => check.path === paths[i] && serves(check, mode))
+  return inOrder ? Effect.succeed(measured) : measureOutputs(paths, mode, new Map(measured.map((check) => [check.path, check])))
+}

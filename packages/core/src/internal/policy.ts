@@ -10,10 +10,17 @@ import { InvalidRunOptions } from "../RunOptions.js"
 import type { Computed } from "./computed.js"
 import { CurrentIndex } from "./context.js"
 import { asFramework } from "./logCapture.js"
+import type { MeasureMode } from "./outputChecks.js"
 import type { Probe } from "./probe.js"
 
 /** One index's computation, as `makeComputeIndex` builds it. */
-type Compute<E, R> = (index: number, workerId: string, probe?: Probe, resume?: boolean) => Effect.Effect<Computed<E>, never, R>
+type Compute<E, R> = (
+  index: number,
+  workerId: string,
+  probe?: Probe,
+  resume?: boolean,
+  measure?: MeasureMode
+) => Effect.Effect<Computed<E>, never, R>
 
 /**
  * Wraps the computation of an index with the policy's retries: a failure
@@ -26,13 +33,13 @@ type Compute<E, R> = (index: number, workerId: string, probe?: Probe, resume?: b
 export const withRetries = <E, R>(policy: FailurePolicy.Resolved, compute: Compute<E, R>): Compute<E, R> => {
   const retry = policy.retry
   if (retry === undefined || policy.maxAttempts <= 1) {
-    return (index, workerId, probe, resume) =>
-      Effect.map(compute(index, workerId, probe, resume), (computed) =>
+    return (index, workerId, probe, resume, measure) =>
+      Effect.map(compute(index, workerId, probe, resume, measure), (computed) =>
         computed._tag === "Success" ? computed : { ...computed, attempts: 1, failureClass: policy.classify(computed.cause) })
   }
   const delays = Schedule.delays(retry)
   const ofMax = Number.isFinite(policy.maxAttempts) ? `/${policy.maxAttempts}` : ""
-  return (index, workerId, probe, resume) =>
+  return (index, workerId, probe, resume, measure) =>
     Effect.gen(function*() {
       const logs: Array<LogEntry> = []
       // The retry lines are this index's: in a report, they join its lines.
@@ -44,7 +51,7 @@ export const withRetries = <E, R>(policy: FailurePolicy.Resolved, compute: Compu
           `attempt ${attempt}${ofMax} of index ${index} failed: ${failed}; retrying in ${FailurePolicy.describeDuration(delay)}`
         )).pipe(Effect.provideService(CurrentIndex, current))))
       while (true) {
-        const computed = yield* compute(index, workerId, probe, resume)
+        const computed = yield* compute(index, workerId, probe, resume, measure)
         for (const line of computed.logs) logs.push(line)
         if (computed._tag === "Success") return { ...computed, logs, attempts: attempt }
         const failureClass = policy.classify(computed.cause)

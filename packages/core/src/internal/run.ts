@@ -37,7 +37,7 @@ import { traceCachedIndex, tracingEnabled } from "./tracing.js"
 import { gatherAtEnd } from "./gatherAtEnd.js"
 import { forRun } from "./policy.js"
 import { unitsOf } from "./units.js"
-import { measureOutputs, verifyModeOf } from "./outputChecks.js"
+import { completeOutputChecks, measureModeOf, verifyModeOf } from "./outputChecks.js"
 import { describeStale, makeChecker } from "./staleness.js"
 import { watchedTimeout } from "./watchedTimeout.js"
 import { fromReport } from "./wire.js"
@@ -183,6 +183,7 @@ const execute = <E, R, Tracked extends boolean>(
           return context === undefined ? read : Effect.provide(read, context)
         }) as Effect.Effect<string, unknown>
       const verifyMode = verifyModeOf(pipeline.options.verifyOutputs)
+      const measureMode = measureModeOf(pipeline.options.verifyOutputs)
 
       // The completed set, compact, in one scan; the records of those selected read a page at a time and
       // checked (input fingerprints, outputs per verifyOutputs): a stale index is computed again.
@@ -380,9 +381,8 @@ const execute = <E, R, Tracked extends boolean>(
                 artifacts: computed.artifacts,
                 attempts: computed.attempts,
                 fingerprint: fingerprints.get(index),
-                outputChecks: verifyMode === "size" || verifyMode === "content"
-                  ? yield* measureOutputs(computed.paths, verifyMode)
-                  : undefined
+                // Measured where the index ran (by its sink as it wrote, or read there); completed here if not.
+                outputChecks: measureMode === undefined ? undefined : yield* completeOutputChecks(computed.paths, measureMode, computed.outputChecks)
               })
               fingerprints.delete(index)
               yield* appendRunLogs
@@ -466,6 +466,7 @@ const execute = <E, R, Tracked extends boolean>(
         indexTimeout: watchedTimeout(pipeline as Pipeline<unknown, unknown, boolean>, policy.indexTimeout),
         failureBudget: budget,
         resume: pipeline.options.resume,
+        measureOutputs: measureMode,
         openLane,
         openRemoteLane,
         // The rest of a unit (several indices of one partition) is not started after a stop.

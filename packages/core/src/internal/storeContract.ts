@@ -312,7 +312,7 @@ export interface Checkpoint {
   /** The recorded outputs of completed indices, in index order, a page at a time. */
   readonly outputsPage: (query?: PageQuery) => Effect.Effect<Page<IndexOutputs>, CheckpointError>
   /** Completed indices with their fingerprints and measured outputs, in index order, a page at a time. */
-  readonly recordedPage: (query?: PageQuery) => Effect.Effect<Page<RecordedIndex>, CheckpointError>
+  readonly recordedPage: (query?: RecordedQuery) => Effect.Effect<Page<RecordedIndex>, CheckpointError>
   /** Recorded indices (with their stage timings) selected by status, range and worker, in index order, a page at a time. */
   readonly resultsPage: (query?: ResultsQuery) => Effect.Effect<Page<IndexMetrics>, CheckpointError>
   /** The record of one index, with its stage timings. */
@@ -371,6 +371,15 @@ export interface PageQuery {
   readonly after?: number | undefined
   /** At most this many rows (default 1,000). */
   readonly limit?: number | undefined
+}
+
+/** A page of completed indices: {@link PageQuery}, and whether their checks are wanted. */
+export interface RecordedQuery extends PageQuery {
+  /**
+   * `false`: the rows come without fingerprints and output checks (null and
+   * empty), which are not read — for a reader that checks neither (default true).
+   */
+  readonly checks?: boolean | undefined
 }
 
 /** A page of rows in key order, and where the next page starts. */

@@ -11,6 +11,8 @@ import type { Computed } from "./computed.js"
 
 const StageTiming = Schema.Struct({ order: Schema.Number, name: Schema.String, wallTimeNs: Schema.Number })
 
+const OutputCheck = Schema.Struct({ path: Schema.String, size: Schema.Number, hash: Schema.NullOr(Schema.String) })
+
 const Artifact = Schema.Struct({ path: Schema.String, filterName: Schema.String, filterOrder: Schema.Number })
 
 const Log = Schema.Struct({
@@ -60,7 +62,9 @@ export class Success extends Schema.TaggedClass<Success>()("Success", {
   artifacts: Schema.Array(Artifact),
   logs: Schema.Array(Log),
   spans: Schema.Array(Span),
-  attempts: Schema.optional(Schema.Number)
+  attempts: Schema.optional(Schema.Number),
+  /** The outputs' measurements, taken where the index ran (`verifyOutputs: "size" | "content"`). */
+  outputChecks: Schema.optional(Schema.Array(OutputCheck))
 }) {}
 
 /** An index that failed elsewhere, with its cause. */
@@ -127,7 +131,8 @@ export const toReport = <E>(computed: Computed<E>): IndexReport =>
       artifacts: computed.artifacts,
       logs: computed.logs,
       spans: computed.spans,
-      ...(computed.attempts === undefined ? {} : { attempts: computed.attempts })
+      ...(computed.attempts === undefined ? {} : { attempts: computed.attempts }),
+      ...(computed.outputChecks === undefined ? {} : { outputChecks: computed.outputChecks })
     }, trusted)
     : new Failure({
       message: computed.message,
@@ -161,7 +166,8 @@ export const fromReport = <E>(
       artifacts: report.artifacts,
       logs: report.logs,
       spans: report.spans,
-      attempts: report.attempts
+      attempts: report.attempts,
+      outputChecks: report.outputChecks
     }
     : {
       _tag: "Failure",

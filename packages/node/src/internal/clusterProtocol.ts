@@ -50,7 +50,9 @@ const batchFields = {
    * indices once that many of those it computed failed, as threads do (they
    * run ahead of the submitter's records).
    */
-  failureBudget: Schema.optional(Schema.Number)
+  failureBudget: Schema.optional(Schema.Number),
+  /** What the run records of each output, measured on the runner (`verifyOutputs: "size" | "content"`). */
+  measureOutputs: Schema.optional(Schema.Literal("size", "content"))
 }
 
 /** What a batch message carries. */

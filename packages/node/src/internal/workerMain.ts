@@ -39,7 +39,7 @@ const WorkerLive = Layer.unwrapScoped(Effect.gen(function*() {
         yield* Deferred.succeed(prepared, server)
         return { configHash: pipeline.configHash }
       }),
-    ServeLane: ({ first, lane, logLevel, resume, tracing, units, workerId }) =>
+    ServeLane: ({ first, lane, logLevel, measureOutputs, resume, tracing, units, workerId }) =>
       Stream.unwrap(Effect.map(Deferred.poll(prepared), (ready) => {
         if (Option.isNone(ready)) return Stream.dieMessage("ServeLane before Prepare")
         const upcoming = SharedUnits.indicesFor(units, lane, first)
@@ -49,7 +49,7 @@ const WorkerLive = Layer.unwrapScoped(Effect.gen(function*() {
         return Stream.repeatEffectOption(Effect.flatMap(ready.value, (server) => {
           const computed = inFlight === undefined
             ? Effect.succeed(null)
-            : server({ index: inFlight, workerId, logLevel, tracing, resume, probe: SharedUnits.probeOf(units, lane, inFlight) })
+            : server({ index: inFlight, workerId, logLevel, tracing, resume, measureOutputs, probe: SharedUnits.probeOf(units, lane, inFlight) })
           return Effect.flatMap(computed, (report) => {
             if (report?._tag === "Failure") SharedUnits.countFailure(units)
             const next = upcoming.next()

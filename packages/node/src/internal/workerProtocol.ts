@@ -42,7 +42,9 @@ export class ServeLane extends Schema.TaggedRequest<ServeLane>()("ServeLane", {
     /** Record spans into each report, for the run to replay (it traces). */
     tracing: Schema.Boolean,
     /** Whether the run resumes (stateful filters claim what earlier shards count). */
-    resume: Schema.Boolean
+    resume: Schema.Boolean,
+    /** What the run records of each output, measured in the thread (`verifyOutputs: "size" | "content"`). */
+    measureOutputs: Schema.optional(Schema.Literal("size", "content"))
   }
 }) {}
 

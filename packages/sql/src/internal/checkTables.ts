@@ -64,15 +64,37 @@ export const insertChildren = (
     }
   })
 
+const noChecks: ReadonlyArray<CheckpointStore.OutputCheck> = []
+
+/**
+ * A completed index as read; its paths are parsed from their JSON when
+ * first asked for (a plan of 10⁶ skipped indices never asks).
+ */
+class Recorded implements CheckpointStore.RecordedIndex {
+  private parsed: ReadonlyArray<string> | undefined
+  constructor(
+    readonly index: number,
+    private readonly outputPaths: string | null,
+    readonly completedAt: string,
+    readonly workerId: string | null,
+    readonly fingerprint: string | null,
+    readonly outputChecks: ReadonlyArray<CheckpointStore.OutputCheck>
+  ) {}
+  get paths(): ReadonlyArray<string> {
+    return this.parsed ??= this.outputPaths === null ? [] : JSON.parse(this.outputPaths)
+  }
+}
+
 /**
  * `Checkpoint.recordedPage`: a keyset page of completed indices, then the
- * fingerprints and checks of that index range in two range reads. A
+ * fingerprints and checks of that index range in two range reads (none
+ * when the caller asks for no checks). A
  * database without the tables (the reference's, opened read-only) gives
  * the pages without fingerprints or checks.
  */
 export const makeRecordedPage = (sql: SqlClient.SqlClient, runId: () => number) => {
   const tablesPresent = makeAllPresent(sql, tableNames)
-  return (q: CheckpointStore.PageQuery = {}): Effect.Effect<CheckpointStore.Page<CheckpointStore.RecordedIndex>, SqlError> =>
+  return (q: CheckpointStore.RecordedQuery = {}): Effect.Effect<CheckpointStore.Page<CheckpointStore.RecordedIndex>, SqlError> =>
     Effect.gen(function*() {
       const limit = q.limit ?? CheckpointStore.defaultPageSize
       const run = runId()
@@ -82,7 +104,7 @@ export const makeRecordedPage = (sql: SqlClient.SqlClient, runId: () => number) 
         ORDER BY idx LIMIT ${limit}`
       const fingerprints = new Map<number, string>()
       const checks = new Map<number, Array<CheckpointStore.OutputCheck>>()
-      if (rows.length > 0 && (yield* tablesPresent)) {
+      if (rows.length > 0 && q.checks !== false && (yield* tablesPresent)) {
         const from = rows[0]!.idx
         const to = rows[rows.length - 1]!.idx
         for (const row of yield* sql<{ idx: number; fingerprint: string }>`
@@ -97,14 +119,9 @@ export const makeRecordedPage = (sql: SqlClient.SqlClient, runId: () => number) 
         }
       }
       return {
-        rows: rows.map((row): CheckpointStore.RecordedIndex => ({
-          index: row.idx,
-          paths: row.output_paths === null ? [] : JSON.parse(row.output_paths),
-          completedAt: row.completed_at,
-          workerId: row.worker_id,
-          fingerprint: fingerprints.get(row.idx) ?? null,
-          outputChecks: checks.get(row.idx) ?? []
-        })),
+        rows: rows.map((row) =>
+          new Recorded(row.idx, row.output_paths, row.completed_at, row.worker_id, fingerprints.get(row.idx) ?? null, checks.get(row.idx) ?? noChecks)
+        ),
         next: rows.length === limit && rows.length > 0 ? rows[rows.length - 1]!.idx : undefined
       }
     })
