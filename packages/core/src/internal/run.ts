@@ -264,6 +264,7 @@ const execute = <E, R, Tracked extends boolean>(
         _tag: "RunStarted",
         total: selection.size,
         cached: cachedCount,
+        quarantined: tally.quarantined.length,
         backend: backend.name,
         concurrency,
         location: checkpoint?.location
