@@ -9,13 +9,13 @@
  * progress row, a progress event — and with `onStall: "interrupt"`, the
  * index is given up as on a timeout.
  */
-import { Duration, Effect } from "effect"
+import { Duration, Effect, FiberRef } from "effect"
 import type { Checkpoint } from "../CheckpointStore.js"
 import { describeDuration } from "../FailurePolicy.js"
 import type { ProgressHandler } from "../Progress.js"
 import * as Timestamp from "../Timestamp.js"
 import { asFramework } from "./logCapture.js"
-import type { Probe } from "./probe.js"
+import { none, type Probe } from "./probe.js"
 
 /** What a watcher reads of an index in flight. */
 export interface Progress {
@@ -63,9 +63,27 @@ export interface WatchdogOptions {
   readonly stageName: (order: number) => string
 }
 
-/** Starts the watchdog in the run's scope; returns how lanes register the indices they start. */
+/**
+ * Whether a run keeps heartbeats and the stall watchdog. Always on for
+ * users; the overhead benchmark turns it off to measure what they cost.
+ */
+export const enabled = FiberRef.unsafeMake(true)
+
+/** The lanes' side of the watchdog: how they register the indices they start. */
+export interface Watchdog {
+  /** An index starts here: its probe, watched until `finished`. */
+  readonly local: (workerId: string, index: number, interrupt?: (stage: number) => void) => Probe
+  /** An index starts elsewhere; `read` gives its progress as the other side shares it. */
+  readonly remote: (workerId: string, index: number, read: (() => Progress | undefined) | undefined) => void
+  readonly finished: (workerId: string) => void
+}
+
+const off: Watchdog = { local: () => none, remote: () => {}, finished: () => {} }
+
+/** Starts the watchdog in the run's scope. */
 export const start = (options: WatchdogOptions) =>
   Effect.gen(function*() {
+    if (!(yield* FiberRef.get(enabled))) return off
     const inFlight = new Map<string, InFlight>()
     const stallMs = options.stallAfter === undefined ? undefined : Duration.toMillis(options.stallAfter)
 
@@ -109,19 +127,18 @@ export const start = (options: WatchdogOptions) =>
         stalled: false
       })
     }
-    return {
-      /** An index starts here: its probe, watched until `finished`. */
-      local: (workerId: string, index: number, interrupt?: (stage: number) => void): Probe => {
+    const watchdog: Watchdog = {
+      local: (workerId, index, interrupt) => {
         const probe = localProbe()
         track(workerId, index, probe.read, interrupt)
         return probe
       },
-      /** An index starts elsewhere; `read` gives its progress as the other side shares it. */
-      remote: (workerId: string, index: number, read: (() => Progress | undefined) | undefined) => {
+      remote: (workerId, index, read) => {
         if (read !== undefined) track(workerId, index, read)
       },
-      finished: (workerId: string) => {
+      finished: (workerId) => {
         inFlight.delete(workerId)
       }
     }
+    return watchdog
   })
