@@ -46,7 +46,7 @@ const startRun = (dir: string, exportName: string, dbFile: string, env: Record<s
 }
 
 /** Reads the raw rows with a read-only connection; undefined while the database is not there yet. */
-const readRows = <A>(dbFile: string, read: (db: Database.Database) => A): A | undefined => {
+const readRows = <A>(dbFile: string, read: (db: Database) => A): A | undefined => {
   if (!fs.existsSync(dbFile)) return undefined
   const db = new Database(dbFile, { readonly: true, fileMustExist: true })
   try {
