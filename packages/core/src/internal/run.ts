@@ -35,7 +35,7 @@ import * as Heartbeat from "./heartbeat.js"
 import type { Probe } from "./probe.js"
 import { traceCachedIndex, tracingEnabled } from "./tracing.js"
 import { gatherAtEnd } from "./gatherAtEnd.js"
-import { forRun } from "./policy.js"
+import { forRun, retryLost } from "./policy.js"
 import { unitsOf } from "./units.js"
 import { measureOutputs, verifyModeOf } from "./outputChecks.js"
 import { describeStale, makeChecker } from "./staleness.js"
@@ -466,6 +466,7 @@ const execute = <E, R, Tracked extends boolean>(
         logLevel: options.logLevel ?? "Info",
         indexTimeout: policy.indexTimeout === undefined ? undefined : timeoutFor(policy.indexTimeout),
         failureBudget: budget,
+        retryLost: retryLost(policy),
         resume: pipeline.options.resume,
         openLane,
         openRemoteLane,
