@@ -23,22 +23,32 @@ export interface Progress {
   readonly stage: number
 }
 
-interface InFlight {
-  readonly index: number
-  readonly read: () => Progress | undefined
+/**
+ * What the watchdog keeps of one lane (worker id): the index it runs and what
+ * was last seen of it. Kept for the lane's life and reused by each index it
+ * runs, so that starting an index allocates nothing.
+ */
+interface Watched {
+  /** The index in flight, or -1 between indices. */
+  index: number
+  read: () => Progress | undefined
   /** Called (with the stage it stalled in) when the index stalls and the policy says to interrupt it. */
-  readonly interrupt: ((stage: number) => void) | undefined
+  interrupt: ((stage: number) => void) | undefined
   lastItems: number
   lastStage: number
   lastChange: number
   stalled: boolean
 }
 
-/** A probe kept in this process's memory, read by the watchdog. */
-const localProbe = (): Probe & { readonly read: () => Progress } => {
+/** A probe kept in this process's memory, read by the watchdog: one per lane, reset for each index. */
+const localProbe = (): Probe & { readonly read: () => Progress; readonly reset: () => void } => {
   let items = 0
   let stage = 0
   return {
+    reset: () => {
+      items = 0
+      stage = 0
+    },
     attempt: () => {
       items = 0
     },
@@ -84,7 +94,8 @@ const off: Watchdog = { local: () => none, remote: () => {}, finished: () => {} 
 export const start = (options: WatchdogOptions) =>
   Effect.gen(function*() {
     if (!(yield* FiberRef.get(enabled))) return off
-    const inFlight = new Map<string, InFlight>()
+    const inFlight = new Map<string, Watched>()
+    const probes = new Map<string, ReturnType<typeof localProbe>>()
     const stallMs = options.stallAfter === undefined ? undefined : Duration.toMillis(options.stallAfter)
 
     const tick = Effect.gen(function*() {
@@ -92,6 +103,7 @@ export const start = (options: WatchdogOptions) =>
       const now = Date.now()
       const at = yield* Timestamp.now
       for (const [workerId, entry] of inFlight) {
+        if (entry.index < 0) continue
         const progress = entry.read()
         if (progress === undefined) continue
         if (progress.items !== entry.lastItems || progress.stage !== entry.lastStage) {
@@ -117,19 +129,27 @@ export const start = (options: WatchdogOptions) =>
     yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(options.interval), Effect.ignore(tick))))
 
     const track = (workerId: string, index: number, read: () => Progress | undefined, interrupt?: (stage: number) => void) => {
-      inFlight.set(workerId, {
-        index,
-        read,
-        interrupt,
-        lastItems: 0,
-        lastStage: -1,
-        lastChange: Date.now(),
-        stalled: false
-      })
+      const entry = inFlight.get(workerId)
+      if (entry === undefined) {
+        inFlight.set(workerId, { index, read, interrupt, lastItems: 0, lastStage: -1, lastChange: Date.now(), stalled: false })
+        return
+      }
+      entry.index = index
+      entry.read = read
+      entry.interrupt = interrupt
+      entry.lastItems = 0
+      entry.lastStage = -1
+      entry.lastChange = Date.now()
+      entry.stalled = false
     }
     const watchdog: Watchdog = {
       local: (workerId, index, interrupt) => {
-        const probe = localProbe()
+        let probe = probes.get(workerId)
+        if (probe === undefined) {
+          probe = localProbe()
+          probes.set(workerId, probe)
+        }
+        probe.reset()
         track(workerId, index, probe.read, interrupt)
         return probe
       },
@@ -137,7 +157,8 @@ export const start = (options: WatchdogOptions) =>
         if (read !== undefined) track(workerId, index, read)
       },
       finished: (workerId) => {
-        inFlight.delete(workerId)
+        const entry = inFlight.get(workerId)
+        if (entry !== undefined) entry.index = -1
       }
     }
     return watchdog
