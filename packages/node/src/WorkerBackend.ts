@@ -102,7 +102,6 @@ const describeDeath = (index: number, error: unknown): string => {
   return `WorkerDied: the worker thread died while processing index ${index} (${detail}); it was replaced`
 }
 
-/** The unit holding `index` (found only when a thread dies). */
 /** The report with the attempts of every thread the index ran on. */
 const withAttempts = (report: Remote.IndexReport, attempts: number): Remote.IndexReport => {
   if (report._tag === "Success") {
@@ -113,6 +112,7 @@ const withAttempts = (report: Remote.IndexReport, attempts: number): Remote.Inde
   return new Remote.Failure({ ...fields, attempts })
 }
 
+/** The unit holding `index` (found only when a thread dies). */
 const unitContaining = (units: Backend.Work<unknown, unknown>["units"], index: number): ReadonlyArray<number> => {
   for (let k = 0; k < units.count; k++) {
     const unit = units.indicesOf(k)
