@@ -18,6 +18,8 @@ import {
 import { PgClient } from "@effect/sql-pg"
 // The shard count, which the benchmark waits to see shared (not a public setting).
 import { shardingConfig } from "../packages/node/src/internal/clusterProtocol.js"
+// Heartbeats and the stall watchdog, turned off to measure what they cost (not a public setting).
+import { enabled as heartbeatsEnabled } from "../packages/core/src/internal/heartbeat.js"
 import { Effect, Layer, Redacted, Stream } from "effect"
 import Database from "better-sqlite3"
 import { spawn, spawnSync } from "node:child_process"
@@ -66,10 +68,25 @@ const overheadPipeline = (n: number, dbDir: string, shape: "items" | "streams") 
     Pipeline.withOptions({ dbDir })
   )
 
-const runOn = (pipeline: Pipeline.Pipeline<unknown, never>, options: Partial<Pipeline.Options> = {}) =>
+/** CURATOR_BENCH_HEARTBEATS=off: every run of the process without heartbeats, to compare whole processes. */
+const heartbeatsByDefault = process.env.CURATOR_BENCH_HEARTBEATS !== "off"
+
+const runOn = (
+  pipeline: Pipeline.Pipeline<unknown, never>,
+  options: Partial<Pipeline.Options> = {},
+  heartbeats = heartbeatsByDefault
+) =>
   Pipeline.run(Pipeline.withOptions(pipeline, options), { concurrency }).pipe(
-    Effect.provide(fibers())
+    Effect.provide(fibers()),
+    Effect.locally(heartbeatsEnabled, heartbeats)
   )
+
+const median = (values: ReadonlyArray<number>) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
 
 const warmUp = async (dbDir: string) => {
   await Effect.runPromise(runOn(overheadPipeline(3000, dbDir, "items")))
@@ -222,6 +239,54 @@ export const overhead = async (n: number): Promise<ReadonlyArray<Measurement>> =
       ratio: round(plainStreams / streaming)
     }
   ]
+}
+
+/**
+ * What heartbeats and the stall watchdog cost the tracked overhead run:
+ * runs with them and without, paired and interleaved (a loaded machine
+ * slows neighbouring runs alike; which goes first alternates), compared by
+ * the medians of wall time and of this process's CPU time (on fibers the
+ * whole run is this process). Issue 18's goal: at most 5% slower.
+ */
+export const heartbeats = async (n: number): Promise<Measurement> => {
+  // The second run of a pair costs more than the first (seen: ±20% CPU), so the order alternates and
+  // enough pairs are needed for it to cancel.
+  const pairs = 10
+  const dbDir = temporaryDirectory("heartbeats")
+  await warmUp(dbDir)
+  const wall = { on: [] as Array<number>, off: [] as Array<number> }
+  const cpu = { on: [] as Array<number>, off: [] as Array<number> }
+  for (let pair = 0; pair < pairs; pair++) {
+    for (const heartbeats of pair % 2 === 0 ? [true, false] : [false, true]) {
+      const before = process.cpuUsage()
+      const seconds = await timed(runOn(overheadPipeline(n, dbDir, "items"), {}, heartbeats))
+      const used = process.cpuUsage(before)
+      wall[heartbeats ? "on" : "off"].push(seconds)
+      cpu[heartbeats ? "on" : "off"].push((used.user + used.system) / 1e6)
+    }
+  }
+  fs.rmSync(dbDir, { recursive: true, force: true })
+  const percent = (on: number, off: number) => round((on / off - 1) * 100, 1)
+  const sum = (values: ReadonlyArray<number>) => values.reduce((total, value) => total + value, 0)
+  // The mean of the pairs' differences: what alternating the order cancels out.
+  const pairedCpu = percent(sum(cpu.on), sum(cpu.off))
+  return {
+    workload: "heartbeats",
+    n,
+    backend: "fibers",
+    concurrency,
+    pairs,
+    seconds: round(median(wall.on)),
+    indices_per_s: Math.round(n / median(wall.on)),
+    baseline: "the same tracked overhead run without heartbeats and the stall watchdog",
+    baseline_seconds: round(median(wall.off)),
+    cpu_seconds: round(median(cpu.on)),
+    baseline_cpu_seconds: round(median(cpu.off)),
+    slowdown_percent: percent(median(wall.on), median(wall.off)),
+    cpu_slowdown_percent: percent(median(cpu.on), median(cpu.off)),
+    cpu_slowdown_paired_percent: pairedCpu,
+    goal_slowdown_percent: 5
+  }
 }
 
 /** N indices already completed, run again with resume: every one comes from the checkpoint. */
@@ -687,6 +752,7 @@ export const workloads = {
   pool: { run: pool, defaultN: 10_000 },
   cpu: { run: cpu, defaultN: 40 },
   overhead: { run: overhead, defaultN: 50_000 },
+  heartbeats: { run: heartbeats, defaultN: 20_000 },
   resume: { run: resume, defaultN: 100_000 },
   files: { run: files, defaultN: 5_000 },
   stream: { run: stream, defaultN: 1_000_000 },

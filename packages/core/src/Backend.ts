@@ -67,6 +67,15 @@ export interface Work<E, R> {
    * once that many failed, as on a graceful stop.
    */
   readonly failureBudget?: number | undefined
+  /**
+   * For backends whose workers can be lost in the middle of an index (a
+   * thread that died, or was terminated past `indexTimeout`): whether the
+   * index is tried again in the run, on the worker that replaces the lost
+   * one. Given the lost attempt's report and the index's attempts so far, it
+   * logs the retry, waits the policy's delay and answers true; false: record
+   * the report. Absent: a lost index is recorded as it is.
+   */
+  readonly retryLost?: ((index: number, attempts: number, report: IndexReport) => Effect.Effect<boolean>) | undefined
   /** Whether the run resumes, for backends that compute elsewhere (see `Remote.ComputeRequest`). */
   readonly resume?: boolean | undefined
   /** What the run records of each output, for backends that compute elsewhere (see `Remote.ComputeRequest`). */

@@ -11,6 +11,8 @@ export interface RunStarted {
   readonly total: number
   /** Indices taken from the checkpoint (already done). */
   readonly cached: number
+  /** Indices skipped because they are quarantined (FailurePolicy): not computed, reported failed. */
+  readonly quarantined?: number | undefined
   readonly backend: string
   readonly concurrency: number
   /** Where the run records, if anywhere. */

@@ -116,6 +116,14 @@
     select.value = options.some((o) => o.value === chosen) ? chosen : "";
   };
 
+  // Failed indices in quarantine: runs skip them until a reset lifts it.
+  const showQuarantined = (count) => {
+    if (count !== undefined) $("card-quarantined").textContent = count;
+  };
+
+  // Stale (busy far too long: probably dead) says more than the watchdog's stalled.
+  const workerState = (w) => (w.stale ? "stale" : w.state);
+
   const showRun = (run) => {
     if (run === undefined) return;
     $("card-run-span").textContent = fmt.duration(run.spanS);
@@ -125,8 +133,11 @@
 
   const showOverview = (view) => {
     showSummary(view.summary);
+    showQuarantined(view.quarantined);
     $("card-rate").textContent = view.ratePerS === null ? "–" : `${view.ratePerS.toFixed(view.ratePerS < 10 ? 2 : 0)}/s`;
-    $("stale-hint").textContent = `a worker busy on one index for more than ${fmt.duration(view.staleAfterS)} is marked stale`;
+    $("stale-hint").textContent =
+      `a worker busy on one index for more than ${fmt.duration(view.staleAfterS)} is marked stale; ` +
+      "stalled: the run's watchdog saw its index produce nothing new for a while (stallAfter)";
     showWorkerChoices(view.workers, view.workerLabels);
     showRun(view.run);
     fillRows(
@@ -134,14 +145,15 @@
       view.workers.map((w) =>
         el(
           "tr",
-          { class: w.stale ? "stale" : "" },
+          { class: w.stale || w.state === "stalled" ? workerState(w) : "" },
           el("td", { title: w.workerId }, el("code", {}, fmt.id(w.workerId))),
           el("td", {}, w.pid),
           el("td", {}, w.hostname),
           el("td", {}, w.currentIndex === null ? "idle" : indexLink(w.currentIndex)),
           num(w.completedCount),
+          num(w.items ?? "–"),
           num(`${fmt.duration(w.heartbeatAgeS)} ago`),
-          el("td", { class: "state" }, w.stale ? "stale" : w.currentIndex === null ? "idle" : "busy")
+          el("td", { class: "state" }, workerState(w))
         )
       )
     );
@@ -216,7 +228,9 @@
       ["recorded at", fmt.time(view.completedAt)],
       ["wall time", view.wallTimeMs === null ? "–" : `${fmt.ms(view.wallTimeMs)} ms`],
       ["peak memory", fmt.bytes(view.peakMemoryBytes)],
-      ...(view.status === "failed" ? [["failed in", view.stage ?? "–"]] : []),
+      ...(view.status === "failed" || view.status === "quarantined" ? [["failed in", view.stage ?? "–"]] : []),
+      ["attempts", view.attempts ?? "–"],
+      ["failure class", view.failureClass ?? "–"],
       ["error", view.error ?? "–"]
     ];
     $("detail-facts").replaceChildren(...facts.flatMap(([key, value]) => [el("dt", {}, key), el("dd", { data: { fact: key } }, value)]));
@@ -464,6 +478,7 @@
   feed.addEventListener("update", (event) => {
     const update = JSON.parse(event.data);
     showSummary(update.summary);
+    showQuarantined(update.quarantined);
     showRun(update.run);
     refreshSoon();
   });

@@ -102,6 +102,16 @@ const describeDeath = (index: number, error: unknown): string => {
   return `WorkerDied: the worker thread died while processing index ${index} (${detail}); it was replaced`
 }
 
+/** The report with the attempts of every thread the index ran on. */
+const withAttempts = (report: Remote.IndexReport, attempts: number): Remote.IndexReport => {
+  if (report._tag === "Success") {
+    const { _tag, ...fields } = report
+    return new Remote.Success({ ...fields, attempts })
+  }
+  const { _tag, ...fields } = report
+  return new Remote.Failure({ ...fields, attempts })
+}
+
 /** The unit holding `index` (found only when a thread dies). */
 const unitContaining = (units: Backend.Work<unknown, unknown>["units"], index: number): ReadonlyArray<number> => {
   for (let k = 0; k < units.count; k++) {
@@ -229,9 +239,18 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
             }
             let lane = yield* work.openLane
             let first: ReadonlyArray<number> = []
+            /** The thread that died on an index the policy retries, replaced for the same lane. */
+            const replaceThread = Effect.gen(function*() {
+              const dead = thread!
+              thread = undefined
+              missing++
+              yield* Scope.close(dead.scope, Exit.void)
+              thread = yield* Effect.orDie(replacement)
+              return thread
+            })
             while (true) {
               busy = true
-              const left = yield* serveLane(thread!, lane, laneNumber, first)
+              const left = yield* serveLane(thread!, replaceThread, lane, laneNumber, first)
               busy = false
               if (left === undefined) return
               // The thread died: the index in flight was recorded as failed; a
@@ -253,20 +272,34 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
          * index as its step arrives. Returns what the thread left if it died
          * (the rest of its unit, in order), else undefined.
          */
-        const serveLane = (thread: Thread, lane: Backend.Lane, laneNumber: number, first: ReadonlyArray<number>) =>
+        const serveLane = (
+          firstThread: Thread,
+          replaceThread: Effect.Effect<Thread>,
+          lane: Backend.Lane,
+          laneNumber: number,
+          firstIndices: ReadonlyArray<number>
+        ) =>
           Effect.gen(function*() {
+            let thread = firstThread
+            let first = firstIndices
+            // A thread taking over the lane mid-index serves it until the lane ends, not only until that index's report.
+            const laneScope = yield* Effect.scope
             // Steps in order, then a last one with nothing started (also when
             // the thread found no work at all), or the thread's death.
-            const steps = yield* Queue.unbounded<Either.Either<typeof LaneStep.Type, unknown>>()
-            SharedUnits.forgetClaim(units, laneNumber)
-            yield* thread.worker.execute(
-              new ServeLane({ units, lane: laneNumber, first, workerId: lane.workerId, logLevel: work.logLevel, tracing, resume: work.resume ?? false, measureOutputs: work.measureOutputs })
-            ).pipe(
-              Stream.runForEach((step) => Queue.offer(steps, Either.right(step))),
-              Effect.zipRight(Queue.offer(steps, Either.right({ report: null, started: null }))),
-              Effect.catchAll((error) => Queue.offer(steps, Either.left(error))),
-              Effect.forkScoped
-            )
+            const serve = Effect.gen(function*() {
+              const queue = yield* Queue.unbounded<Either.Either<typeof LaneStep.Type, unknown>>()
+              SharedUnits.forgetClaim(units, laneNumber)
+              yield* thread.worker.execute(
+                new ServeLane({ units, lane: laneNumber, first, workerId: lane.workerId, logLevel: work.logLevel, tracing, resume: work.resume ?? false, measureOutputs: work.measureOutputs })
+              ).pipe(
+                Stream.runForEach((step) => Queue.offer(queue, Either.right(step))),
+                Effect.zipRight(Queue.offer(queue, Either.right({ report: null, started: null }))),
+                Effect.catchAll((error) => Queue.offer(queue, Either.left(error))),
+                Effect.forkIn(laneScope)
+              )
+              return queue
+            })
+            let steps = yield* serve
             /**
              * What a dead thread left, found only then: the rest of what it was
              * going through (`first`, or the unit of the last index it started),
@@ -299,17 +332,19 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
             const watch = (index: number): Effect.Effect<never> => {
               if (timeout === undefined) return Effect.never
               const grace = Math.max(500, Math.min(timeout.millis / 4, 30_000))
-              const check: Effect.Effect<boolean> = Effect.suspend(() => {
+              // Each attempt is watched (a retried index runs again on a new thread); one terminated is not again.
+              let terminated: number | undefined
+              const check: Effect.Effect<void> = Effect.suspend(() => {
                 const probe = SharedUnits.readProbe(units, laneNumber, index)
-                if (probe === undefined || Date.now() - probe.startedAt <= timeout.millis + grace) return Effect.succeed(false)
+                if (probe === undefined || probe.startedAt === terminated || Date.now() - probe.startedAt <= timeout.millis + grace) {
+                  return Effect.void
+                }
+                terminated = probe.startedAt
                 timedOut = `${timeout.message(index, probe.stage)}; the worker thread did not stop and was replaced`
-                return Effect.as(thread.terminate, true)
+                return thread.terminate
               })
               const poll = Duration.millis(Math.min(250, Math.max(20, timeout.millis / 4)))
-              return Effect.zipRight(
-                Effect.repeat(Effect.zipRight(Effect.sleep(poll), check), { until: (done) => done }),
-                Effect.never
-              )
+              return Effect.forever(Effect.zipRight(Effect.sleep(poll), check))
             }
             let lastStarted: number | undefined
             let step = yield* Queue.take(steps)
@@ -318,21 +353,42 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
               lastStarted = index
               const started = performance.now()
               let next: Either.Either<typeof LaneStep.Type, unknown> | undefined
-              const arrived = Effect.flatMap(Queue.take(steps), (arrival): Effect.Effect<Remote.IndexReport> => {
-                next = arrival
-                if (Either.isLeft(arrival)) {
-                  return Effect.succeed(
-                    Remote.diedReport(
-                      timedOut ?? describeDeath(index, arrival.left),
-                      Math.round((performance.now() - started) * 1e6),
-                      SharedUnits.readProbe(units, laneNumber, index)?.stage
-                    )
+              /**
+               * The index's report. A lost thread (dead, or terminated past the
+               * timeout) loses an attempt; while the policy retries it, a new
+               * thread runs the index again first, then goes on with what the
+               * lost one left. The report counts every attempt.
+               */
+              const arrived = Effect.gen(function*() {
+                let lost = 0
+                while (true) {
+                  const arrival = yield* Queue.take(steps)
+                  next = arrival
+                  if (Either.isRight(arrival)) {
+                    const computed = arrival.right.report
+                    if (computed === null) return yield* Effect.dieMessage(`a worker thread started index ${index} and sent no report of it`)
+                    return lost === 0 ? computed : withAttempts(computed, lost + (computed.attempts ?? 1))
+                  }
+                  lost++
+                  const report = Remote.diedReport(
+                    timedOut ?? describeDeath(index, arrival.left),
+                    Math.round((performance.now() - started) * 1e6),
+                    SharedUnits.readProbe(units, laneNumber, index)?.stage
                   )
+                  timedOut = undefined
+                  const again = work.retryLost === undefined ? false : yield* work.retryLost(index, lost, report)
+                  if (!again) return lost === 1 ? report : withAttempts(report, lost)
+                  const rest = leftBehind(index)
+                  thread = yield* replaceThread
+                  first = [index, ...rest]
+                  steps = yield* serve
+                  const restarted = yield* Queue.take(steps)
+                  // The new thread starts this index first; if it died before, that is the next lost attempt.
+                  if (Either.isRight(restarted) && restarted.right.started !== index) {
+                    return yield* Effect.dieMessage(`a worker thread was to start index ${index} again and started ${restarted.right.started} instead`)
+                  }
+                  if (Either.isLeft(restarted)) yield* Queue.offer(steps, restarted)
                 }
-                const computed = arrival.right.report
-                return computed === null
-                  ? Effect.dieMessage(`a worker thread started index ${index} and sent no report of it`)
-                  : Effect.succeed(computed)
               })
               const report = Effect.raceFirst(arrived, watch(index))
               yield* work.processElsewhere(index, lane, report, () => SharedUnits.readProbe(units, laneNumber, index))

@@ -9,13 +9,13 @@
  * progress row, a progress event — and with `onStall: "interrupt"`, the
  * index is given up as on a timeout.
  */
-import { Duration, Effect } from "effect"
+import { Duration, Effect, FiberRef } from "effect"
 import type { Checkpoint } from "../CheckpointStore.js"
 import { describeDuration } from "../FailurePolicy.js"
 import type { ProgressHandler } from "../Progress.js"
 import * as Timestamp from "../Timestamp.js"
 import { asFramework } from "./logCapture.js"
-import type { Probe } from "./probe.js"
+import { none, type Probe } from "./probe.js"
 
 /** What a watcher reads of an index in flight. */
 export interface Progress {
@@ -23,22 +23,32 @@ export interface Progress {
   readonly stage: number
 }
 
-interface InFlight {
-  readonly index: number
-  readonly read: () => Progress | undefined
+/**
+ * What the watchdog keeps of one lane (worker id): the index it runs and what
+ * was last seen of it. Kept for the lane's life and reused by each index it
+ * runs, so that starting an index allocates nothing.
+ */
+interface Watched {
+  /** The index in flight, or -1 between indices. */
+  index: number
+  read: () => Progress | undefined
   /** Called (with the stage it stalled in) when the index stalls and the policy says to interrupt it. */
-  readonly interrupt: ((stage: number) => void) | undefined
+  interrupt: ((stage: number) => void) | undefined
   lastItems: number
   lastStage: number
   lastChange: number
   stalled: boolean
 }
 
-/** A probe kept in this process's memory, read by the watchdog. */
-const localProbe = (): Probe & { readonly read: () => Progress } => {
+/** A probe kept in this process's memory, read by the watchdog: one per lane, reset for each index. */
+const localProbe = (): Probe & { readonly read: () => Progress; readonly reset: () => void } => {
   let items = 0
   let stage = 0
   return {
+    reset: () => {
+      items = 0
+      stage = 0
+    },
     attempt: () => {
       items = 0
     },
@@ -63,10 +73,29 @@ export interface WatchdogOptions {
   readonly stageName: (order: number) => string
 }
 
-/** Starts the watchdog in the run's scope; returns how lanes register the indices they start. */
+/**
+ * Whether a run keeps heartbeats and the stall watchdog. Always on for
+ * users; the overhead benchmark turns it off to measure what they cost.
+ */
+export const enabled = FiberRef.unsafeMake(true)
+
+/** The lanes' side of the watchdog: how they register the indices they start. */
+export interface Watchdog {
+  /** An index starts here: its probe, watched until `finished`. */
+  readonly local: (workerId: string, index: number, interrupt?: (stage: number) => void) => Probe
+  /** An index starts elsewhere; `read` gives its progress as the other side shares it. */
+  readonly remote: (workerId: string, index: number, read: (() => Progress | undefined) | undefined) => void
+  readonly finished: (workerId: string) => void
+}
+
+const off: Watchdog = { local: () => none, remote: () => {}, finished: () => {} }
+
+/** Starts the watchdog in the run's scope. */
 export const start = (options: WatchdogOptions) =>
   Effect.gen(function*() {
-    const inFlight = new Map<string, InFlight>()
+    if (!(yield* FiberRef.get(enabled))) return off
+    const inFlight = new Map<string, Watched>()
+    const probes = new Map<string, ReturnType<typeof localProbe>>()
     const stallMs = options.stallAfter === undefined ? undefined : Duration.toMillis(options.stallAfter)
 
     const tick = Effect.gen(function*() {
@@ -74,6 +103,7 @@ export const start = (options: WatchdogOptions) =>
       const now = Date.now()
       const at = yield* Timestamp.now
       for (const [workerId, entry] of inFlight) {
+        if (entry.index < 0) continue
         const progress = entry.read()
         if (progress === undefined) continue
         if (progress.items !== entry.lastItems || progress.stage !== entry.lastStage) {
@@ -99,29 +129,37 @@ export const start = (options: WatchdogOptions) =>
     yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(options.interval), Effect.ignore(tick))))
 
     const track = (workerId: string, index: number, read: () => Progress | undefined, interrupt?: (stage: number) => void) => {
-      inFlight.set(workerId, {
-        index,
-        read,
-        interrupt,
-        lastItems: 0,
-        lastStage: -1,
-        lastChange: Date.now(),
-        stalled: false
-      })
+      const entry = inFlight.get(workerId)
+      if (entry === undefined) {
+        inFlight.set(workerId, { index, read, interrupt, lastItems: 0, lastStage: -1, lastChange: Date.now(), stalled: false })
+        return
+      }
+      entry.index = index
+      entry.read = read
+      entry.interrupt = interrupt
+      entry.lastItems = 0
+      entry.lastStage = -1
+      entry.lastChange = Date.now()
+      entry.stalled = false
     }
-    return {
-      /** An index starts here: its probe, watched until `finished`. */
-      local: (workerId: string, index: number, interrupt?: (stage: number) => void): Probe => {
-        const probe = localProbe()
+    const watchdog: Watchdog = {
+      local: (workerId, index, interrupt) => {
+        let probe = probes.get(workerId)
+        if (probe === undefined) {
+          probe = localProbe()
+          probes.set(workerId, probe)
+        }
+        probe.reset()
         track(workerId, index, probe.read, interrupt)
         return probe
       },
-      /** An index starts elsewhere; `read` gives its progress as the other side shares it. */
-      remote: (workerId: string, index: number, read: (() => Progress | undefined) | undefined) => {
+      remote: (workerId, index, read) => {
         if (read !== undefined) track(workerId, index, read)
       },
-      finished: (workerId: string) => {
-        inFlight.delete(workerId)
+      finished: (workerId) => {
+        const entry = inFlight.get(workerId)
+        if (entry !== undefined) entry.index = -1
       }
     }
+    return watchdog
   })

@@ -3,11 +3,12 @@
  * indices are computed, and the retries around one index's computation.
  * (The policy's data and defaults are the public `FailurePolicy` module.)
  */
-import { Effect, Either, Option, Schedule } from "effect"
+import { Cause, type Duration, Effect, Either, Option, Schedule } from "effect"
 import type { LogEntry } from "../CheckpointStore.js"
 import * as FailurePolicy from "../FailurePolicy.js"
 import { InvalidRunOptions } from "../RunOptions.js"
 import type { Computed } from "./computed.js"
+import type { IndexReport } from "./wire.js"
 import { CurrentIndex } from "./context.js"
 import { asFramework } from "./logCapture.js"
 import type { MeasureMode } from "./outputChecks.js"
@@ -62,6 +63,38 @@ export const withRetries = <E, R>(policy: FailurePolicy.Resolved, compute: Compu
         if (Option.isNone(again)) return last
         attempt++
       }
+    })
+}
+
+/**
+ * The retries of indices whose worker was lost (a dead thread, one
+ * terminated past its timeout), decided in the parent since the worker is
+ * gone: as {@link withRetries} decides, one schedule per index, each lost
+ * attempt counted and logged. Undefined when the policy retries nothing.
+ */
+export const retryLost = (policy: FailurePolicy.Resolved) => {
+  const retry = policy.retry
+  if (retry === undefined || policy.maxAttempts <= 1) return undefined
+  const delays = Schedule.delays(retry)
+  const ofMax = Number.isFinite(policy.maxAttempts) ? `/${policy.maxAttempts}` : ""
+  const drivers = new Map<number, Schedule.ScheduleDriver<Duration.Duration, unknown, never>>()
+  return (index: number, attempts: number, report: IndexReport): Effect.Effect<boolean> =>
+    Effect.gen(function*() {
+      const cause = report._tag === "Failure" ? Cause.die(new Error(report.message)) : Cause.empty
+      if (policy.classify(cause) !== "transient" || attempts >= policy.maxAttempts) return false
+      let driver = drivers.get(index)
+      if (driver === undefined) {
+        driver = yield* Schedule.driver(delays)
+        drivers.set(index, driver)
+      }
+      const delay = yield* Effect.option(driver.next(cause))
+      if (Option.isNone(delay)) return false
+      yield* asFramework(Effect.logWarning(
+        `attempt ${attempts}${ofMax} of index ${index} failed: ${report._tag === "Failure" ? report.message : ""}; ` +
+          `retrying in ${FailurePolicy.describeDuration(delay.value)}`
+      ))
+      yield* Effect.sleep(delay.value)
+      return true
     })
 }
 

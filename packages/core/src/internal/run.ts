@@ -35,7 +35,7 @@ import * as Heartbeat from "./heartbeat.js"
 import type { Probe } from "./probe.js"
 import { traceCachedIndex, tracingEnabled } from "./tracing.js"
 import { gatherAtEnd } from "./gatherAtEnd.js"
-import { forRun } from "./policy.js"
+import { forRun, retryLost } from "./policy.js"
 import { unitsOf } from "./units.js"
 import { completeOutputChecks, measureModeOf, verifyModeOf } from "./outputChecks.js"
 import { describeStale, makeChecker } from "./staleness.js"
@@ -262,6 +262,7 @@ const execute = <E, R, Tracked extends boolean>(
         _tag: "RunStarted",
         total: selection.size,
         cached: cachedCount,
+        quarantined: tally.quarantined.length,
         backend: backend.name,
         concurrency,
         location: checkpoint?.location
@@ -465,6 +466,7 @@ const execute = <E, R, Tracked extends boolean>(
         logLevel: options.logLevel ?? "Info",
         indexTimeout: watchedTimeout(pipeline as Pipeline<unknown, unknown, boolean>, policy.indexTimeout),
         failureBudget: budget,
+        retryLost: retryLost(policy),
         resume: pipeline.options.resume,
         measureOutputs: measureMode,
         openLane,

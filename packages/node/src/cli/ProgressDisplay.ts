@@ -32,6 +32,8 @@ export interface State {
   total: number
   /** Indices taken from the checkpoint. */
   cached: number
+  /** Indices the run skipped because they are quarantined (not computed; failed in the run's outcome). */
+  quarantined: number
   /** Indices computed and completed in this run. */
   completed: number
   failed: number
@@ -53,6 +55,7 @@ export const makeState = (): State => ({
   startedAtMs: 0,
   total: 0,
   cached: 0,
+  quarantined: 0,
   completed: 0,
   failed: 0,
   stalled: 0,
@@ -78,6 +81,7 @@ export const update = (state: State, event: Progress.ProgressEvent, nowMs: numbe
       state.startedAtMs = nowMs
       state.total = event.total
       state.cached = event.cached
+      state.quarantined = event.quarantined ?? 0
       state.backend = event.backend
       state.concurrency = event.concurrency
       state.location = event.location
@@ -140,6 +144,10 @@ export interface Figures {
   readonly completed: number
   readonly failed: number
   readonly cached: number
+  /** Skipped as quarantined: not left to do, shown apart from the failed. */
+  readonly quarantined: number
+  /** Workers on an index the watchdog flagged as stalled, now. */
+  readonly stalled: number
   readonly remaining: number
   /** Done, failed and cached over total, 0..1 (1 for an empty run). */
   readonly fraction: number
@@ -153,7 +161,7 @@ export interface Figures {
 /** Derives the figures of a state at `nowMs`. */
 export const figures = (state: State, nowMs: number): Figures => {
   const processed = state.completed + state.failed
-  const remaining = Math.max(0, state.total - processed - state.cached)
+  const remaining = Math.max(0, state.total - processed - state.cached - state.quarantined)
   const elapsedS = state.started ? Math.max(0, nowMs - state.startedAtMs) / 1000 : 0
   const ratePerS = elapsedS > 0 ? processed / elapsedS : 0
   return {
@@ -161,6 +169,8 @@ export const figures = (state: State, nowMs: number): Figures => {
     completed: state.completed,
     failed: state.failed,
     cached: state.cached,
+    quarantined: state.quarantined,
+    stalled: state.workers.reduce((stalled, worker) => stalled + (worker.index >= 0 && worker.stalled === true ? 1 : 0), 0),
     remaining,
     fraction: state.total === 0 ? 1 : (state.total - remaining) / state.total,
     elapsedS,
@@ -168,6 +178,10 @@ export const figures = (state: State, nowMs: number): Figures => {
     etaS: remaining === 0 ? 0 : ratePerS > 0 ? remaining / ratePerS : undefined
   }
 }
+
+/** `, 2 quarantined, 1 stalled`: what a run with a failure policy adds to the counts, only when there is some. */
+const policyCounts = (f: Figures) =>
+  (f.quarantined > 0 ? `, ${f.quarantined} quarantined` : "") + (f.stalled > 0 ? `, ${f.stalled} stalled` : "")
 
 const rate = (perS: number) => (perS >= 100 ? `${Math.round(perS)}/s` : perS >= 10 ? `${perS.toFixed(1)}/s` : `${perS.toFixed(2)}/s`)
 
@@ -201,8 +215,8 @@ export const frame = (state: State, nowMs: number, options: FrameOptions): Reado
   // From the fullest to the shortest text: the first that leaves the bar 10 cells is used, so that the
   // ETA keeps its unit on an 80-column terminal.
   const texts = [
-    [`${percent(f.fraction).padStart(4)} ${f.total - f.remaining}/${f.total}`, `${f.completed} done, ${f.failed} failed, ${f.cached} cached, ${f.remaining} left`, rate(f.ratePerS), when],
-    [`${percent(f.fraction).padStart(4)} ${f.total - f.remaining}/${f.total}`, `${f.failed} failed, ${f.cached} cached`, rate(f.ratePerS), when],
+    [`${percent(f.fraction).padStart(4)} ${f.total - f.remaining}/${f.total}`, `${f.completed} done, ${f.failed} failed${policyCounts(f)}, ${f.cached} cached, ${f.remaining} left`, rate(f.ratePerS), when],
+    [`${percent(f.fraction).padStart(4)} ${f.total - f.remaining}/${f.total}`, `${f.failed} failed${policyCounts(f)}, ${f.cached} cached`, rate(f.ratePerS), when],
     [`${percent(f.fraction).padStart(4)} ${f.total - f.remaining}/${f.total}`, when],
     [percent(f.fraction).padStart(4), when]
   ].map((parts) => parts.join(" · "))
@@ -235,7 +249,7 @@ export const line = (state: State, nowMs: number): string => {
   const f = figures(state, nowMs)
   return [
     `progress: ${percent(f.fraction)} ${f.total - f.remaining}/${f.total}`,
-    `${f.completed} done, ${f.failed} failed, ${f.cached} cached, ${f.remaining} left`,
+    `${f.completed} done, ${f.failed} failed${policyCounts(f)}, ${f.cached} cached, ${f.remaining} left`,
     rate(f.ratePerS),
     `ETA ${f.etaS === undefined ? "-" : Format.duration(f.etaS)}`,
     `elapsed ${Format.duration(f.elapsedS)}`

@@ -138,6 +138,8 @@ describe.skipIf(!fs.existsSync(chromiumPath))(`curator dashboard in Chromium (${
     expect(await text(page, "#card-failed")).toBe(String(summary.failed))
     expect(await text(page, "#card-remaining")).toBe(String(summary.remaining))
     expect(await text(page, "#card-total")).toBe(String(summary.total))
+    // No index of this run is quarantined; the card says so rather than staying empty.
+    expect(await text(page, "#card-quarantined")).toBe("0")
     expect(await text(page, "#db-path")).toBe(database)
     await page.locator("#latest-errors tbody tr").first().waitFor()
     expect(await page.locator("#latest-errors tbody tr").count()).toBe(3)

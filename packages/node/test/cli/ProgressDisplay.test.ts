@@ -39,6 +39,8 @@ describe("ProgressDisplay", () => {
       completed: 3,
       failed: 1,
       cached: 2,
+      quarantined: 0,
+      stalled: 0,
       remaining: 4,
       fraction: 0.6,
       elapsedS: 4,
@@ -54,6 +56,25 @@ describe("ProgressDisplay", () => {
       "  worker 2 22222222  idle (1 done)",
       "  worker 3 33333333  index 6 for 2.0 s"
     ])
+  })
+
+  it("counts quarantined indices apart (not left to do) and shows a stalled worker, in the frame and the plain line", () => {
+    const state = ProgressDisplay.makeState()
+    const events: Array<[number, Progress.ProgressEvent]> = [
+      [0, { _tag: "RunStarted", total: 10, cached: 2, quarantined: 3, backend: "fibers", concurrency: 2, location: undefined }],
+      [0, { _tag: "IndexStarted", index: 0, workerId: worker(1) }],
+      [0, { _tag: "IndexStarted", index: 1, workerId: worker(2) }],
+      [1000, { _tag: "IndexFinished", index: 1, workerId: worker(2), status: "completed", wallTimeNs: 1e9 }],
+      [3000, { _tag: "IndexStalled", index: 0, workerId: worker(1), items: 0 }]
+    ]
+    for (const [at, event] of events) ProgressDisplay.update(state, event, at)
+    expect(ProgressDisplay.figures(state, 4000)).toMatchObject({ quarantined: 3, stalled: 1, remaining: 4, fraction: 0.6 })
+    expect(ProgressDisplay.frame(state, 4000, { columns: 120, maxWorkers: 8 })).toEqual([
+      "███████████████░░░░░░░░░░  60% 6/10 · 1 done, 0 failed, 3 quarantined, 1 stalled, 2 cached, 4 left · 0.25/s · ETA 16.0 s",
+      "  worker 1 11111111  index 0 for 4.0 s (stalled)",
+      "  worker 2 22222222  idle (1 done)"
+    ])
+    expect(ProgressDisplay.line(state, 4000)).toContain("1 done, 0 failed, 3 quarantined, 1 stalled, 2 cached, 4 left")
   })
 
   it("fits the terminal: workers beyond the limit are counted, no line is wider than the terminal", () => {

@@ -155,14 +155,20 @@ export const makeQueries = (sql: SqlClient.SqlClient, runId: () => number) => {
           return found
         })
       ),
+    /** One grouped scan into a bitset (as the completed and failed sets), never a row per index. */
     quarantinedIndexSet: whenPresent(
       IndexSet.empty(),
       Effect.map(
         Effect.suspend(() =>
-          sql<{ idx: number }>`SELECT idx FROM curator_index_attempts WHERE run_id = ${runId()}
-            AND quarantine_after > 0 AND permanent_failures >= quarantine_after`
+          sql<{ word: number | string; bits: number | string }>`
+            SELECT idx / 32 AS word, SUM(CAST(1 AS BIGINT) << (idx % 32)) AS bits FROM curator_index_attempts
+            WHERE run_id = ${runId()} AND quarantine_after > 0 AND permanent_failures >= quarantine_after GROUP BY idx / 32`
         ),
-        (rows) => IndexSet.fromIndices(rows.map((row) => Number(row.idx)))
+        (words) => {
+          const set = IndexSet.empty()
+          for (const row of words) set.addWord(Number(row.word), Number(row.bits))
+          return set
+        }
       )
     ),
     liftQuarantine: whenPresent(

@@ -15,6 +15,7 @@ import * as Format from "../Format.js"
 import * as Json from "../Json.js"
 import * as Shared from "../Shared.js"
 import * as Target from "../Target.js"
+import { withProgress } from "../../internal/workerState.js"
 
 export const command = Command.make(
   "workers",
@@ -48,15 +49,7 @@ export const command = Command.make(
       const listed = chosen === undefined ? [] : yield* checkpoint.workersOf(chosen.invocationId)
       // Heartbeats' progress (FailurePolicy): items so far, and the watchdog's stalled flag.
       const progress = yield* checkpoint.workerProgress
-      const workers = listed.map((worker) => {
-        const beat = progress.get(worker.workerId)
-        const busy = worker.currentIndex !== null
-        return {
-          ...worker,
-          state: busy && beat?.stalled === true && beat.index === worker.currentIndex ? "stalled" : busy ? "busy" : "idle",
-          items: busy && beat !== undefined && beat.index === worker.currentIndex ? beat.items : null
-        }
-      })
+      const workers = listed.map((worker) => withProgress(worker, progress))
       if (json) return yield* Console.log(Format.json(workers.map((w) => ({ ...Json.worker(w), state: w.state, items: w.items }))))
       if (invocations.length === 0) return yield* Console.log("no workers registered")
       const shown = invocations.length > 20 ? invocations.slice(-20) : invocations

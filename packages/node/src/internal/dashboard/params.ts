@@ -69,7 +69,7 @@ export const selection = (query: Query): Effect.Effect<Selection, BadRequest> =>
   })
 
 /** The statuses an index can be listed by. */
-export const statuses = ["all", "completed", "failed", "remaining", "running"] as const
+export const statuses = ["all", "completed", "failed", "quarantined", "remaining", "running"] as const
 export type StatusFilter = typeof statuses[number]
 
 /** `status`: one of {@link statuses}, `all` when absent. */

@@ -9,6 +9,7 @@
  */
 import type { CheckpointStore, IndexSet, Provenance } from "@curator/core"
 import { Clock, Effect, Option, Ref } from "effect"
+import { withProgress, type WorkerState } from "../workerState.js"
 import * as Params from "./params.js"
 
 type Checkpoint = CheckpointStore.Checkpoint
@@ -17,8 +18,12 @@ type IndexMetrics = CheckpointStore.IndexMetrics
 
 const ms = (ns: number | null): number | null => (ns === null ? null : ns / 1e6)
 
-/** Where an index stands: recorded (`completed`, `failed`), held by a worker (`running`), or not yet run. */
-export type IndexStatus = "completed" | "failed" | "running" | "remaining"
+/**
+ * Where an index stands: recorded (`completed`, `failed`, or `quarantined`:
+ * failed permanently in several runs, so runs skip it), held by a worker
+ * (`running`), or not yet run.
+ */
+export type IndexStatus = "completed" | "failed" | "quarantined" | "running" | "remaining"
 
 /** The outcome of a recorded index, named as the page shows it (the database says `error`). */
 const recordedStatus = (m: IndexMetrics): "completed" | "failed" => (m.status === "completed" ? "completed" : "failed")
@@ -46,11 +51,15 @@ const stageInMs = (s: CheckpointStore.StageStatistics): StageStatistics => ({
   totalMs: s.totalNs / 1e6
 })
 
-/** A worker with the age of its heartbeat and whether it looks gone. */
+/** A worker with the age of its heartbeat, what it does (as `curator workers` says) and whether it looks gone. */
 export interface WorkerView extends CheckpointStore.WorkerRow {
   readonly heartbeatAgeS: number
   /** Busy on an index for longer than `staleAfterS`: probably dead (its process killed or its machine lost). */
   readonly stale: boolean
+  /** `stalled`: the run's watchdog saw its index produce nothing new for the run's `stallAfter`. */
+  readonly state: WorkerState
+  /** Items its index has produced so far, from its latest heartbeat (null when idle or not reported). */
+  readonly items: number | null
 }
 
 /**
@@ -62,10 +71,15 @@ export interface WorkerView extends CheckpointStore.WorkerRow {
 export const staleAfterSeconds = (slowestWallTimeNs: number | null): number =>
   Math.max(60, 3 * ((slowestWallTimeNs ?? 0) / 1e9))
 
-const workerViews = (workers: ReadonlyArray<CheckpointStore.WorkerRow>, staleAfterS: number, nowMs: number) =>
+const workerViews = (
+  workers: ReadonlyArray<CheckpointStore.WorkerRow>,
+  progress: Effect.Effect.Success<Checkpoint["workerProgress"]>,
+  staleAfterS: number,
+  nowMs: number
+) =>
   workers.map((worker): WorkerView => {
     const heartbeatAgeS = Math.max(0, (nowMs - Date.parse(worker.lastHeartbeat)) / 1e3)
-    return { ...worker, heartbeatAgeS, stale: worker.currentIndex !== null && heartbeatAgeS > staleAfterS }
+    return { ...withProgress(worker, progress), heartbeatAgeS, stale: worker.currentIndex !== null && heartbeatAgeS > staleAfterS }
   })
 
 const parseConfig = (json: string): Provenance.PipelineConfig | null => {
@@ -105,10 +119,15 @@ const indexRow = (
   index: number,
   recorded: IndexMetrics | undefined,
   holderId: string | undefined,
-  failedStage: string | null
+  failedStage: string | null,
+  quarantined: IndexSet.IndexSet
 ): IndexRow => ({
   index,
-  status: recorded !== undefined ? recordedStatus(recorded) : holderId !== undefined ? "running" : "remaining",
+  status: recorded !== undefined
+    ? recorded.status !== "completed" && quarantined.has(index) ? "quarantined" : recordedStatus(recorded)
+    : holderId !== undefined
+    ? "running"
+    : "remaining",
   completedAt: recorded?.completedAt ?? null,
   wallTimeMs: ms(recorded?.wallTimeNs ?? null),
   peakMemoryBytes: recorded?.peakMemoryBytes ?? null,
@@ -206,6 +225,7 @@ const membership = (
   status: Params.StatusFilter,
   completed: IndexSet.IndexSet,
   failed: IndexSet.IndexSet,
+  quarantined: IndexSet.IndexSet,
   running: ReadonlyMap<number, string>
 ): Membership => {
   const recorded = (index: number) => completed.has(index) || failed.has(index)
@@ -215,7 +235,10 @@ const membership = (
     case "completed":
       return { countIn: (from, to) => completed.countIn(from, to), has: (i) => completed.has(i) }
     case "failed":
+      // Quarantined indices among them: they failed too.
       return { countIn: (from, to) => failed.countIn(from, to), has: (i) => failed.has(i) }
+    case "quarantined":
+      return { countIn: (from, to) => quarantined.countIn(from, to), has: (i) => quarantined.has(i) }
     case "remaining":
       // Not recorded: waiting or held by a worker.
       return {
@@ -282,6 +305,8 @@ export const make = (checkpoint: Checkpoint): Effect.Effect<Views> =>
     const at = (mark: string) => {
       const summary = memo(mark, "summary", checkpoint.summary)
       const runFigures = memo(mark, "runFigures", checkpoint.runFigures)
+      /** Failed indices in quarantine (one grouped scan into a bitset). */
+      const quarantinedSet = memo(mark, "quarantined", checkpoint.quarantinedIndexSet)
       /** The workers of the latest run call: the newest invocation's rows. */
       const latestWorkers = memo(
         mark,
@@ -299,6 +324,7 @@ export const make = (checkpoint: Checkpoint): Effect.Effect<Views> =>
         summary,
         completedSet: memo(mark, "completed", checkpoint.completedIndexSet),
         failedSet: memo(mark, "failed", checkpoint.failedIndexSet),
+        quarantinedSet,
         stages: memo(mark, "stages", Effect.map(checkpoint.stageStatistics, (all) => all.map(stageInMs)), true),
         slowestWallTime: memo(mark, "slowestWall", Effect.map(checkpoint.statistics(), (st) => st.wallTimeNs.max)),
         latestWorkers,
@@ -307,8 +333,10 @@ export const make = (checkpoint: Checkpoint): Effect.Effect<Views> =>
           (workers) => new Map(workers.flatMap((w) => (w.currentIndex === null ? [] : [[w.currentIndex, w.workerId] as const])))
         ),
         /** Whole-run and latest-invocation figures under their own names (a run may span several invocations). */
-        figures: Effect.map(Effect.all([summary, runFigures]), ([s, run]) => ({
+        figures: Effect.map(Effect.all([summary, runFigures, quarantinedSet]), ([s, run, quarantined]) => ({
           summary: s,
+          /** Of the failed indices, those in quarantine (the summary's keys keep the reference's meaning). */
+          quarantined: quarantined.size,
           run: {
             ...run,
             completed: s.completed,
@@ -332,9 +360,10 @@ export const make = (checkpoint: Checkpoint): Effect.Effect<Views> =>
 
     const overview = Effect.gen(function*() {
       const { figures, latestWorkers, memo, slowestWallTime, stages } = yield* current
-      const { configJson, latestErrors, latestOutputs, logLabels, run, slowestWall, stageStats, workers } = yield* Effect.all({
+      const { configJson, latestErrors, latestOutputs, logLabels, progress, run, slowestWall, stageStats, workers } = yield* Effect.all({
         run: figures,
         workers: latestWorkers,
+        progress: memo("workerProgress", checkpoint.workerProgress),
         configJson: checkpoint.configJson,
         stageStats: stages,
         slowestWall: slowestWallTime,
@@ -352,10 +381,11 @@ export const make = (checkpoint: Checkpoint): Effect.Effect<Views> =>
       const doneNow = workers.reduce((sum, w) => sum + w.completedCount, 0)
       return {
         summary: run.summary,
+        quarantined: run.quarantined,
         run: run.run,
         ratePerS: run.summary.elapsed_s > 0 ? doneNow / run.summary.elapsed_s : null,
         staleAfterS,
-        workers: workerViews(workers, staleAfterS, nowMs),
+        workers: workerViews(workers, progress, staleAfterS, nowMs),
         workerLabels: logLabels,
         pipeline: parseConfig(configJson),
         stages: stageStats,
@@ -372,14 +402,18 @@ export const make = (checkpoint: Checkpoint): Effect.Effect<Views> =>
 
     const indices = (query: IndicesQuery) =>
       Effect.gen(function*() {
-        const { completedSet, failedSet, running, summary } = yield* current
-        const [s, completed, failed, held] = yield* Effect.all([summary, completedSet, failedSet, running])
+        const { completedSet, failedSet, quarantinedSet, running, summary } = yield* current
+        const [s, completed, failed, quarantined, held] = yield* Effect.all([summary, completedSet, failedSet, quarantinedSet, running])
         const ranges = normalize(query.selection, s.total)
-        const members = membership(query.status, completed, failed, held)
+        const members = membership(query.status, completed, failed, quarantined, held)
         const matching = ranges.reduce((sum, [from, to]) => sum + members.countIn(from, to), 0)
         const groups = pageOfMembers(ranges, members, (query.page - 1) * query.pageSize, query.pageSize)
         // Each group is consecutive members of one status within one range: one keyset read each.
-        const status = query.status === "completed" ? "completed" : query.status === "failed" ? "error" : undefined
+        const status = query.status === "completed"
+          ? "completed"
+          : query.status === "failed" || query.status === "quarantined"
+          ? "error"
+          : undefined
         const recordedRows = query.status === "remaining" || query.status === "running"
           ? []
           : (yield* Effect.forEach(groups, (group) =>
@@ -391,26 +425,31 @@ export const make = (checkpoint: Checkpoint): Effect.Effect<Views> =>
           page: query.page,
           pageSize: query.pageSize,
           pages: Math.max(1, Math.ceil(matching / query.pageSize)),
-          rows: groups.flat().map((index) => indexRow(index, recorded.get(index), held.get(index), stages.get(index) ?? null))
+          rows: groups.flat().map((index) => indexRow(index, recorded.get(index), held.get(index), stages.get(index) ?? null, quarantined))
         }
       })
 
     const indexDetail = (index: number) =>
       Effect.gen(function*() {
-        const { running, summary } = yield* current
+        const { quarantinedSet, running, summary } = yield* current
         const s = yield* summary
         if (index >= s.total) return Option.none()
-        const { artifacts, held, logs, metrics, outputs } = yield* Effect.all({
+        const { artifacts, details, held, logs, metrics, outputs, quarantined } = yield* Effect.all({
           metrics: checkpoint.metricsOf(index),
           held: running,
+          quarantined: quarantinedSet,
+          details: checkpoint.failureDetails([index]),
           outputs: checkpoint.outputsOf(index),
           artifacts: checkpoint.artifactsOf(index),
           logs: checkpoint.logsPage({ index, limit: 1000 })
         })
         const m = Option.getOrUndefined(metrics)
-        const stage = (yield* failedStages(m === undefined ? [] : [m])).get(index) ?? null
+        const detail = details.get(index)
         return Option.some({
-          ...indexRow(index, m, held.get(index), stage),
+          ...indexRow(index, m, held.get(index), detail?.stage ?? null, quarantined),
+          /** The failure policy's record of its last run (none in a reference database, or after a first-attempt success). */
+          attempts: detail?.attempts ?? null,
+          failureClass: detail?.failureClass ?? null,
           outputs: Option.getOrElse(outputs, () => []),
           artifacts,
           stages: (m?.stages ?? []).map((st) => ({ order: st.order, name: st.name, wallTimeMs: st.wallTimeNs / 1e6 })),
