@@ -96,14 +96,11 @@ describe("Backend", () => {
 
   it.live("layerFibers opens no more lanes than indices, and a slow index does not hold up the others", () =>
     Effect.gen(function*() {
-      const { finished, gauge, pipeline } = makeRecorder(5, [120, 10, 10, 10, 10])
-      const started = performance.now()
+      const { finished, gauge, pipeline } = makeRecorder(5, [400, 10, 10, 10, 10])
       yield* Pipeline.run(pipeline, { concurrency: 2 })
-      const took = performance.now() - started
-      // Index 0 runs alone on one lane while the other lane takes 1..4 in turn.
+      // Index 0 runs alone on one lane while the other lane takes 1..4 in turn: the order shows it, no clock is read.
       expect(finished).toEqual([1, 2, 3, 4, 0])
       expect(gauge.max()).toBe(2)
-      expect(took).toBeLessThan(200)
       expect(yield* readCheckpoint(pipeline, (c) => c.workers)).toHaveLength(2)
 
       const few = makeRecorder(3)
