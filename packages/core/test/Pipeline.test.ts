@@ -344,9 +344,9 @@ describe("Pipeline", () => {
               })
             })
           const source = streamed
-            ? Source.make({ name: "Read", length: 2, read: (index) => Stream.fromEffect(Effect.as(sleep(index, "read", 30), index)) })
-            : Source.make({ name: "Read", length: 2, items: (index) => Effect.as(sleep(index, "read", 30), [index]) })
-          const think = (n: number) => Effect.as(sleep(n, "think", 20), n)
+            ? Source.make({ name: "Read", length: 2, read: (index) => Stream.fromEffect(Effect.as(sleep(index, "read", 120), index)) })
+            : Source.make({ name: "Read", length: 2, items: (index) => Effect.as(sleep(index, "read", 120), [index]) })
+          const think = (n: number) => Effect.as(sleep(n, "think", 80), n)
           const filter = streamed
             ? Filter.make({ name: "Think", apply: (items: Stream.Stream<number>) => Stream.mapEffect(items, think) })
             : Filter.mapEffect({ name: "Think", f: think })
@@ -354,11 +354,11 @@ describe("Pipeline", () => {
             ? Sink.make({
               name: "Write",
               write: (items: Stream.Stream<number>, index) =>
-                Effect.zipRight(Stream.runDrain(items), Effect.as(sleep(index, "write", 40), [`/out/${index}`]))
+                Effect.zipRight(Stream.runDrain(items), Effect.as(sleep(index, "write", 160), [`/out/${index}`]))
             })
             : Sink.fromItems({
               name: "Write",
-              write: (_: ReadonlyArray<number>, index) => Effect.as(sleep(index, "write", 40), [`/out/${index}`])
+              write: (_: ReadonlyArray<number>, index) => Effect.as(sleep(index, "write", 160), [`/out/${index}`])
             })
           const pipeline = Pipeline.from(source).pipe(Pipeline.filter(filter), Pipeline.write(sink, { resume: true }))
           // A first run without metrics warms the code up; the second is measured.
@@ -368,17 +368,19 @@ describe("Pipeline", () => {
           const metrics = yield* readCheckpoint(pipeline, (c) => c.metrics)
           expect(metrics.map((m) => [m.index, m.status])).toEqual([[0, "completed"], [1, "completed"]])
           // Streams cost Effect's scheduler a few milliseconds per index, which
-          // chain subtraction adds to the stage that ran them (mostly the sink).
-          const slack = streamed ? 20 : 10
+          // chain subtraction adds to the stage that ran them (mostly the sink);
+          // a loaded machine adds more. The slack stays below the shortest
+          // stage (80 ms), so a stage's time filed under another still fails.
+          const slack = streamed ? 50 : 40
           for (const m of metrics) {
             // As the reference records them: the source and the sink by role, filters by name.
             expect(m.stages.map((s) => [s.order, s.name])).toEqual([[0, "source"], [1, "Think"], [2, "sink"]])
             const [read, think, write] = m.stages.map((s) => s.wallTimeNs / 1e6)
             const truth = slept.get(m.index)!
             const checks: ReadonlyArray<readonly [string, number, number, number]> = [
-              ["Read", read!, truth.read, 30],
-              ["Think", think!, truth.think, 20],
-              ["Write", write!, truth.write, 40]
+              ["Read", read!, truth.read, 120],
+              ["Think", think!, truth.think, 80],
+              ["Write", write!, truth.write, 160]
             ]
             for (const [stage, recorded, actual, requested] of checks) {
               // Never less than the stage slept (timers never fire more than a
@@ -391,7 +393,7 @@ describe("Pipeline", () => {
               })
             }
             const wall = m.wallTimeNs! / 1e6
-            expect(Math.abs(read! + think! + write! - wall)).toBeLessThanOrEqual(15)
+            expect(Math.abs(read! + think! + write! - wall)).toBeLessThanOrEqual(30)
           }
         }).pipe(Effect.provide(Live)))
     }
