@@ -50,7 +50,7 @@ afterAll(() => {
  * Timeouts of tests that start threads: generous, as starting threads is CPU
  * bound and this file may share the CPUs with other test files.
  */
-const threadTimeout = 120_000
+const threadTimeout = 240_000
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i)
 

@@ -93,7 +93,7 @@ beforeAll(async () => {
   ])
   // The index's failure-policy row went with it; the quarantine of every index is lifted without forgetting anything.
   results.lift = await curator(["reset", database, "--retry-quarantined"], { env: sandbox.env })
-}, 120_000)
+}, 300_000)
 
 afterAll(() => sandbox?.remove())
 
