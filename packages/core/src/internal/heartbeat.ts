@@ -23,19 +23,34 @@ export interface Progress {
   readonly stage: number
 }
 
-interface InFlight {
-  readonly index: number
-  readonly read: () => Progress | undefined
+/**
+ * What the watchdog knows of one worker's index in flight. A worker runs
+ * one index at a time, so its slot (and its local probe) is made when it
+ * starts its first index and reset for each next one: nothing is allocated
+ * per index.
+ */
+interface Slot {
+  busy: boolean
+  index: number
+  read: () => Progress | undefined
   /** Called (with the stage it stalled in) when the index stalls and the policy says to interrupt it. */
-  readonly interrupt: ((stage: number) => void) | undefined
+  interrupt: ((stage: number) => void) | undefined
   lastItems: number
   lastStage: number
   lastChange: number
   stalled: boolean
+  /** The probe of the worker's indices computed here (made on its first one). */
+  probe: LocalProbe | undefined
 }
 
 /** A probe kept in this process's memory, read by the watchdog. */
-const localProbe = (): Probe & { readonly read: () => Progress } => {
+interface LocalProbe extends Probe {
+  readonly read: () => Progress
+  /** Back to nothing seen, for the worker's next index. */
+  readonly reset: () => void
+}
+
+const localProbe = (): LocalProbe => {
   let items = 0
   let stage = 0
   return {
@@ -48,9 +63,15 @@ const localProbe = (): Probe & { readonly read: () => Progress } => {
     items: (count) => {
       items += count
     },
-    read: () => ({ items, stage })
+    read: () => ({ items, stage }),
+    reset: () => {
+      items = 0
+      stage = 0
+    }
   }
 }
+
+const noProgress = () => undefined
 
 export interface WatchdogOptions {
   readonly checkpoint: Checkpoint | undefined
@@ -66,62 +87,93 @@ export interface WatchdogOptions {
 /** Starts the watchdog in the run's scope; returns how lanes register the indices they start. */
 export const start = (options: WatchdogOptions) =>
   Effect.gen(function*() {
-    const inFlight = new Map<string, InFlight>()
+    const slots = new Map<string, Slot>()
+    let busy = 0
     const stallMs = options.stallAfter === undefined ? undefined : Duration.toMillis(options.stallAfter)
 
     const tick = Effect.gen(function*() {
-      if (inFlight.size === 0) return
+      if (busy === 0) return
       const now = Date.now()
       const at = yield* Timestamp.now
-      for (const [workerId, entry] of inFlight) {
+      for (const [workerId, entry] of slots) {
+        if (!entry.busy) continue
+        // Read before anything yields: the slot may be reused by the worker's next index meanwhile.
+        const { index, interrupt } = entry
         const progress = entry.read()
         if (progress === undefined) continue
+        let stalled = entry.stalled
         if (progress.items !== entry.lastItems || progress.stage !== entry.lastStage) {
           entry.lastItems = progress.items
           entry.lastStage = progress.stage
           entry.lastChange = now
           entry.stalled = false
+          stalled = false
         } else if (stallMs !== undefined && !entry.stalled && now - entry.lastChange >= stallMs) {
           entry.stalled = true
+          stalled = true
           yield* asFramework(Effect.logWarning(
-            `index ${entry.index} on worker ${workerId.slice(0, 8)} has produced nothing new for ${describeDuration(Duration.millis(now - entry.lastChange))} ` +
+            `index ${index} on worker ${workerId.slice(0, 8)} has produced nothing new for ${describeDuration(Duration.millis(now - entry.lastChange))} ` +
               `in stage ${options.stageName(progress.stage)} (${progress.items} items so far): stalled` +
               (options.onStall === "interrupt" ? "; interrupting it" : "")
           ))
-          options.onProgress?.({ _tag: "IndexStalled", index: entry.index, workerId, items: progress.items })
-          if (options.onStall === "interrupt") entry.interrupt?.(progress.stage)
+          options.onProgress?.({ _tag: "IndexStalled", index, workerId, items: progress.items })
+          if (options.onStall === "interrupt") interrupt?.(progress.stage)
         }
         if (options.checkpoint !== undefined) {
-          yield* options.checkpoint.heartbeat({ workerId, index: entry.index, items: progress.items, stalled: entry.stalled, at })
+          yield* options.checkpoint.heartbeat({ workerId, index, items: progress.items, stalled, at })
         }
       }
     })
     yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(options.interval), Effect.ignore(tick))))
 
-    const track = (workerId: string, index: number, read: () => Progress | undefined, interrupt?: (stage: number) => void) => {
-      inFlight.set(workerId, {
-        index,
-        read,
-        interrupt,
-        lastItems: 0,
-        lastStage: -1,
-        lastChange: Date.now(),
-        stalled: false
-      })
+    const slotOf = (workerId: string): Slot => {
+      let slot = slots.get(workerId)
+      if (slot === undefined) {
+        slot = {
+          busy: false,
+          index: 0,
+          read: noProgress,
+          interrupt: undefined,
+          lastItems: 0,
+          lastStage: -1,
+          lastChange: 0,
+          stalled: false,
+          probe: undefined
+        }
+        slots.set(workerId, slot)
+      }
+      return slot
+    }
+    const track = (slot: Slot, index: number, read: () => Progress | undefined, interrupt?: (stage: number) => void) => {
+      if (!slot.busy) busy++
+      slot.busy = true
+      slot.index = index
+      slot.read = read
+      slot.interrupt = interrupt
+      slot.lastItems = 0
+      slot.lastStage = -1
+      slot.lastChange = Date.now()
+      slot.stalled = false
     }
     return {
       /** An index starts here: its probe, watched until `finished`. */
       local: (workerId: string, index: number, interrupt?: (stage: number) => void): Probe => {
-        const probe = localProbe()
-        track(workerId, index, probe.read, interrupt)
+        const slot = slotOf(workerId)
+        const probe = slot.probe ??= localProbe()
+        probe.reset()
+        track(slot, index, probe.read, interrupt)
         return probe
       },
       /** An index starts elsewhere; `read` gives its progress as the other side shares it. */
       remote: (workerId: string, index: number, read: (() => Progress | undefined) | undefined) => {
-        if (read !== undefined) track(workerId, index, read)
+        if (read !== undefined) track(slotOf(workerId), index, read)
       },
       finished: (workerId: string) => {
-        inFlight.delete(workerId)
+        const slot = slots.get(workerId)
+        if (slot === undefined || !slot.busy) return
+        slot.busy = false
+        slot.interrupt = undefined
+        busy--
       }
     }
   })
