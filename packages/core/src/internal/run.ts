@@ -144,10 +144,6 @@ const execute = <E, R, Tracked extends boolean>(
       "curator.db_path": checkpoint?.location ?? ""
     })
     const tracing = yield* tracingEnabled
-    // The run's clock, read directly where an index starts and is recorded (the same time `Timestamp.now`
-    // gives, without an effect of its own: twice per index, it cost more than the rest of the bookkeeping).
-    const clock = yield* Effect.clock
-    const timestamp = () => Timestamp.fromEpochNanos(clock.unsafeCurrentTimeNanos())
     const stageNames = stagesOf(pipeline as Pipeline<unknown, unknown, boolean>).map((stage) => stage.name)
     const timeoutFor = (timeout: Duration.Duration) => ({
       millis: Duration.toMillis(timeout),
@@ -377,7 +373,7 @@ const execute = <E, R, Tracked extends boolean>(
               yield* checkpoint.recordSuccess({
                 index,
                 workerId: lane.workerId,
-                completedAt: timestamp(),
+                completedAt: yield* Timestamp.now,
                 paths: computed.paths,
                 wallTimeNs: computed.wallTimeNs,
                 peakMemoryBytes: computed.peakMemoryBytes,
@@ -406,7 +402,7 @@ const execute = <E, R, Tracked extends boolean>(
             yield* checkpoint.recordFailure({
               index,
               workerId: lane.workerId,
-              completedAt: timestamp(),
+              completedAt: yield* Timestamp.now,
               error: computed.message,
               wallTimeNs: computed.wallTimeNs,
               peakMemoryBytes: computed.peakMemoryBytes,
@@ -435,13 +431,12 @@ const execute = <E, R, Tracked extends boolean>(
         const timer = setTimeout(() => resume(Effect.void), 0)
         return Effect.sync(() => clearTimeout(timer))
       })
-      const letEventsIn = <A, E, R>(next: Effect.Effect<A, E, R>) =>
-        Effect.suspend(() => {
-          const now = performance.now()
-          if (now - lastYield < 50) return next
-          lastYield = now
-          return Effect.zipRight(macrotask, next)
-        })
+      const letEventsIn = Effect.suspend(() => {
+        const now = performance.now()
+        if (now - lastYield < 50) return Effect.void
+        lastYield = now
+        return macrotask
+      })
 
       // Each index's input fingerprint, taken as it starts (before its input is read), recorded with its success.
       const fingerprints = new Map<number, string>()
@@ -457,8 +452,8 @@ const execute = <E, R, Tracked extends boolean>(
         Effect.suspend(() => {
           progress?.({ _tag: "IndexStarted", index, workerId: lane.workerId })
           if (checkpoint === undefined) return Effect.void
-          const heartbeat = () => checkpoint.indexStarted(lane.workerId, index, timestamp())
-          return fingerprintOf === undefined ? heartbeat() : Effect.zipRight(takeFingerprint(index), Effect.suspend(heartbeat))
+          const heartbeat = Effect.flatMap(Timestamp.now, (at) => checkpoint.indexStarted(lane.workerId, index, at))
+          return fingerprintOf === undefined ? heartbeat : Effect.zipRight(takeFingerprint(index), heartbeat)
         })
 
       const work: Work<CheckpointError | IndexFailed, R> = {
@@ -476,7 +471,7 @@ const execute = <E, R, Tracked extends boolean>(
         // The rest of a unit (several indices of one partition) is not started after a stop.
         process: (index, lane) =>
           stopping ? Effect.void : Effect.zipRight(
-            letEventsIn(started(index, lane)),
+            Effect.zipRight(letEventsIn, started(index, lane)),
             Effect.flatMap(
               traced(index, lane, watched(index, lane, (probe) => computeLocally(index, lane.workerId, probe))),
               (computed) => recordIndex(index, lane, computed)
