@@ -110,7 +110,8 @@ export const drain = <A>(options: {
 }): Sink<A> =>
   makeComponent(TypeId, options.name, options.params, {
     write: (items: Stream.Stream<A>, index: number) => Effect.as(Stream.runDrain(items), options.pathOf(index)),
-    writeItems: (_: ReadonlyArray<A>, index: number) => Effect.sync(() => options.pathOf(index)),
+    // The paths as a value: a stage that is a value needs no stage context (see internal/computeIndex.ts).
+    writeItems: (_: ReadonlyArray<A>, index: number) => Effect.succeed(options.pathOf(index)),
     partition: undefined
   })
 

@@ -6,7 +6,7 @@
  * peak memory. What it produced — paths, artifacts, log lines, timings — is
  * returned as a `Computed`; recording it is the run's business.
  */
-import { Cause, Channel, Chunk, Context, type Duration, Effect, Either, FiberRef, Option, Schema, Stream, type Tracer } from "effect"
+import { Cause, Channel, Chunk, Context, type Duration, Effect, Either, Exit, FiberRef, Option, Schema, Stream, type Tracer } from "effect"
 import type { LogEntry, OutputCheck, StageTiming } from "../CheckpointStore.js"
 import * as FailurePolicy from "../FailurePolicy.js"
 import type { MemoryMeter } from "../Host.js"
@@ -260,11 +260,18 @@ const throughArrays = (
     memory?.sample()
   }
   // A failed index records no stage times, so only a stage that succeeds is settled.
-  const timed = <A>(k: number, stage: Effect.Effect<A, unknown, unknown>) =>
+  const timed = <A>(k: number, stage: () => Effect.Effect<A, unknown, unknown>) =>
     Effect.suspend(() => {
       const started = performance.now()
       enter(tracking, k)
-      return Effect.map(scope.effect(stages[k]!, stage), (value) => {
+      const effect = stage()
+      // A value the stage already had (`Effect.succeed`) runs no code that could log, report an
+      // artifact or fork a fiber: without spans to make, it needs no stage context.
+      if (!tracing && Exit.isExit(effect) && Exit.isSuccess(effect)) {
+        settle(k, started)
+        return effect
+      }
+      return Effect.map(scope.effect(stages[k]!, effect), (value) => {
         settle(k, started)
         return value
       })
@@ -283,8 +290,8 @@ const throughArrays = (
       const step = filters[i]!.itemwise!
       if (step._tag === "Effect" || tracing) {
         const stage = step._tag === "Effect"
-          ? Effect.forEach(flowing, step.f)
-          : Effect.sync(() => runSync(step.f, flowing))
+          ? () => Effect.forEach(flowing, step.f)
+          : () => Effect.sync(() => runSync(step.f, flowing))
         return Effect.flatMap(timed(i + 1, stage), (next) => applyFilters(i + 1, next))
       }
       const started = performance.now()
@@ -294,11 +301,11 @@ const throughArrays = (
     }
     return Effect.succeed(flowing)
   }
-  return timed(0, source.items!(index)).pipe(
+  return timed(0, () => source.items!(index)).pipe(
     Effect.flatMap((items) => applyFilters(0, items)),
     Effect.flatMap((items) => {
       tracking.probe.items(items.length)
-      return timed(stages.length - 1, sink.writeItems!(items, index))
+      return timed(stages.length - 1, () => sink.writeItems!(items, index))
     })
   )
 }
@@ -332,10 +339,22 @@ export const makeLanesOf = (pipeline: Pipeline<unknown, unknown, boolean>): Lane
  * context when the index ends, however it ends. Fibers a stage forks
  * inherit its context as with a provide.
  */
-const switchingScope = (indexContext: Context.Context<never>): StageScope => ({
-  effect: (stage, effect) => Effect.zipRight(FiberRef.set(FiberRef.currentContext, Context.add(indexContext, CurrentStage, stage)), effect),
-  stream: untracedScope.stream
-})
+const switchingScope = (outer: Context.Context<never>, withIndex: (outer: Context.Context<never>) => Context.Context<never>) => {
+  // Made when a stage first needs it: a stage that needs none (see `throughArrays`) costs no context.
+  let indexContext: Context.Context<never> | undefined
+  const scope: StageScope = {
+    effect: (stage, effect) => {
+      indexContext ??= withIndex(outer)
+      return Effect.zipRight(FiberRef.set(FiberRef.currentContext, Context.add(indexContext, CurrentStage, stage)), effect)
+    },
+    stream: untracedScope.stream
+  }
+  return {
+    scope,
+    /** Puts the caller's context back, if a stage changed it. */
+    restore: Effect.suspend(() => indexContext === undefined ? Effect.void : FiberRef.set(FiberRef.currentContext, outer))
+  }
+}
 
 /**
  * The stage scope of one index through streams without tracing: the sink's
@@ -469,11 +488,8 @@ export const makeComputeIndex = <E, R>(
     // The items fast path: the index's context is set once and switched per stage (see `switchingScope`);
     // every stage sets its context as it starts, so only the caller's needs putting back.
     return Effect.withFiberRuntime<Computed<E>, never, R>((fiber) => {
-      const outer = fiber.getFiberRef(FiberRef.currentContext)
-      return Effect.onExit(
-        computed(index, current, switchingScope(withIndex(outer)), probe, stateful),
-        () => FiberRef.set(FiberRef.currentContext, outer)
-      ) as Effect.Effect<Computed<E>, never, R>
+      const { restore, scope } = switchingScope(fiber.getFiberRef(FiberRef.currentContext), withIndex)
+      return Effect.onExit(computed(index, current, scope, probe, stateful), () => restore) as Effect.Effect<Computed<E>, never, R>
     })
   }
   return withRetries(policy, compute)

@@ -24,12 +24,13 @@ export interface Progress {
 }
 
 /**
- * What the watchdog keeps of one lane (worker id): the index it runs and what
- * was last seen of it. Kept for the lane's life and reused by each index it
- * runs, so that starting an index allocates nothing.
+ * What the watchdog knows of one worker's index in flight. A worker runs
+ * one index at a time, so its slot (and its local probe) is made when it
+ * starts its first index and reset for each next one: nothing is allocated
+ * per index.
  */
-interface Watched {
-  /** The index in flight, or -1 between indices. */
+interface Slot {
+  busy: boolean
   index: number
   read: () => Progress | undefined
   /** Called (with the stage it stalled in) when the index stalls and the policy says to interrupt it. */
@@ -38,17 +39,21 @@ interface Watched {
   lastStage: number
   lastChange: number
   stalled: boolean
+  /** The probe of the worker's indices computed here (made on its first one). */
+  probe: LocalProbe | undefined
 }
 
-/** A probe kept in this process's memory, read by the watchdog: one per lane, reset for each index. */
-const localProbe = (): Probe & { readonly read: () => Progress; readonly reset: () => void } => {
+/** A probe kept in this process's memory, read by the watchdog. */
+interface LocalProbe extends Probe {
+  readonly read: () => Progress
+  /** Back to nothing seen, for the worker's next index. */
+  readonly reset: () => void
+}
+
+const localProbe = (): LocalProbe => {
   let items = 0
   let stage = 0
   return {
-    reset: () => {
-      items = 0
-      stage = 0
-    },
     attempt: () => {
       items = 0
     },
@@ -58,9 +63,15 @@ const localProbe = (): Probe & { readonly read: () => Progress; readonly reset: 
     items: (count) => {
       items += count
     },
-    read: () => ({ items, stage })
+    read: () => ({ items, stage }),
+    reset: () => {
+      items = 0
+      stage = 0
+    }
   }
 }
+
+const noProgress = () => undefined
 
 export interface WatchdogOptions {
   readonly checkpoint: Checkpoint | undefined
@@ -94,71 +105,93 @@ const off: Watchdog = { local: () => none, remote: () => {}, finished: () => {} 
 export const start = (options: WatchdogOptions) =>
   Effect.gen(function*() {
     if (!(yield* FiberRef.get(enabled))) return off
-    const inFlight = new Map<string, Watched>()
-    const probes = new Map<string, ReturnType<typeof localProbe>>()
+    const slots = new Map<string, Slot>()
+    let busy = 0
     const stallMs = options.stallAfter === undefined ? undefined : Duration.toMillis(options.stallAfter)
 
     const tick = Effect.gen(function*() {
-      if (inFlight.size === 0) return
+      if (busy === 0) return
       const now = Date.now()
       const at = yield* Timestamp.now
-      for (const [workerId, entry] of inFlight) {
-        if (entry.index < 0) continue
+      for (const [workerId, entry] of slots) {
+        if (!entry.busy) continue
+        // Read before anything yields: the slot may be reused by the worker's next index meanwhile.
+        const { index, interrupt } = entry
         const progress = entry.read()
         if (progress === undefined) continue
+        let stalled = entry.stalled
         if (progress.items !== entry.lastItems || progress.stage !== entry.lastStage) {
           entry.lastItems = progress.items
           entry.lastStage = progress.stage
           entry.lastChange = now
           entry.stalled = false
+          stalled = false
         } else if (stallMs !== undefined && !entry.stalled && now - entry.lastChange >= stallMs) {
           entry.stalled = true
+          stalled = true
           yield* asFramework(Effect.logWarning(
-            `index ${entry.index} on worker ${workerId.slice(0, 8)} has produced nothing new for ${describeDuration(Duration.millis(now - entry.lastChange))} ` +
+            `index ${index} on worker ${workerId.slice(0, 8)} has produced nothing new for ${describeDuration(Duration.millis(now - entry.lastChange))} ` +
               `in stage ${options.stageName(progress.stage)} (${progress.items} items so far): stalled` +
               (options.onStall === "interrupt" ? "; interrupting it" : "")
           ))
-          options.onProgress?.({ _tag: "IndexStalled", index: entry.index, workerId, items: progress.items })
-          if (options.onStall === "interrupt") entry.interrupt?.(progress.stage)
+          options.onProgress?.({ _tag: "IndexStalled", index, workerId, items: progress.items })
+          if (options.onStall === "interrupt") interrupt?.(progress.stage)
         }
         if (options.checkpoint !== undefined) {
-          yield* options.checkpoint.heartbeat({ workerId, index: entry.index, items: progress.items, stalled: entry.stalled, at })
+          yield* options.checkpoint.heartbeat({ workerId, index, items: progress.items, stalled, at })
         }
       }
     })
     yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(options.interval), Effect.ignore(tick))))
 
-    const track = (workerId: string, index: number, read: () => Progress | undefined, interrupt?: (stage: number) => void) => {
-      const entry = inFlight.get(workerId)
-      if (entry === undefined) {
-        inFlight.set(workerId, { index, read, interrupt, lastItems: 0, lastStage: -1, lastChange: Date.now(), stalled: false })
-        return
+    const slotOf = (workerId: string): Slot => {
+      let slot = slots.get(workerId)
+      if (slot === undefined) {
+        slot = {
+          busy: false,
+          index: 0,
+          read: noProgress,
+          interrupt: undefined,
+          lastItems: 0,
+          lastStage: -1,
+          lastChange: 0,
+          stalled: false,
+          probe: undefined
+        }
+        slots.set(workerId, slot)
       }
-      entry.index = index
-      entry.read = read
-      entry.interrupt = interrupt
-      entry.lastItems = 0
-      entry.lastStage = -1
-      entry.lastChange = Date.now()
-      entry.stalled = false
+      return slot
+    }
+    const track = (slot: Slot, index: number, read: () => Progress | undefined, interrupt?: (stage: number) => void) => {
+      if (!slot.busy) busy++
+      slot.busy = true
+      slot.index = index
+      slot.read = read
+      slot.interrupt = interrupt
+      slot.lastItems = 0
+      slot.lastStage = -1
+      slot.lastChange = Date.now()
+      slot.stalled = false
     }
     const watchdog: Watchdog = {
-      local: (workerId, index, interrupt) => {
-        let probe = probes.get(workerId)
-        if (probe === undefined) {
-          probe = localProbe()
-          probes.set(workerId, probe)
-        }
+      /** An index starts here: its probe, watched until `finished`. */
+      local: (workerId: string, index: number, interrupt?: (stage: number) => void): Probe => {
+        const slot = slotOf(workerId)
+        const probe = slot.probe ??= localProbe()
         probe.reset()
-        track(workerId, index, probe.read, interrupt)
+        track(slot, index, probe.read, interrupt)
         return probe
       },
-      remote: (workerId, index, read) => {
-        if (read !== undefined) track(workerId, index, read)
+      /** An index starts elsewhere; `read` gives its progress as the other side shares it. */
+      remote: (workerId: string, index: number, read: (() => Progress | undefined) | undefined) => {
+        if (read !== undefined) track(slotOf(workerId), index, read)
       },
-      finished: (workerId) => {
-        const entry = inFlight.get(workerId)
-        if (entry !== undefined) entry.index = -1
+      finished: (workerId: string) => {
+        const slot = slots.get(workerId)
+        if (slot === undefined || !slot.busy) return
+        slot.busy = false
+        slot.interrupt = undefined
+        busy--
       }
     }
     return watchdog

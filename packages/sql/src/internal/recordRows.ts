@@ -68,11 +68,7 @@ const columns = {
 
 type Table = keyof typeof columns
 
-/**
- * Whether a value fits its column: the plain check of each kind's schema,
- * run on every row of every record (Schema's own validation costs ~20 µs a
- * record; it is run only on a row that does not fit, for its message).
- */
+/** Whether a value fits its column: the plain check of its kind's schema. */
 const fits = (kind: Kind, value: unknown): boolean => {
   switch (kind) {
     case "int":
@@ -97,16 +93,25 @@ const validators = Object.fromEntries(
   ])
 ) as Record<Table, (row: Row) => Either.Either<unknown, ParseResult.ParseError>>
 
-// The same columns as a list per table, walked for every row (cheaper than walking the object's keys).
-const columnList = Object.fromEntries(
-  Object.entries(columns).map(([table, kindsOf]) => [table, Object.entries(kindsOf)])
-) as unknown as Record<Table, ReadonlyArray<readonly [string, Kind]>>
+/**
+ * Whether each value of a row fits its column, per table, made once and run
+ * on every row of every record (Schema's own validation costs ~20 µs a
+ * record; it is run only on a row that does not fit, for its message).
+ */
+const fitters = Object.fromEntries(
+  Object.entries(columns).map(([table, kindsOf]) => {
+    const names = Object.keys(kindsOf)
+    const kindList = Object.values(kindsOf) as ReadonlyArray<Kind>
+    return [table, (row: Row) => {
+      for (let i = 0; i < names.length; i++) if (!fits(kindList[i]!, row[names[i]!])) return false
+      return true
+    }]
+  })
+) as Record<Table, (row: Row) => boolean>
 
 /** What is wrong with a row, naming the column and the value (`output_files.path: Expected string, actual 7`), if anything. */
 const problemOf = (table: Table, row: Row): string | undefined => {
-  let fitting = true
-  for (const [name, kind] of columnList[table]) fitting &&= fits(kind, row[name])
-  if (fitting) return undefined
+  if (fitters[table](row)) return undefined
   const result = validators[table](row)
   if (Either.isRight(result)) return undefined
   const [issue] = ParseResult.ArrayFormatter.formatErrorSync(result.left)
@@ -130,10 +135,12 @@ export const success = (runId: number, record: CheckpointStore.SuccessRecord): R
       error: invalidRecordError(`index_results.output_paths: Expected an array of paths, actual ${String(record.paths)}`)
     })
   }
+  const index = record.index
   const paths = record.paths.map(text) as ReadonlyArray<string>
+  // Most records list one path and no artifact: those take no extra collections.
   const rows: ResultRows = {
     row: {
-      idx: record.index,
+      idx: index,
       run_id: runId,
       status: "completed",
       output_paths: JSON.stringify(paths),
@@ -146,35 +153,36 @@ export const success = (runId: number, record: CheckpointStore.SuccessRecord): R
     },
     children: {
       stages: record.stages.map((stage) => ({
-        idx: record.index,
+        idx: index,
         run_id: runId,
         stage_order: stage.order,
         stage_name: wellFormed(stage.name),
         wall_time_ns: stage.wallTimeNs
       })),
       // A path listed twice by one sink is one file: `output_files` keys rows by path.
-      outputs: [...new Set(paths)].map((path, seq) => ({ path, idx: record.index, run_id: runId, seq })),
-      artifacts: record.artifacts.map((artifact) => ({
+      outputs: (paths.length === 1 ? paths : [...new Set(paths)]).map((path, seq) => ({ path, idx: index, run_id: runId, seq })),
+      artifacts: record.artifacts.length === 0 ? [] : record.artifacts.map((artifact) => ({
         path: text(artifact.path) as string,
-        idx: record.index,
+        idx: index,
         run_id: runId,
         filter_name: wellFormed(artifact.filterName),
         filter_order: artifact.filterOrder
       })),
       inputs: record.fingerprint === undefined
         ? []
-        : [{ run_id: runId, idx: record.index, fingerprint: text(record.fingerprint) as string }],
+        : [{ run_id: runId, idx: index, fingerprint: text(record.fingerprint) as string }],
       checks: [...new Map((record.outputChecks ?? []).map((check) => [text(check.path) as string, check])).entries()].map((
         [path, check]
       ) => ({ run_id: runId, path, idx: record.index, size: check.size, hash: check.hash === null ? null : text(check.hash) as string }))
     }
   }
+  const { children } = rows
   const problem = problemOf("index_results", rows.row) ??
-    firstProblem("stage_metrics", rows.children.stages) ??
-    firstProblem("output_files", rows.children.outputs) ??
-    firstProblem("filter_artifacts", rows.children.artifacts) ??
-    firstProblem("curator_index_inputs", rows.children.inputs) ??
-    firstProblem("curator_output_checks", rows.children.checks)
+    firstProblem("stage_metrics", children.stages) ??
+    firstProblem("output_files", children.outputs) ??
+    firstProblem("filter_artifacts", children.artifacts) ??
+    firstProblem("curator_index_inputs", children.inputs) ??
+    firstProblem("curator_output_checks", children.checks)
   return problem === undefined ? rows : failure(runId, { ...record, error: invalidRecordError(problem) })
 }
 

@@ -174,7 +174,9 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
           // One row per path even when two indices of the batch list the same
           // file (the later wins, as it would statement by statement):
           // PostgreSQL refuses an upsert that touches a row twice.
-          const outputs = [...new Map(results.flatMap((r) => r.children.outputs).map((row) => [`${row.run_id}:${row.path}`, row])).values()]
+          const outputsByPath = new Map<string, Row>()
+          for (const r of results) for (const row of r.children.outputs) outputsByPath.set(`${row.run_id}:${row.path}`, row)
+          const outputs = [...outputsByPath.values()]
           const artifacts = results.flatMap((r) => r.children.artifacts)
           if (stages.length > 0) {
             yield* insert(
@@ -282,12 +284,14 @@ export const makeWriter = (sql: SqlClient.SqlClient, options: WriterOptions & {
       if (currentIndex === null && beating.delete(workerId)) {
         pending.progress.set(workerId, FailureRecords.progressRow(runOf.get(workerId) ?? 0, workerId, null, 0, false, wellFormed(at)))
       }
+      // The batch's own state of the worker, updated in place (twice per index: it starts, it is recorded).
       const state = pending.workerState.get(workerId)
-      pending.workerState.set(workerId, {
-        lastHeartbeat: wellFormed(at),
-        currentIndex,
-        completed: (state?.completed ?? 0) + completed
-      })
+      if (state === undefined) pending.workerState.set(workerId, { lastHeartbeat: wellFormed(at), currentIndex, completed })
+      else {
+        state.lastHeartbeat = wellFormed(at)
+        state.currentIndex = currentIndex
+        state.completed += completed
+      }
     }
 
     yield* Effect.forkScoped(
