@@ -32,7 +32,8 @@ export interface ComputeRequest {
   readonly resume?: boolean | undefined
   /**
    * What the run records of each output (its `verifyOutputs`, not the
-   * module's): sizes, or sizes and content hashes, measured here.
+   * module's): sizes, or sizes and content hashes, measured here; absent,
+   * nothing is measured.
    */
   readonly measureOutputs?: "size" | "content" | undefined
   /** Where the index reports its attempts, stage and items, for a watcher (heartbeats, timeouts). */
@@ -64,7 +65,8 @@ export const makeIndexServer = <E, Tracked extends boolean>(
         request.workerId,
         request.probe,
         request.resume,
-        request.measureOutputs
+        // Not the module's option: a run that records nothing has nothing measured here either.
+        request.measureOutputs ?? "none"
       ).pipe(
         withLogger(makeLogger([], level, "report"), level, true)
       )

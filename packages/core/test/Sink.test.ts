@@ -4,9 +4,10 @@
  * records in order; a sink that fails leaves its index failed.
  */
 import { Filter, Pipeline, Sink, Source } from "@curator/core"
+import * as Remote from "@curator/core/Remote"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option, Stream } from "effect"
-import { Boom, Live, outcomesOf, readCheckpoint } from "./helpers.js"
+import { Boom, Live, outcomesOf, readCheckpoint, TestHost } from "./helpers.js"
 
 /** Index `i` yields `0..i`; `pulled` counts the items read. */
 const counting = () => {
@@ -88,6 +89,31 @@ describe("Sink", () => {
       expect([...recorded.completed].sort()).toEqual([0, 2])
       expect(recorded.owner).toEqual(Option.none())
     }).pipe(Effect.provide(Live)))
+
+  it.scoped("meterOutput meters in the mode of the run an index is served for (a thread's, a runner's), not the module's", () =>
+    Effect.gen(function*() {
+      // The module asks for content hashes; the run may record sizes, or nothing (`curator run --verify exists`).
+      const metered: Array<string> = []
+      const pipeline = Pipeline.from(Source.make({ name: "One", length: 1, read: () => Stream.make("x") })).pipe(
+        Pipeline.write(Sink.make({
+          name: "Metered",
+          write: (items: Stream.Stream<string>, index) =>
+            Effect.gen(function*() {
+              yield* Stream.runDrain(items)
+              const meter = yield* Sink.meterOutput(`/out/${index}`)
+              metered.push(Option.match(meter, { onNone: () => "none", onSome: (m) => (m.update(new Uint8Array(3)), "metered") }))
+              if (Option.isSome(meter)) yield* meter.value.done
+              return [`/out/${index}`]
+            })
+        }), { verifyOutputs: "content" })
+      )
+      const serve = yield* Remote.makeIndexServer(pipeline)
+      const request = { index: 0, workerId: "w", logLevel: "Info", tracing: false } as const
+      const checksOf = (report: Remote.IndexReport) => report._tag === "Success" ? report.outputChecks : report._tag
+      expect(checksOf(yield* serve({ ...request, measureOutputs: "size" }))).toEqual([{ path: "/out/0", size: 3, hash: null }])
+      expect(checksOf(yield* serve({ ...request, measureOutputs: undefined }))).toBeUndefined()
+      expect(metered).toEqual(["metered", "none"])
+    }).pipe(Effect.provide(TestHost)))
 
   it("is recognised by isSink", () => {
     expect(Sink.isSink(Sink.drain({ name: "Drop", pathOf: () => [] }))).toBe(true)

@@ -377,7 +377,7 @@ const indexScope = (indexContext: Context.Context<never>): StageScope => ({
 export const makeComputeIndex = <E, R>(
   pipeline: Pipeline<E, R, boolean>,
   options: ComputeOptions
-): (index: number, workerId: string, probe?: Probe, resume?: boolean, measure?: MeasureMode) => Effect.Effect<Computed<E>, never, R> => {
+): (index: number, workerId: string, probe?: Probe, resume?: boolean, measure?: MeasureMode | "none") => Effect.Effect<Computed<E>, never, R> => {
   const any = pipeline as AnyPipeline
   const stages = stagesOf(any)
   const fastPath = any.source.items !== undefined && any.sink.writeItems !== undefined &&
@@ -464,8 +464,10 @@ export const makeComputeIndex = <E, R>(
     workerId: string,
     probe: Probe = none,
     resume = pipeline.options.resume,
-    measure = pipelineMeasure
+    // A run served elsewhere gives its own mode ("none": it records nothing), whatever the module says.
+    measureAs: MeasureMode | "none" | undefined = pipelineMeasure
   ): Effect.Effect<Computed<E>, never, R> => {
+    const measure = measureAs === "none" ? undefined : measureAs
     const current: CurrentIndex["Type"] = measure === undefined
       ? { index, workerId, artifacts: [], logs: [] }
       : { index, workerId, artifacts: [], logs: [], measured: { mode: measure, byPath: new Map() } }

@@ -20,7 +20,7 @@ type Compute<E, R> = (
   workerId: string,
   probe?: Probe,
   resume?: boolean,
-  measure?: MeasureMode
+  measure?: MeasureMode | "none"
 ) => Effect.Effect<Computed<E>, never, R>
 
 /**
