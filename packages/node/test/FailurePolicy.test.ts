@@ -9,8 +9,8 @@
  * that only terminating the thread stops — also on a runner computing on
  * threads); an error budget that stops the run gracefully; the same policy
  * on a pipeline whose stage needs a service and works on several items at
- * once. Stall detection is not checked on the cluster: the submitter hears
- * of an index only when its batch comes back.
+ * once; an index that produces nothing flagged stalled while it runs (on the
+ * cluster too: the submitter polls the runners for the indices in flight).
  */
 import { Backend, Pipeline, type Progress, RunResult } from "@curator/core"
 import { SqliteCheckpointStore, WorkerBackend } from "@curator/node"
@@ -72,7 +72,8 @@ describe.each(["sequential", "fibers", "workers", "cluster"] as const)("on %s", 
         cluster.runnerOf("stuck", "workers"),
         cluster.runnerOf("allFail"),
         cluster.runnerOf("serviced"),
-        cluster.runnerOf("slow")
+        cluster.runnerOf("slow"),
+        cluster.runnerOf("stalls")
       ]), 180_000)
   }
   const live = skipped(name) ? it.live.skip : it.live
@@ -170,11 +171,8 @@ describe.each(["sequential", "fibers", "workers", "cluster"] as const)("on %s", 
       ])
     })), 120_000)
 
-  // (Not on the cluster: its submitter records an index when its batch comes back, so it sees no index in flight.)
-  const local = name === "cluster" ? it.live.skip : it.live
-  local(`heartbeats carry the items so far; an index that produces nothing for stallAfter is flagged stalled while it runs${
-    name === "cluster" ? " (skipped: the cluster's submitter sees no index in flight)" : ""
-  }`, () =>
+  // (On the cluster: the submitter polls the runner for the indices of a batch in flight.)
+  live(`heartbeats carry the items so far; an index that produces nothing for stallAfter is flagged stalled while it runs${suffix}`, () =>
     Effect.scoped(Effect.gen(function*() {
       const backend = Layer.succeedContext(yield* Layer.build(backendLayer(name, "stalls")))
       const dbFile = freshFile()
@@ -200,7 +198,8 @@ describe.each(["sequential", "fibers", "workers", "cluster"] as const)("on %s", 
       const after = yield* withCheckpointRead(dbFile, (c) => Effect.all({ progress: c.workerProgress, logs: c.logs() }))
       expect(after.progress.get(event.workerId)).toMatchObject({ index: null, stalled: false })
       expect(after.logs.some((line) => /^index 0 on worker \w+ has produced nothing new for \d+ milliseconds in stage Wait \(0 items so far\): stalled$/.test(line.message))).toBe(true)
-      if (name !== "workers") {
+      // (A run's onStall: "interrupt" is refused where indices are computed in other threads or processes.)
+      if (name !== "workers" && name !== "cluster") {
         // onStall: "interrupt" gives it up as a timeout would.
         const interrupted = yield* Pipeline.run(Pipeline.withOptions(stalls, { dbFile: freshFile() }), {
           failurePolicy: { onStall: "interrupt" }

@@ -15,13 +15,10 @@ import { describeDuration } from "../FailurePolicy.js"
 import type { ProgressHandler } from "../Progress.js"
 import * as Timestamp from "../Timestamp.js"
 import { asFramework } from "./logCapture.js"
-import { none, type Probe } from "./probe.js"
+import { inMemory, none, type Probe, type Reading } from "./probe.js"
 
 /** What a watcher reads of an index in flight. */
-export interface Progress {
-  readonly items: number
-  readonly stage: number
-}
+export type Progress = Reading
 
 /**
  * What the watchdog keeps of one lane (worker id): the index it runs and what
@@ -38,28 +35,6 @@ interface Watched {
   lastStage: number
   lastChange: number
   stalled: boolean
-}
-
-/** A probe kept in this process's memory, read by the watchdog: one per lane, reset for each index. */
-const localProbe = (): Probe & { readonly read: () => Progress; readonly reset: () => void } => {
-  let items = 0
-  let stage = 0
-  return {
-    reset: () => {
-      items = 0
-      stage = 0
-    },
-    attempt: () => {
-      items = 0
-    },
-    stage: (order) => {
-      stage = order
-    },
-    items: (count) => {
-      items += count
-    },
-    read: () => ({ items, stage })
-  }
 }
 
 export interface WatchdogOptions {
@@ -86,16 +61,18 @@ export interface Watchdog {
   /** An index starts elsewhere; `read` gives its progress as the other side shares it. */
   readonly remote: (workerId: string, index: number, read: (() => Progress | undefined) | undefined) => void
   readonly finished: (workerId: string) => void
+  /** How often progress is read (undefined: the watchdog is off), for backends that must fetch it from elsewhere. */
+  readonly interval: Duration.Duration | undefined
 }
 
-const off: Watchdog = { local: () => none, remote: () => {}, finished: () => {} }
+const off: Watchdog = { local: () => none, remote: () => {}, finished: () => {}, interval: undefined }
 
 /** Starts the watchdog in the run's scope. */
 export const start = (options: WatchdogOptions) =>
   Effect.gen(function*() {
     if (!(yield* FiberRef.get(enabled))) return off
     const inFlight = new Map<string, Watched>()
-    const probes = new Map<string, ReturnType<typeof localProbe>>()
+    const probes = new Map<string, ReturnType<typeof inMemory>>()
     const stallMs = options.stallAfter === undefined ? undefined : Duration.toMillis(options.stallAfter)
 
     const tick = Effect.gen(function*() {
@@ -146,7 +123,7 @@ export const start = (options: WatchdogOptions) =>
       local: (workerId, index, interrupt) => {
         let probe = probes.get(workerId)
         if (probe === undefined) {
-          probe = localProbe()
+          probe = inMemory()
           probes.set(workerId, probe)
         }
         probe.reset()
@@ -159,7 +136,8 @@ export const start = (options: WatchdogOptions) =>
       finished: (workerId) => {
         const entry = inFlight.get(workerId)
         if (entry !== undefined) entry.index = -1
-      }
+      },
+      interval: options.interval
     }
     return watchdog
   })
