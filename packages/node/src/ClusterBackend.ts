@@ -89,7 +89,7 @@ export const make = (options: Pick<Options, "batchSize"> = {}): Effect.Effect<Ba
         const invocationId = Backend.newId()
         const batches = batchesOf(work.units, options.batchSize ?? defaultBatchSize(work.units.size))
         const tracing = yield* Remote.tracingEnabled
-        // Each runner worker is registered once, the first time one of its reports arrives.
+        // Each runner worker is registered once, the first time it is seen (computing an index, or in a reply).
         const lanes = new Map<string, Backend.Lane>()
         const registering = yield* Effect.makeSemaphore(1)
         const laneOf = (worker: Backend.RemoteWorker) =>
@@ -141,10 +141,13 @@ export const make = (options: Pick<Options, "batchSize"> = {}): Effect.Effect<Ba
                 const lane = yield* laneOf(worker)
                 const entry: SeenStarted<E> = { workerId: worker.workerId, report: yield* Deferred.make<Remote.IndexReport>(), progress: { items, stage }, fiber: undefined }
                 seen.set(index, entry)
-                entry.fiber = yield* Effect.forkIn(
-                  work.processElsewhere(index, lane, Deferred.await(entry.report), () => entry.progress),
-                  runScope
-                )
+                // Not interrupted between the fork and keeping its fiber: the reply must find it to complete or give it up.
+                // (The fiber itself can be interrupted: it would start uninterruptible, as its parent is here.)
+                const shown = Effect.interruptible(work.processElsewhere(index, lane, Deferred.await(entry.report), () => entry.progress))
+                yield* Effect.uninterruptible(Effect.flatMap(
+                  Effect.forkIn(shown, runScope),
+                  (fiber) => Effect.sync(() => void (entry.fiber = fiber))
+                ))
               }
             }
           })
