@@ -3,7 +3,7 @@
  * runs. The run loop hands a backend the indices to compute and what to do
  * with each; the backend provides lanes (fibers, threads, machines) to do it.
  */
-import { Context, Effect, Layer, type LogLevel, Schema } from "effect"
+import { Context, type Duration, Effect, Layer, type LogLevel, Schema } from "effect"
 import type { Units } from "./internal/units.js"
 import type { IndexReport } from "./internal/wire.js"
 
@@ -76,6 +76,12 @@ export interface Work<E, R> {
    * the report. Absent: a lost index is recorded as it is.
    */
   readonly retryLost?: ((index: number, attempts: number, report: IndexReport) => Effect.Effect<boolean>) | undefined
+  /**
+   * How often the run reads the progress of indices in flight (heartbeats,
+   * the stall watchdog); undefined when it does not. For backends that must
+   * fetch that progress from elsewhere (another machine), how often to.
+   */
+  readonly progressInterval?: Duration.Duration | undefined
   /** Whether the run resumes, for backends that compute elsewhere (see `Remote.ComputeRequest`). */
   readonly resume?: boolean | undefined
   /** What the run records of each output, for backends that compute elsewhere (see `Remote.ComputeRequest`). */

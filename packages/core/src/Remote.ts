@@ -88,7 +88,10 @@ export const indexTimeoutOf = <E, Tracked extends boolean>(pipeline: Pipeline<E,
 export type { Units } from "./internal/units.js"
 
 /** Where an index tells its watcher its attempts, stage and items (a thread's parent reads them from shared memory). */
-export type { Probe } from "./internal/probe.js"
+export type { Probe, Reading } from "./internal/probe.js"
+
+/** A probe in this process's memory, one per lane and reset per index, for a watcher here (a runner answering progress polls). */
+export { inMemory as makeProbe } from "./internal/probe.js"
 
 /** Whether the run traces (a tracer that exports spans is installed): then ask for the stages' spans. */
 export { tracingEnabled } from "./internal/tracing.js"

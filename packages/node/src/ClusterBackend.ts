@@ -6,6 +6,9 @@
  * a batch whose runner dies is delivered again to another runner — and is
  * the only writer of the checkpoint: each index is recorded once, when its
  * report comes back, with the worker (id, pid, host) that computed it.
+ * While a batch is out, its runner is polled for the indices it computes
+ * (`Progress`), which the run then shows in flight: heartbeats with their
+ * items so far, and the stall watchdog.
  *
  * @example
  * Pipeline.run(pipeline).pipe(
@@ -16,9 +19,9 @@
 import { Backend } from "@curator/core"
 import * as Remote from "@curator/core/Remote"
 import type { Sharding } from "@effect/cluster/Sharding"
-import { Effect, Layer, Redacted, type Scope } from "effect"
+import { Deferred, Duration, Effect, Fiber, Layer, Redacted, Scope } from "effect"
 import * as Connection from "./internal/clusterConnection.js"
-import { IndexBatch } from "./internal/clusterProtocol.js"
+import { type ComputedIndex, IndexBatch } from "./internal/clusterProtocol.js"
 
 /** Where the cluster lives, and how indices are grouped into messages. */
 export interface Options {
@@ -58,6 +61,22 @@ const batchesOf = (units: Remote.Units, size: number): Array<Array<ReadonlyArray
 /** Batches sent and not yet answered, at most: far more than the runners compute at once. */
 const batchesInFlight = 256
 
+/**
+ * An index the submitter saw start on a runner before its batch answered:
+ * it is shown in flight (`processElsewhere` on its worker's lane) until the
+ * report arrives with the batch's reply.
+ */
+interface SeenStarted<E> {
+  readonly workerId: string
+  readonly report: Deferred.Deferred<Remote.IndexReport>
+  /** The last progress polled; undefined once given up (the run's watchdog then leaves it alone). */
+  progress: Remote.Reading | undefined
+  fiber: Fiber.RuntimeFiber<void, E> | undefined
+}
+
+/** A batch not started yet is polled less and less often, down to once per this many intervals. */
+const slowestPoll = 8
+
 const backendError = (message: string) => new Backend.BackendError({ backend: "cluster", message })
 
 /** The backend, as a client of the cluster in context. */
@@ -70,7 +89,7 @@ export const make = (options: Pick<Options, "batchSize"> = {}): Effect.Effect<Ba
         const invocationId = Backend.newId()
         const batches = batchesOf(work.units, options.batchSize ?? defaultBatchSize(work.units.size))
         const tracing = yield* Remote.tracingEnabled
-        // Each runner worker is registered once, the first time one of its reports arrives.
+        // Each runner worker is registered once, the first time it is seen (computing an index, or in a reply).
         const lanes = new Map<string, Backend.Lane>()
         const registering = yield* Effect.makeSemaphore(1)
         const laneOf = (worker: Backend.RemoteWorker) =>
@@ -94,11 +113,79 @@ export const make = (options: Pick<Options, "batchSize"> = {}): Effect.Effect<Ba
           )
         ))
 
+        const runScope = yield* Effect.scope
+        /**
+         * Polls the runner of a batch for its indices in flight, every
+         * `interval` while it computes (backing off while it has not started),
+         * and shows each new one in flight on its worker's lane. Ended when
+         * the batch answers.
+         */
+        const watchBatch = (batchId: string, interval: Duration.Duration, seen: Map<number, SeenStarted<E>>) =>
+          Effect.gen(function*() {
+            let backoff = 1
+            while (true) {
+              yield* Effect.sleep(Duration.times(interval, backoff))
+              const polled = yield* Effect.either(Effect.timeout(client(batchId).Progress({ batchId }), "10 seconds"))
+              if (polled._tag === "Left" || !polled.right.running) {
+                backoff = Math.min(slowestPoll, backoff * 2)
+                continue
+              }
+              backoff = 1
+              for (const { index, items, stage, worker } of polled.right.indices) {
+                const known = seen.get(index)
+                // (Seen on another worker: the batch was delivered again after its runner died; the reply decides.)
+                if (known !== undefined) {
+                  if (known.workerId === worker.workerId) known.progress = { items, stage }
+                  continue
+                }
+                const lane = yield* laneOf(worker)
+                const entry: SeenStarted<E> = { workerId: worker.workerId, report: yield* Deferred.make<Remote.IndexReport>(), progress: { items, stage }, fiber: undefined }
+                seen.set(index, entry)
+                // Not interrupted between the fork and keeping its fiber: the reply must find it to complete or give it up.
+                // (The fiber itself can be interrupted: it would start uninterruptible, as its parent is here.)
+                const shown = Effect.interruptible(work.processElsewhere(index, lane, Deferred.await(entry.report), () => entry.progress))
+                yield* Effect.uninterruptible(Effect.flatMap(
+                  Effect.forkIn(shown, runScope),
+                  (fiber) => Effect.sync(() => void (entry.fiber = fiber))
+                ))
+              }
+            }
+          })
+
+        /** Gives up an index shown in flight that this reply does not record (on this worker): not recorded, no longer watched. */
+        const giveUp = (entry: SeenStarted<E>) =>
+          Effect.suspend(() => {
+            entry.progress = undefined
+            return entry.fiber === undefined ? Effect.void : Fiber.interrupt(entry.fiber)
+          })
+
+        /** The batch's reply: each index recorded once, on the lane it was shown on when that is its worker's. */
+        const recordReply = (computed: ReadonlyArray<typeof ComputedIndex.Type>, seen: Map<number, SeenStarted<E>>) =>
+          Effect.gen(function*() {
+            for (const { index, report, worker } of computed) {
+              const entry = seen.get(index)
+              seen.delete(index)
+              if (entry !== undefined && entry.workerId === worker.workerId && entry.fiber !== undefined) {
+                yield* Deferred.succeed(entry.report, report)
+                yield* Fiber.join(entry.fiber)
+                continue
+              }
+              if (entry !== undefined) yield* giveUp(entry)
+              yield* work.processElsewhere(index, yield* laneOf(worker), Effect.succeed(report))
+            }
+            // Started by a runner that died, and not again by the one that took the batch over (a stop): not run.
+            for (const entry of seen.values()) yield* giveUp(entry)
+          })
+
         const sendBatch = (units: ReadonlyArray<ReadonlyArray<number>>, n: number) => {
           if (work.stopRequested()) return Effect.void
           const batchId = `${invocationId}-${n}`
           outstanding.add(batchId)
-          return client(batchId).Compute({
+          const seen = new Map<number, SeenStarted<E>>()
+          const watching = work.progressInterval === undefined
+            ? Effect.void
+            : Effect.asVoid(Effect.forkScoped(watchBatch(batchId, work.progressInterval, seen)))
+          return Effect.zipRight(watching, client(batchId).Compute({
             batchId,
             configHash: work.configHash,
             invocationId,
@@ -112,11 +199,13 @@ export const make = (options: Pick<Options, "batchSize"> = {}): Effect.Effect<Ba
             Effect.catchAll((error) =>
               Effect.fail(backendError(error._tag === "RunnerRefused" ? error.message : `sending a batch failed: ${error.message}`))
             ),
-            Effect.tap(() => Effect.sync(() => outstanding.delete(batchId))),
-            Effect.flatMap((computed) =>
-              Effect.forEach(computed, ({ index, report, worker }) =>
-                Effect.flatMap(laneOf(worker), (lane) => work.processElsewhere(index, lane, Effect.succeed(report))), { discard: true })
-            )
+            Effect.tap(() => Effect.sync(() => outstanding.delete(batchId)))
+          )).pipe(
+            // The polls end with the reply (the batch's scope), before its indices are recorded.
+            Effect.scoped,
+            Effect.flatMap((computed) => recordReply(computed, seen)),
+            // A failed batch fails the run; what it showed in flight is not recorded.
+            Effect.onError(() => Effect.forEach(seen.values(), giveUp, { discard: true }))
           )
         }
         // Batches wait stored in PostgreSQL until their runner takes them; a

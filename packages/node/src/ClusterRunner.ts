@@ -17,7 +17,7 @@ import * as Remote from "@curator/core/Remote"
 import { Cause, Deferred, Effect, FiberId, Layer, Redacted, type Scope } from "effect"
 import { hostname } from "node:os"
 import * as Connection from "./internal/clusterConnection.js"
-import { type Batch, type ComputedIndex, IndexBatch, type RemoteWorker, RunnerRefused } from "./internal/clusterProtocol.js"
+import { type Batch, type BatchProgress, type ComputedIndex, IndexBatch, type RemoteWorker, RunnerRefused } from "./internal/clusterProtocol.js"
 import * as NodeHost from "./NodeHost.js"
 import * as PipelineModule from "./PipelineModule.js"
 
@@ -47,6 +47,13 @@ interface Call {
   readonly stopped: Deferred.Deferred<void>
 }
 
+/** An index this runner computes now: its worker, and how to read how far it got. */
+interface InFlight {
+  readonly index: number
+  readonly worker: typeof RemoteWorker.Type
+  readonly read: () => Remote.Reading | undefined
+}
+
 /**
  * Computes batches on the local backend, one at a time, and reports each
  * index. The workers of one run call keep their ids from batch to batch, so
@@ -54,6 +61,9 @@ interface Call {
  * pipeline's per-index timeout (worker threads stop a thread stuck past
  * it), and the run's error budget is counted over the call's batches. A
  * stopped call starts no new index, here or in any of its later batches.
+ * The indices in flight of the batch being computed are kept with their
+ * probes (or, on worker threads, the backend's reader of shared memory), so
+ * that `progress` answers the submitter's polls.
  */
 const makeCompute = (
   pipeline: PipelineModule.Loaded,
@@ -62,6 +72,7 @@ const makeCompute = (
 ): Effect.Effect<{
   readonly compute: (payload: Batch) => Effect.Effect<ReadonlyArray<typeof ComputedIndex.Type>, RunnerRefused>
   readonly stop: (invocationId: string) => Effect.Effect<void>
+  readonly progress: (batchId: string) => Effect.Effect<typeof BatchProgress.Type>
 }, unknown, Scope.Scope> =>
   Effect.gen(function*() {
     const oneBatch = yield* Effect.makeSemaphore(1)
@@ -82,6 +93,29 @@ const makeCompute = (
         const call = callOf(invocationId)
         call.stopping = true
         return Effect.asVoid(Deferred.succeed(call.stopped, undefined))
+      })
+
+    // The batch being computed (one at a time), lane by lane; a lane's probe is reused for each of its indices.
+    const running = new Map<string, Map<string, InFlight>>()
+    const probes = new Map<string, ReturnType<typeof Remote.makeProbe>>()
+    const probeOf = (workerId: string) => {
+      let probe = probes.get(workerId)
+      if (probe === undefined) probes.set(workerId, probe = Remote.makeProbe())
+      probe.reset()
+      return probe
+    }
+
+    // Not behind the batches' permit either: it answers while the batch runs.
+    const progress = (batchId: string) =>
+      Effect.sync((): typeof BatchProgress.Type => {
+        const lanes = running.get(batchId)
+        if (lanes === undefined) return { running: false, indices: [] }
+        const indices: Array<typeof BatchProgress.Type["indices"][number]> = []
+        for (const { index, read, worker } of lanes.values()) {
+          const reading = read()
+          if (reading !== undefined) indices.push({ index, worker, items: reading.items, stage: reading.stage })
+        }
+        return { running: true, indices }
       })
 
     const compute = (payload: Batch): Effect.Effect<ReadonlyArray<typeof ComputedIndex.Type>, RunnerRefused> =>
@@ -115,6 +149,14 @@ const makeCompute = (
             if (report._tag === "Failure") call.failures++
             computed.push({ index, worker: workerOf.get(lane.workerId)!, report })
           })
+        const inFlight = new Map<string, InFlight>()
+        running.set(payload.batchId, inFlight)
+        /** The index runs on `lane` until `computation` ends: the submitter's polls see it. */
+        const watched = <A, E>(index: number, lane: Backend.Lane, read: InFlight["read"], computation: Effect.Effect<A, E>) =>
+          Effect.suspend(() => {
+            inFlight.set(lane.workerId, { index, worker: workerOf.get(lane.workerId)!, read })
+            return Effect.ensuring(computation, Effect.sync(() => inFlight.delete(lane.workerId)))
+          })
         yield* backend.execute<never, never>({
           configHash: pipeline.configHash,
           units: Remote.fromGroups(payload.units),
@@ -131,25 +173,34 @@ const makeCompute = (
           // A runner's own backend computes here or in its threads, never on other machines.
           openRemoteLane: (worker) => Effect.succeed({ workerId: worker.workerId }),
           process: (index, lane) =>
-            Effect.flatMap(
-              computeIndex({
+            Effect.suspend(() => {
+              const probe = probeOf(lane.workerId)
+              return watched(
                 index,
-                workerId: lane.workerId,
-                logLevel: payload.logLevel,
-                tracing: payload.tracing,
-                resume: payload.resume,
-                measureOutputs: payload.measureOutputs
-              }),
-              keep(index, lane)
-            ),
-          processElsewhere: (index, lane, report) => Effect.flatMap(report, keep(index, lane))
+                lane,
+                probe.read,
+                computeIndex({
+                  index,
+                  workerId: lane.workerId,
+                  logLevel: payload.logLevel,
+                  tracing: payload.tracing,
+                  resume: payload.resume,
+                  measureOutputs: payload.measureOutputs,
+                  probe
+                })
+              )
+            }).pipe(Effect.flatMap(keep(index, lane))),
+          // On worker threads: the thread's probe, read from shared memory.
+          processElsewhere: (index, lane, report, read) =>
+            Effect.flatMap(watched(index, lane, read ?? (() => undefined), report), keep(index, lane))
         }).pipe(
-          Effect.catchTag("BackendError", (error) => Effect.fail(new RunnerRefused({ message: error.message })))
+          Effect.catchTag("BackendError", (error) => Effect.fail(new RunnerRefused({ message: error.message }))),
+          Effect.ensuring(Effect.sync(() => running.delete(payload.batchId)))
         )
         return computed
       }))
 
-    return { compute, stop }
+    return { compute, stop, progress }
   })
 
 /**
@@ -171,7 +222,8 @@ export const layer = (
     // Any number of messages at once: a batch's Stop must not wait for its Compute.
     return IndexBatch.toLayer({
       Compute: ({ payload }) => batches.compute(payload),
-      Stop: ({ payload }) => batches.stop(payload.invocationId)
+      Stop: ({ payload }) => batches.stop(payload.invocationId),
+      Progress: ({ payload }) => batches.progress(payload.batchId)
     }, { concurrency: "unbounded" }).pipe(
       Layer.provide(Connection.runner(url, address))
     )

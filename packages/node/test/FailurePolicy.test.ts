@@ -9,8 +9,8 @@
  * that only terminating the thread stops — also on a runner computing on
  * threads); an error budget that stops the run gracefully; the same policy
  * on a pipeline whose stage needs a service and works on several items at
- * once. Stall detection is not checked on the cluster: the submitter hears
- * of an index only when its batch comes back.
+ * once; an index that produces nothing flagged stalled while it runs (on the
+ * cluster too: the submitter polls the runners for the indices in flight).
  */
 import { Backend, Pipeline, type Progress, RunResult } from "@curator/core"
 import { SqliteCheckpointStore, WorkerBackend } from "@curator/node"
@@ -72,7 +72,9 @@ describe.each(["sequential", "fibers", "workers", "cluster"] as const)("on %s", 
         cluster.runnerOf("stuck", "workers"),
         cluster.runnerOf("allFail"),
         cluster.runnerOf("serviced"),
-        cluster.runnerOf("slow")
+        cluster.runnerOf("slow"),
+        cluster.runnerOf("stalls"),
+        cluster.runnerOf("stalls", "workers")
       ]), 180_000)
   }
   const live = skipped(name) ? it.live.skip : it.live
@@ -170,41 +172,43 @@ describe.each(["sequential", "fibers", "workers", "cluster"] as const)("on %s", 
       ])
     })), 120_000)
 
-  // (Not on the cluster: its submitter records an index when its batch comes back, so it sees no index in flight.)
-  const local = name === "cluster" ? it.live.skip : it.live
-  local(`heartbeats carry the items so far; an index that produces nothing for stallAfter is flagged stalled while it runs${
-    name === "cluster" ? " (skipped: the cluster's submitter sees no index in flight)" : ""
-  }`, () =>
+  // (On the cluster: the submitter polls the runner for the indices of a batch in flight; the runner computes on
+  // fibers, then on worker threads, where it reads the thread's probe from shared memory.)
+  live(`heartbeats carry the items so far; an index that produces nothing for stallAfter is flagged stalled while it runs${suffix}`, () =>
     Effect.scoped(Effect.gen(function*() {
-      const backend = Layer.succeedContext(yield* Layer.build(backendLayer(name, "stalls")))
-      const dbFile = freshFile()
-      const stalled = yield* Deferred.make<Progress.IndexStalled>()
-      const onProgress = (event: Progress.ProgressEvent) => {
-        if (event._tag === "IndexStalled") Effect.runSync(Deferred.succeed(stalled, event))
+      const layers = name === "cluster" ? [cluster.layer("stalls"), cluster.layer("stalls", { backend: "workers" })] : [backendLayer(name, "stalls")]
+      for (const layer of layers) {
+        const backend = Layer.succeedContext(yield* Layer.build(layer))
+        const dbFile = freshFile()
+        const stalled = yield* Deferred.make<Progress.IndexStalled>()
+        const onProgress = (event: Progress.ProgressEvent) => {
+          if (event._tag === "IndexStalled") Effect.runSync(Deferred.succeed(stalled, event))
+        }
+        // While index 0 waits: once flagged, its worker's progress row says stalled (after the next heartbeat is written).
+        const seen = yield* Effect.fork(Effect.gen(function*() {
+          const event = yield* Deferred.await(stalled)
+          yield* Effect.sleep("300 millis")
+          const progress = yield* withCheckpointRead(dbFile, (c) => c.workerProgress)
+          return { event, beat: progress.get(event.workerId) }
+        }))
+        const result = yield* Pipeline.run(Pipeline.withOptions(stalls, { dbFile }), { concurrency: 2, onProgress }).pipe(
+          Effect.provide(Layer.mergeAll(backend, SqliteCheckpointStore.layer(), Logger.remove(Logger.defaultLogger)))
+        )
+        const { beat, event } = yield* Fiber.join(seen)
+        expect(event).toMatchObject({ index: 0, items: 0 })
+        expect(beat).toMatchObject({ index: 0, items: 0, stalled: true })
+        // It finished after all (warn only); the flag went with it, and the warning is in the log.
+        expect(result.outcomes.map((o) => o._tag)).toEqual(["Completed", "Completed"])
+        const after = yield* withCheckpointRead(dbFile, (c) => Effect.all({ progress: c.workerProgress, logs: c.logs() }))
+        expect(after.progress.get(event.workerId)).toMatchObject({ index: null, stalled: false })
+        expect(after.logs.some((line) => /^index 0 on worker \w+ has produced nothing new for \d+ milliseconds in stage Wait \(0 items so far\): stalled$/.test(line.message))).toBe(true)
       }
-      // While index 0 waits: once flagged, its worker's progress row says stalled (after the next heartbeat is written).
-      const seen = yield* Effect.fork(Effect.gen(function*() {
-        const event = yield* Deferred.await(stalled)
-        yield* Effect.sleep("300 millis")
-        const progress = yield* withCheckpointRead(dbFile, (c) => c.workerProgress)
-        return { event, beat: progress.get(event.workerId) }
-      }))
-      const result = yield* Pipeline.run(Pipeline.withOptions(stalls, { dbFile }), { concurrency: 2, onProgress }).pipe(
-        Effect.provide(Layer.mergeAll(backend, SqliteCheckpointStore.layer(), Logger.remove(Logger.defaultLogger)))
-      )
-      const { beat, event } = yield* Fiber.join(seen)
-      expect(event).toMatchObject({ index: 0, items: 0 })
-      expect(beat).toMatchObject({ index: 0, items: 0, stalled: true })
-      // It finished after all (warn only); the flag went with it, and the warning is in the log.
-      expect(result.outcomes.map((o) => o._tag)).toEqual(["Completed", "Completed"])
-      const after = yield* withCheckpointRead(dbFile, (c) => Effect.all({ progress: c.workerProgress, logs: c.logs() }))
-      expect(after.progress.get(event.workerId)).toMatchObject({ index: null, stalled: false })
-      expect(after.logs.some((line) => /^index 0 on worker \w+ has produced nothing new for \d+ milliseconds in stage Wait \(0 items so far\): stalled$/.test(line.message))).toBe(true)
-      if (name !== "workers") {
+      // (A run's onStall: "interrupt" is refused where indices are computed in other threads or processes.)
+      if (name !== "workers" && name !== "cluster") {
         // onStall: "interrupt" gives it up as a timeout would.
         const interrupted = yield* Pipeline.run(Pipeline.withOptions(stalls, { dbFile: freshFile() }), {
           failurePolicy: { onStall: "interrupt" }
-        }).pipe(Effect.provide(Layer.mergeAll(backend, SqliteCheckpointStore.layer(), Logger.remove(Logger.defaultLogger))))
+        }).pipe(Effect.provide(Layer.mergeAll(backendLayer(name, "stalls"), SqliteCheckpointStore.layer(), Logger.remove(Logger.defaultLogger))))
         expect((interrupted.outcomes[0] as RunResult.Failed<unknown>).message).toBe(
           "IndexTimeout: index 0 produced nothing new for 400 milliseconds in stage Wait (stalled)"
         )

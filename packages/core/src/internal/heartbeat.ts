@@ -15,13 +15,10 @@ import { describeDuration } from "../FailurePolicy.js"
 import type { ProgressHandler } from "../Progress.js"
 import * as Timestamp from "../Timestamp.js"
 import { asFramework } from "./logCapture.js"
-import { none, type Probe } from "./probe.js"
+import { inMemory, none, type Probe, type Reading } from "./probe.js"
 
 /** What a watcher reads of an index in flight. */
-export interface Progress {
-  readonly items: number
-  readonly stage: number
-}
+export type Progress = Reading
 
 /**
  * What the watchdog knows of one worker's index in flight. A worker runs
@@ -43,33 +40,8 @@ interface Slot {
   probe: LocalProbe | undefined
 }
 
-/** A probe kept in this process's memory, read by the watchdog. */
-interface LocalProbe extends Probe {
-  readonly read: () => Progress
-  /** Back to nothing seen, for the worker's next index. */
-  readonly reset: () => void
-}
-
-const localProbe = (): LocalProbe => {
-  let items = 0
-  let stage = 0
-  return {
-    attempt: () => {
-      items = 0
-    },
-    stage: (order) => {
-      stage = order
-    },
-    items: (count) => {
-      items += count
-    },
-    read: () => ({ items, stage }),
-    reset: () => {
-      items = 0
-      stage = 0
-    }
-  }
-}
+/** A probe kept in this process's memory (`probe.ts`), read by the watchdog. */
+type LocalProbe = ReturnType<typeof inMemory>
 
 const noProgress = () => undefined
 
@@ -97,9 +69,11 @@ export interface Watchdog {
   /** An index starts elsewhere; `read` gives its progress as the other side shares it. */
   readonly remote: (workerId: string, index: number, read: (() => Progress | undefined) | undefined) => void
   readonly finished: (workerId: string) => void
+  /** How often progress is read (undefined: the watchdog is off), for backends that must fetch it from elsewhere. */
+  readonly interval: Duration.Duration | undefined
 }
 
-const off: Watchdog = { local: () => none, remote: () => {}, finished: () => {} }
+const off: Watchdog = { local: () => none, remote: () => {}, finished: () => {}, interval: undefined }
 
 /** Starts the watchdog in the run's scope. */
 export const start = (options: WatchdogOptions) =>
@@ -177,7 +151,7 @@ export const start = (options: WatchdogOptions) =>
       /** An index starts here: its probe, watched until `finished`. */
       local: (workerId: string, index: number, interrupt?: (stage: number) => void): Probe => {
         const slot = slotOf(workerId)
-        const probe = slot.probe ??= localProbe()
+        const probe = slot.probe ??= inMemory()
         probe.reset()
         track(slot, index, probe.read, interrupt)
         return probe
@@ -192,7 +166,8 @@ export const start = (options: WatchdogOptions) =>
         slot.busy = false
         slot.interrupt = undefined
         busy--
-      }
+      },
+      interval: options.interval
     }
     return watchdog
   })

@@ -23,3 +23,35 @@ const ignore = () => {}
  * service per index costs more than the rest of a trivial index.)
  */
 export const none: Probe = { attempt: ignore, stage: ignore, items: ignore }
+
+/** What a probe kept in memory tells its reader: items so far in the current attempt, and the stage running. */
+export interface Reading {
+  readonly items: number
+  readonly stage: number
+}
+
+/**
+ * A probe kept in this process's memory, for a watcher in the same process
+ * (the run's watchdog, a runner answering the submitter's progress polls):
+ * one per lane, `reset` for each index, so starting an index allocates nothing.
+ */
+export const inMemory = (): Probe & { readonly read: () => Reading; readonly reset: () => void } => {
+  let items = 0
+  let stage = 0
+  return {
+    reset: () => {
+      items = 0
+      stage = 0
+    },
+    attempt: () => {
+      items = 0
+    },
+    stage: (order) => {
+      stage = order
+    },
+    items: (count) => {
+      items += count
+    },
+    read: () => ({ items, stage })
+  }
+}

@@ -469,6 +469,7 @@ const execute = <E, R, Tracked extends boolean>(
         retryLost: retryLost(policy),
         resume: pipeline.options.resume,
         measureOutputs: measureMode,
+        progressInterval: watchdog.interval,
         openLane,
         openRemoteLane,
         // The rest of a unit (several indices of one partition) is not started after a stop.

@@ -2,7 +2,9 @@
  * What the submitting process and the runners of a cluster say to each
  * other: batches of indices go to runners as persisted messages of the
  * `CuratorIndexBatch` entity (one entity per batch, spread over the shards),
- * and the reports of their indices come back as the reply.
+ * and the reports of their indices come back as the reply. While a batch
+ * runs, the submitter polls its runner for the indices in flight (`Progress`),
+ * for their heartbeats and the stall watchdog.
  */
 import { IndexReport } from "@curator/core/Remote"
 import * as ClusterSchema from "@effect/cluster/ClusterSchema"
@@ -25,6 +27,20 @@ export const ComputedIndex = Schema.Struct({
   index: Schema.Number,
   worker: RemoteWorker,
   report: IndexReport
+})
+
+/** An index of a batch in flight on a runner: its worker, the items it produced so far (this attempt) and the stage running. */
+export const IndexInFlight = Schema.Struct({
+  index: Schema.Number,
+  worker: RemoteWorker,
+  items: Schema.Number,
+  stage: Schema.Number
+})
+
+/** What a runner says of a batch: whether it computes it now, and its indices in flight. */
+export const BatchProgress = Schema.Struct({
+  running: Schema.Boolean,
+  indices: Schema.Array(IndexInFlight)
 })
 
 /** A runner cannot compute a batch at all (another pipeline, a broken local backend); the message says why. */
@@ -64,7 +80,9 @@ export type Batch = Schema.Struct.Type<typeof batchFields>
  * batch whose runner dies is delivered again to the runner that takes over
  * its shard. `Stop` (not stored) tells the runner holding the batch that the
  * run stops gracefully: it starts no other index of that run call, finishes
- * those in flight and replies with them.
+ * those in flight and replies with them. `Progress` (not stored either)
+ * asks the runner holding the batch what it computes now; a runner that
+ * has not started it (or already answered) says it is not running.
  */
 export const IndexBatch = Entity.make("CuratorIndexBatch", [
   Rpc.make("Compute", {
@@ -73,7 +91,8 @@ export const IndexBatch = Entity.make("CuratorIndexBatch", [
     error: RunnerRefused,
     primaryKey: ({ batchId }) => batchId
   }).annotate(ClusterSchema.Persisted, true),
-  Rpc.make("Stop", { payload: { invocationId: Schema.String } })
+  Rpc.make("Stop", { payload: { invocationId: Schema.String } }),
+  Rpc.make("Progress", { payload: { batchId: Schema.String }, success: BatchProgress })
 ])
 
 /**
