@@ -38,7 +38,7 @@ const chromiumArgs = [
 ]
 
 /** Waits (polling) until `check` holds; fails saying what was awaited. */
-const until = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000) => {
+const until = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 120_000) => {
   const deadline = Date.now() + timeoutMs
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`)
