@@ -23,6 +23,13 @@ type Compute<E, R> = (
   measure?: MeasureMode | "none"
 ) => Effect.Effect<Computed<E>, never, R>
 
+/** The `/N` of `attempt k/N` when attempts are bounded, else nothing. */
+const attemptsBound = (policy: FailurePolicy.Resolved): string => Number.isFinite(policy.maxAttempts) ? `/${policy.maxAttempts}` : ""
+
+/** The warning of a failed attempt that is tried again, in and out of the index's worker alike. */
+const retryLine = (attempt: number, ofMax: string, index: number, failed: string, delay: Duration.Duration): string =>
+  `attempt ${attempt}${ofMax} of index ${index} failed: ${failed}; retrying in ${FailurePolicy.describeDuration(delay)}`
+
 /**
  * Wraps the computation of an index with the policy's retries: a failure
  * the policy classes transient is tried again after the schedule's delay,
@@ -39,7 +46,7 @@ export const withRetries = <E, R>(policy: FailurePolicy.Resolved, compute: Compu
         computed._tag === "Success" ? computed : { ...computed, attempts: 1, failureClass: policy.classify(computed.cause) })
   }
   const delays = Schedule.delays(retry)
-  const ofMax = Number.isFinite(policy.maxAttempts) ? `/${policy.maxAttempts}` : ""
+  const ofMax = attemptsBound(policy)
   return (index, workerId, probe, resume, measure) =>
     Effect.gen(function*() {
       const logs: Array<LogEntry> = []
@@ -48,9 +55,9 @@ export const withRetries = <E, R>(policy: FailurePolicy.Resolved, compute: Compu
       let attempt = 1
       let failed = ""
       const driver = yield* Schedule.driver(Schedule.tapOutput(delays, (delay) =>
-        asFramework(Effect.logWarning(
-          `attempt ${attempt}${ofMax} of index ${index} failed: ${failed}; retrying in ${FailurePolicy.describeDuration(delay)}`
-        )).pipe(Effect.provideService(CurrentIndex, current))))
+        asFramework(Effect.logWarning(retryLine(attempt, ofMax, index, failed, delay))).pipe(
+          Effect.provideService(CurrentIndex, current)
+        )))
       while (true) {
         const computed = yield* compute(index, workerId, probe, resume, measure)
         for (const line of computed.logs) logs.push(line)
@@ -76,7 +83,7 @@ export const retryLost = (policy: FailurePolicy.Resolved) => {
   const retry = policy.retry
   if (retry === undefined || policy.maxAttempts <= 1) return undefined
   const delays = Schedule.delays(retry)
-  const ofMax = Number.isFinite(policy.maxAttempts) ? `/${policy.maxAttempts}` : ""
+  const ofMax = attemptsBound(policy)
   const drivers = new Map<number, Schedule.ScheduleDriver<Duration.Duration, unknown, never>>()
   return (index: number, attempts: number, report: IndexReport): Effect.Effect<boolean> =>
     Effect.gen(function*() {
@@ -89,10 +96,7 @@ export const retryLost = (policy: FailurePolicy.Resolved) => {
       }
       const delay = yield* Effect.option(driver.next(cause))
       if (Option.isNone(delay)) return false
-      yield* asFramework(Effect.logWarning(
-        `attempt ${attempts}${ofMax} of index ${index} failed: ${report._tag === "Failure" ? report.message : ""}; ` +
-          `retrying in ${FailurePolicy.describeDuration(delay.value)}`
-      ))
+      yield* asFramework(Effect.logWarning(retryLine(attempts, ofMax, index, report._tag === "Failure" ? report.message : "", delay.value)))
       yield* Effect.sleep(delay.value)
       return true
     })
