@@ -8,24 +8,15 @@
  */
 import { Backend, Pipeline, Verify } from "@curator/core"
 import { NodeHost, SqliteCheckpointStore, WorkerBackend } from "@curator/node"
-import { afterAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Logger } from "effect"
 import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { scratchInEnv } from "./scratchInEnv.js"
 
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "curator-measured-"))
-const previous = process.env.CURATOR_MEASURED_DIR
-process.env.CURATOR_MEASURED_DIR = scratch
+const scratch = scratchInEnv("curator-measured-", "CURATOR_MEASURED_DIR")
 const fixture = await import("./fixtures/measuredOutputs.js")
 const fixtureModule = fileURLToPath(new URL("./fixtures/measuredOutputs.ts", import.meta.url))
-
-afterAll(() => {
-  fs.rmSync(scratch, { recursive: true, force: true })
-  if (previous === undefined) delete process.env.CURATOR_MEASURED_DIR
-  else process.env.CURATOR_MEASURED_DIR = previous
-})
 
 const sinks = ["fileSink", "ownSink"] as const
 

@@ -18,18 +18,11 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { makeRunners } from "../packages/node/test/clusterRunners.js"
 import { postgresUrl, skipReason } from "../packages/node/test/postgres.js"
+import { scratchInEnv } from "./scratchInEnv.js"
 
-const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "curator-stale-"))
-const previous = process.env.CURATOR_STALE_DIR
-process.env.CURATOR_STALE_DIR = scratch
+const scratch = scratchInEnv("curator-stale-", "CURATOR_STALE_DIR")
 const fixture = await import("./fixtures/staleFiles.js")
 const fixtureModule = fileURLToPath(new URL("./fixtures/staleFiles.ts", import.meta.url))
-
-afterAll(() => {
-  fs.rmSync(scratch, { recursive: true, force: true })
-  if (previous === undefined) delete process.env.CURATOR_STALE_DIR
-  else process.env.CURATOR_STALE_DIR = previous
-})
 
 /** The runners of the cluster case (their cache outside `scratch`, which each case empties); they read the same files. */
 const runnerScratch = fs.mkdtempSync(path.join(os.tmpdir(), "curator-stale-runners-"))
