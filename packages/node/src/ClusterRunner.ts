@@ -47,11 +47,17 @@ interface Call {
   readonly stopped: Deferred.Deferred<void>
 }
 
-/** An index this runner computes now: its worker, and how to read how far it got. */
+/**
+ * An index this runner computes now: its worker, how to read how far it
+ * got, and what the last poll read and since when (`Date.now()`) it has
+ * been so, for the submitter's stall watchdog.
+ */
 interface InFlight {
   readonly index: number
   readonly worker: typeof RemoteWorker.Type
   readonly read: () => Remote.Reading | undefined
+  last: Remote.Reading | undefined
+  since: number
 }
 
 /**
@@ -111,9 +117,15 @@ const makeCompute = (
         const lanes = running.get(batchId)
         if (lanes === undefined) return { running: false, indices: [] }
         const indices: Array<typeof BatchProgress.Type["indices"][number]> = []
-        for (const { index, read, worker } of lanes.values()) {
-          const reading = read()
-          if (reading !== undefined) indices.push({ index, worker, items: reading.items, stage: reading.stage })
+        const now = Date.now()
+        for (const entry of lanes.values()) {
+          const reading = entry.read()
+          if (reading === undefined) continue
+          if (entry.last !== undefined && (reading.items !== entry.last.items || reading.stage !== entry.last.stage)) {
+            entry.since = now
+          }
+          entry.last = reading
+          indices.push({ index: entry.index, worker: entry.worker, items: reading.items, stage: reading.stage, quietMs: now - entry.since })
         }
         return { running: true, indices }
       })
@@ -154,7 +166,7 @@ const makeCompute = (
         /** The index runs on `lane` until `computation` ends: the submitter's polls see it. */
         const watched = <A, E>(index: number, lane: Backend.Lane, read: InFlight["read"], computation: Effect.Effect<A, E>) =>
           Effect.suspend(() => {
-            inFlight.set(lane.workerId, { index, worker: workerOf.get(lane.workerId)!, read })
+            inFlight.set(lane.workerId, { index, worker: workerOf.get(lane.workerId)!, read, last: undefined, since: Date.now() })
             return Effect.ensuring(computation, Effect.sync(() => inFlight.delete(lane.workerId)))
           })
         yield* backend.execute<never, never>({

@@ -94,13 +94,16 @@ export const start = (options: WatchdogOptions) =>
         const progress = entry.read()
         if (progress === undefined) continue
         let stalled = entry.stalled
+        const quietSince = now - (progress.quietMs ?? 0)
         if (progress.items !== entry.lastItems || progress.stage !== entry.lastStage) {
           entry.lastItems = progress.items
           entry.lastStage = progress.stage
-          entry.lastChange = now
+          entry.lastChange = quietSince
           entry.stalled = false
           stalled = false
-        } else if (stallMs !== undefined && !entry.stalled && now - entry.lastChange >= stallMs) {
+        }
+        if (quietSince < entry.lastChange) entry.lastChange = quietSince
+        if (stallMs !== undefined && !entry.stalled && now - entry.lastChange >= stallMs) {
           entry.stalled = true
           stalled = true
           yield* asFramework(Effect.logWarning(

@@ -28,6 +28,13 @@ export const none: Probe = { attempt: ignore, stage: ignore, items: ignore }
 export interface Reading {
   readonly items: number
   readonly stage: number
+  /**
+   * How long, in milliseconds, the reader in another process has seen this
+   * reading unchanged (a runner answering the submitter's polls): the
+   * watchdog then counts a stall from when the index last moved there, not
+   * from when the poll first brought it here.
+   */
+  readonly quietMs?: number | undefined
 }
 
 /**

@@ -29,12 +29,17 @@ export const ComputedIndex = Schema.Struct({
   report: IndexReport
 })
 
-/** An index of a batch in flight on a runner: its worker, the items it produced so far (this attempt) and the stage running. */
+/**
+ * An index of a batch in flight on a runner: its worker, the items it
+ * produced so far (this attempt), the stage running, and how long the
+ * runner has seen both unchanged (milliseconds, by the runner's clock).
+ */
 export const IndexInFlight = Schema.Struct({
   index: Schema.Number,
   worker: RemoteWorker,
   items: Schema.Number,
-  stage: Schema.Number
+  stage: Schema.Number,
+  quietMs: Schema.Number
 })
 
 /** What a runner says of a batch: whether it computes it now, and its indices in flight. */
