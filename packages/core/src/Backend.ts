@@ -105,7 +105,14 @@ export interface Work<E, R> {
     lane: Lane,
     report: Effect.Effect<IndexReport>,
     /** How far the index got, as the other side shares it (items, stage), for heartbeats and the stall watchdog. */
-    progress?: () => { readonly items: number; readonly stage: number } | undefined
+    progress?: () => { readonly items: number; readonly stage: number; readonly quietMs?: number | undefined } | undefined,
+    /**
+     * How to give the index up where it runs (a backend that can: worker
+     * threads terminate the thread), when the stall watchdog does so
+     * (`onStall: "interrupt"`): `report` then ends with a failure carrying
+     * `message`. Absent: a stalled index is only warned about.
+     */
+    stop?: (message: string) => void
   ) => Effect.Effect<void, E, R>
 }
 

@@ -62,7 +62,12 @@ export interface FailurePolicy {
    * at least a minute.
    */
   readonly stallAfter?: Duration.DurationInput | undefined
-  /** What a stall does: a warning and the `stalled` state (`"warn"`, the default), or also give the index up as on a timeout (`"interrupt"`, on this process's backends). */
+  /**
+   * What a stall does: a warning and the `stalled` state (`"warn"`, the
+   * default), or also give the index up as on a timeout (`"interrupt"`: on
+   * fibers, and on worker threads by terminating the thread; an index on a
+   * cluster runner is only warned about, and the warning says so).
+   */
   readonly onStall?: "warn" | "interrupt" | undefined
 }
 

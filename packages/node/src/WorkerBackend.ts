@@ -20,7 +20,7 @@ import { Backend } from "@curator/core"
 import * as Remote from "@curator/core/Remote"
 import * as Worker from "@effect/platform/Worker"
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
-import { Duration, Effect, Either, Exit, Layer, Option, ParseResult, Queue, Scope, Stream } from "effect"
+import { Deferred, Duration, Effect, Either, Exit, Layer, Option, ParseResult, Queue, Scope, Stream } from "effect"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import { availableParallelism } from "node:os"
@@ -390,8 +390,21 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
                   if (Either.isLeft(restarted)) yield* Queue.offer(steps, restarted)
                 }
               })
-              const report = Effect.raceFirst(arrived, watch(index))
-              yield* work.processElsewhere(index, lane, report, () => SharedUnits.readProbe(units, laneNumber, index))
+              // The stall watchdog giving the index up (onStall: "interrupt") stops the thread as the timeout does.
+              const stall = yield* Deferred.make<string>()
+              const stopStalled = Effect.flatMap(Deferred.await(stall), (message) =>
+                Effect.suspend(() => {
+                  timedOut = `${message}; the worker thread was terminated and replaced`
+                  return Effect.zipRight(thread.terminate, Effect.never)
+                }))
+              const report = Effect.raceFirst(arrived, Effect.race(watch(index), stopStalled))
+              yield* work.processElsewhere(
+                index,
+                lane,
+                report,
+                () => SharedUnits.readProbe(units, laneNumber, index),
+                (message) => Deferred.unsafeDone(stall, Exit.succeed(message))
+              )
               step = next!
             }
             return Either.isLeft(step) ? leftBehind(lastStarted) : undefined

@@ -15,7 +15,7 @@
 import { Backend, Pipeline, type Progress, RunResult } from "@curator/core"
 import { SqliteCheckpointStore, WorkerBackend } from "@curator/node"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer, Logger } from "effect"
+import { Deferred, Effect, Fiber, Layer, Logger, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -32,8 +32,14 @@ const fixture = fileURLToPath(new URL("./fixtures/failurePolicy.ts", import.meta
 type BackendName = "sequential" | "fibers" | "workers" | "cluster"
 const skipped = (name: BackendName) => name === "cluster" && postgresUrl === undefined
 
+// The stalled index of `stalls` waits until this file exists: each stall case releases it once it has seen what it checks.
+const stallRelease = path.join(scratch, "release-stalled-index")
+process.env.CURATOR_TEST_STALL_RELEASE = stallRelease
+const holdStalled = () => fs.rmSync(stallRelease, { force: true })
+const releaseStalled = () => fs.writeFileSync(stallRelease, "")
+
 /** One runner per pipeline (concurrency 2), shared by the cases that run it; a run of 20 indices or fewer sends batches of one. */
-const cluster = makeRunners({ fixture, scratch })
+const cluster = makeRunners({ fixture, scratch, env: () => ({ CURATOR_TEST_STALL_RELEASE: stallRelease }) })
 afterAll(cluster.stopAll, 60_000)
 
 const backendLayer = (name: BackendName, exportName: string): Layer.Layer<Backend.Backend, Backend.BackendError> =>
@@ -184,24 +190,21 @@ describe.each(["sequential", "fibers", "workers", "cluster"] as const)("on %s", 
         const onProgress = (event: Progress.ProgressEvent) => {
           if (event._tag === "IndexStalled") Effect.runSync(Deferred.succeed(stalled, event))
         }
-        // While index 0 waits: once flagged, its worker's progress row says stalled (after the next heartbeat is written).
+        // While index 0 waits: once flagged, its worker's progress row says stalled (after the next heartbeat is
+        // written). Then it is released (or after 30 s, when it was never flagged).
+        holdStalled()
         const seen = yield* Effect.fork(Effect.gen(function*() {
           const event = yield* Deferred.await(stalled)
           yield* Effect.sleep("300 millis")
           const progress = yield* withCheckpointRead(dbFile, (c) => c.workerProgress)
           return { event, beat: progress.get(event.workerId) }
-        }))
+        }).pipe(Effect.timeout("30 seconds"), Effect.option, Effect.ensuring(Effect.sync(releaseStalled))))
         const result = yield* Pipeline.run(Pipeline.withOptions(stalls, { dbFile }), { concurrency: 2, onProgress }).pipe(
           Effect.provide(Layer.mergeAll(backend, SqliteCheckpointStore.layer(), Logger.remove(Logger.defaultLogger)))
         )
-        // (Flagged at about 0.5 s of index 0's 2 s: by the end of the run it was, or never will be.)
-        const flagged = yield* Effect.timeoutTo(Fiber.join(seen), {
-          duration: "5 seconds",
-          onTimeout: () => undefined,
-          onSuccess: (seen) => seen
-        })
-        expect(flagged, "index 0 was never flagged stalled").toBeDefined()
-        const { beat, event } = flagged!
+        const flagged = yield* Fiber.join(seen)
+        expect(Option.isSome(flagged), "index 0 was never flagged stalled").toBe(true)
+        const { beat, event } = Option.getOrThrow(flagged)
         expect(event).toMatchObject({ index: 0, items: 0 })
         expect(beat).toMatchObject({ index: 0, items: 0, stalled: true })
         // It finished after all (warn only); the flag went with it, and the warning is in the log.
@@ -210,16 +213,29 @@ describe.each(["sequential", "fibers", "workers", "cluster"] as const)("on %s", 
         expect(after.progress.get(event.workerId)).toMatchObject({ index: null, stalled: false })
         expect(after.logs.some((line) => /^index 0 on worker \w+ has produced nothing new for (\d+ milliseconds|[\d.]+ seconds?) in stage Wait \(0 items so far\): stalled$/.test(line.message))).toBe(true)
       }
-      // (A run's onStall: "interrupt" is refused where indices are computed in other threads or processes.)
-      if (name !== "workers" && name !== "cluster") {
-        // onStall: "interrupt" gives it up as a timeout would.
-        const interrupted = yield* Pipeline.run(Pipeline.withOptions(stalls, { dbFile: freshFile() }), {
-          failurePolicy: { onStall: "interrupt" }
-        }).pipe(Effect.provide(Layer.mergeAll(backendLayer(name, "stalls"), SqliteCheckpointStore.layer(), Logger.remove(Logger.defaultLogger))))
+      // onStall: "interrupt" gives it up as a timeout would: on a thread, the thread is terminated and replaced.
+      // On the cluster it runs on another machine: warned about, and it goes on.
+      // (On the cluster, it is released once flagged; elsewhere, the interruption ends it.)
+      holdStalled()
+      const interrupted = yield* Pipeline.run(Pipeline.withOptions(stalls, { dbFile: freshFile() }), {
+        failurePolicy: { onStall: "interrupt" },
+        onProgress: (event) => {
+          if (event._tag === "IndexStalled" && name === "cluster") releaseStalled()
+        }
+      }).pipe(Effect.provide(Layer.mergeAll(backendLayer(name, "stalls"), SqliteCheckpointStore.layer(), Logger.remove(Logger.defaultLogger))))
+      const { details, logs } = yield* readBack(interrupted.location!, [0])
+      const warning = logs.find((line) => line.message.includes("has produced nothing new"))?.message
+      if (name === "cluster") {
+        expect(interrupted.outcomes.map((o) => o._tag)).toEqual(["Completed", "Completed"])
+        expect(warning).toMatch(/: stalled; not interrupted: it runs on another machine, where only its indexTimeout can stop it$/)
+      } else {
         expect((interrupted.outcomes[0] as RunResult.Failed<unknown>).message).toBe(
-          "IndexTimeout: index 0 produced nothing new for 400 milliseconds in stage Wait (stalled)"
+          "IndexTimeout: index 0 produced nothing new for 400 milliseconds in stage Wait (stalled)" +
+            (name === "workers" ? "; the worker thread was terminated and replaced" : "")
         )
-        expect((yield* readBack(interrupted.location!, [0])).details.get(0)).toMatchObject({ stage: "Wait" })
+        expect(interrupted.outcomes[1]!._tag).toBe("Completed")
+        expect(details.get(0)).toMatchObject({ stage: "Wait" })
+        expect(warning).toMatch(/: stalled; interrupting it$/)
       }
     })), 120_000)
 

@@ -66,8 +66,16 @@ export const enabled = FiberRef.unsafeMake(true)
 export interface Watchdog {
   /** An index starts here: its probe, watched until `finished`. */
   readonly local: (workerId: string, index: number, interrupt?: (stage: number) => void) => Probe
-  /** An index starts elsewhere; `read` gives its progress as the other side shares it. */
-  readonly remote: (workerId: string, index: number, read: (() => Progress | undefined) | undefined) => void
+  /**
+   * An index starts elsewhere; `read` gives its progress as the other side
+   * shares it, `interrupt` (when the other side can) gives it up there.
+   */
+  readonly remote: (
+    workerId: string,
+    index: number,
+    read: (() => Progress | undefined) | undefined,
+    interrupt?: (stage: number) => void
+  ) => void
   readonly finished: (workerId: string) => void
   /** How often progress is read (undefined: the watchdog is off), for backends that must fetch it from elsewhere. */
   readonly interval: Duration.Duration | undefined
@@ -109,7 +117,11 @@ export const start = (options: WatchdogOptions) =>
           yield* asFramework(Effect.logWarning(
             `index ${index} on worker ${workerId.slice(0, 8)} has produced nothing new for ${describeDuration(Duration.millis(now - entry.lastChange))} ` +
               `in stage ${options.stageName(progress.stage)} (${progress.items} items so far): stalled` +
-              (options.onStall === "interrupt" ? "; interrupting it" : "")
+              (options.onStall !== "interrupt"
+                ? ""
+                : interrupt !== undefined
+                ? "; interrupting it"
+                : "; not interrupted: it runs on another machine, where only its indexTimeout can stop it")
           ))
           options.onProgress?.({ _tag: "IndexStalled", index, workerId, items: progress.items })
           if (options.onStall === "interrupt") interrupt?.(progress.stage)
@@ -151,17 +163,15 @@ export const start = (options: WatchdogOptions) =>
       slot.stalled = false
     }
     const watchdog: Watchdog = {
-      /** An index starts here: its probe, watched until `finished`. */
-      local: (workerId: string, index: number, interrupt?: (stage: number) => void): Probe => {
+      local: (workerId, index, interrupt) => {
         const slot = slotOf(workerId)
         const probe = slot.probe ??= inMemory()
         probe.reset()
         track(slot, index, probe.read, interrupt)
         return probe
       },
-      /** An index starts elsewhere; `read` gives its progress as the other side shares it. */
-      remote: (workerId: string, index: number, read: (() => Progress | undefined) | undefined) => {
-        if (read !== undefined) track(slotOf(workerId), index, read)
+      remote: (workerId, index, read, interrupt) => {
+        if (read !== undefined) track(slotOf(workerId), index, read, interrupt)
       },
       finished: (workerId: string) => {
         const slot = slots.get(workerId)

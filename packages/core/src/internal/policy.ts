@@ -107,7 +107,8 @@ export const retryLost = (policy: FailurePolicy.Resolved) => {
  * checked. A run's `retry`, `classify` or `indexTimeout` apply where the
  * index is computed, so on backends that compute elsewhere (threads,
  * runners load the pipeline's own policy) they are refused: set them on
- * the pipeline with `Pipeline.withFailurePolicy`.
+ * the pipeline with `Pipeline.withFailurePolicy`. (`stallAfter` and
+ * `onStall` act in the run's own watchdog, so they apply everywhere.)
  */
 export const forRun = (
   pipelinePolicy: FailurePolicy.FailurePolicy | undefined,
@@ -118,7 +119,6 @@ export const forRun = (
   if (reason !== undefined) return Either.left(new InvalidRunOptions({ option: "failurePolicy", message: reason }))
   if (!computesHere && runPolicy !== undefined) {
     const remote = (["retry", "classify", "indexTimeout", "maxAttempts"] as const).filter((key) => runPolicy[key] !== undefined)
-    if (runPolicy.onStall === "interrupt") remote.push("onStall" as never)
     if (remote.length > 0) {
       return Either.left(
         new InvalidRunOptions({

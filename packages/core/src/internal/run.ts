@@ -481,9 +481,21 @@ const execute = <E, R, Tracked extends boolean>(
               (computed) => recordIndex(index, lane, computed)
             )
           ),
-        processElsewhere: (index, lane, report, readProgress) =>
+        processElsewhere: (index, lane, report, readProgress, stop) =>
           Effect.zipRight(
-            Effect.zipRight(started(index, lane), Effect.sync(() => watchdog.remote(lane.workerId, index, readProgress))),
+            Effect.zipRight(
+              started(index, lane),
+              Effect.sync(() =>
+                watchdog.remote(
+                  lane.workerId,
+                  index,
+                  readProgress,
+                  policy.onStall === "interrupt" && stop !== undefined
+                    ? (stage) => stop(describeFailure(Cause.fail(FailurePolicy.stallError(index, stallAfter, stageNames[stage] ?? "unknown"))))
+                    : undefined
+                )
+              )
+            ),
             Effect.flatMap(
               traced(
                 index,
