@@ -5,14 +5,17 @@
  * killed — from the compiled JavaScript: `npm run build` makes it, and in
  * the repository `npm ci` runs that build (`prepare`).
  *
- * Commands start from the bundle (`dist/bundle/curator.js`, a few files
- * instead of hundreds: Node 20 has no compile cache, and loading every
- * module file separately costs a second). `run` and `runner` load the
- * user's pipeline module, which imports `@curator/core` and `effect` from
- * `node_modules`: they start from `dist/bin.js`, so that the pipeline and
- * the code running it are the same modules (and worker threads find their
- * entry file). A bundle older than the compiled output (`tsc -b` ran since)
- * is not used.
+ * Commands start from a bundle (`scripts/bundle.mjs`): loading every
+ * module file separately costs a second. The read commands run the
+ * CommonJS bundle from V8's cached code of it (`codeCache.mjs`: Node 20
+ * has no compile cache of its own); the commands that import other modules
+ * at run time (a pipeline module, tsx, `open`) cannot run in that script
+ * and start from the ES module bundle (`dist/bundle/curator.js`). `run`
+ * and `runner` load the user's pipeline module, which imports
+ * `@curator/core` and `effect` from `node_modules`: they start from
+ * `dist/bin.js`, so that the pipeline and the code running it are the same
+ * modules (and worker threads find their entry file). A bundle older than
+ * the compiled output (`tsc -b` ran since) is not used.
  *
  * A checkout that was never built has no `dist/`: then the TypeScript
  * sources run, still in this process, through tsx (`source.mjs`) and the
@@ -20,9 +23,11 @@
  */
 import { existsSync, statSync } from "node:fs"
 import { register } from "node:module"
+import { fileURLToPath } from "node:url"
 
 const built = new URL("../dist/bin.js", import.meta.url)
 const bundle = new URL("../dist/bundle/curator.js", import.meta.url)
+const cachedBundle = new URL("../dist/bundle/curator.cjs", import.meta.url)
 
 /** Modification time in ms, or undefined when the file is missing. */
 const mtime = (url) => {
@@ -33,17 +38,23 @@ const mtime = (url) => {
   }
 }
 
-/** The bundle is usable when it exists and no package was compiled after it. */
-const bundleFresh = () => {
+/** A bundle is usable when it exists and no package was compiled after it. */
+const fresh = (bundle) => {
   const bundled = mtime(bundle)
   if (bundled === undefined) return false
   return ["../dist/.tsbuildinfo", "../../core/dist/.tsbuildinfo", "../../sql/dist/.tsbuildinfo"]
     .every((file) => (mtime(new URL(file, import.meta.url)) ?? 0) <= bundled)
 }
 
-const runsPipelines = process.argv.slice(2).some((arg) => arg === "run" || arg === "runner")
+const args = process.argv.slice(2)
+const runsPipelines = args.some((arg) => arg === "run" || arg === "runner")
+// (A target may be a pipeline module: `curator status ./pipeline.ts`.)
+const importsModules = args.some((arg) => ["dashboard", "diff", "gather", "plan"].includes(arg) || /\.[cm]?[jt]sx?$/.test(arg))
 
-if (!runsPipelines && bundleFresh()) {
+if (!runsPipelines && !importsModules && fresh(cachedBundle)) {
+  const { runCached } = await import("./codeCache.mjs")
+  runCached(fileURLToPath(cachedBundle))
+} else if (!runsPipelines && fresh(bundle)) {
   await import(bundle.href)
 } else if (existsSync(built)) {
   await import(built.href)

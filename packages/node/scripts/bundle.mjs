@@ -8,9 +8,18 @@
  * cluster, the dashboard) stays in chunks of its own (`splitting`); native
  * and optional packages stay outside, resolved at run time as before.
  *
- * `bin/curator.mjs` uses the bundle when it is at least as new as the
+ * The read commands start from a second, CommonJS bundle (`curator.cjs`)
+ * with a V8 code cache beside it (`curator.cjs.cache`): Node 20 caches no
+ * compiled ES module, but `vm.Script` takes a script's cached code, which
+ * saves compiling the bundle on every start. The cache is made here, by
+ * running `curator --help` once with `CURATOR_CODE_CACHE=write`; a cache
+ * that another Node version refuses is made again by the next start that
+ * may write it (`bin/codeCache.mjs`).
+ *
+ * `bin/curator.mjs` uses the bundles when they are at least as new as the
  * compiled output, and otherwise `dist/bin.js`.
  */
+import { execFileSync } from "node:child_process"
 import * as esbuild from "esbuild"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -60,4 +69,44 @@ await esbuild.build({
   legalComments: "none",
   // Some dependencies are CommonJS and call `require`: give the ESM bundle one.
   banner: { js: "import { createRequire as __curatorRequire } from \"node:module\"; const require = __curatorRequire(import.meta.url);" }
+})
+
+/**
+ * What the read commands never load, left out of their bundle: the modules
+ * only `run`, `runner` and `dashboard` import (they start from the other
+ * bundle or `dist/`), each replaced by a module that says so if reached.
+ */
+const notForReadCommands = {
+  name: "not-for-read-commands",
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/\.\.\/(ClusterBackend|ClusterRunner|Dashboard|WorkerBackend)\.js$/ }, (args) =>
+      args.kind === "dynamic-import" ? { path: args.path, namespace: "not-for-read-commands" } : undefined
+    )
+    build.onLoad({ filter: /.*/, namespace: "not-for-read-commands" }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path} is not in the read commands' bundle`)})`,
+      loader: "js"
+    }))
+  }
+}
+
+// The read commands' bundle: one CommonJS file (what `vm.Script` can cache),
+// whose `import.meta.url` is the file's own URL as in the ES module build.
+await esbuild.build({
+  plugins: [notForReadCommands],
+  entryPoints: { curator: path.join(packageDir, "dist", "bin.js") },
+  outExtension: { ".js": ".cjs" },
+  outdir,
+  bundle: true,
+  format: "cjs",
+  platform: "node",
+  target: "node20",
+  external,
+  logLevel: "warning",
+  legalComments: "none",
+  define: { "import.meta.url": "__curatorModuleUrl" },
+  banner: { js: "var __curatorModuleUrl = require(\"node:url\").pathToFileURL(__filename).href;" }
+})
+execFileSync(process.execPath, [path.join(packageDir, "bin", "curator.mjs"), "--help"], {
+  env: { ...process.env, CURATOR_CODE_CACHE: "write" },
+  stdio: "ignore"
 })

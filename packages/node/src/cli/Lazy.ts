@@ -10,10 +10,23 @@ import { Effect } from "effect"
 import * as PackageDir from "../internal/packageDir.js"
 import { type CliError, usage } from "./CliError.js"
 
-/** The package a failed import could not find, if that is why it failed. */
+/** The package a bare specifier names (`@scope/name/sub` → `@scope/name`); undefined for a path. */
+const packageOf = (specifier: string): string | undefined => {
+  if (specifier.startsWith(".") || specifier.startsWith("/")) return undefined
+  return specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/")
+}
+
+/**
+ * The package a failed import could not find, if that is why it failed: as
+ * an ES module import says it, or as `require` does (the read commands run
+ * from a CommonJS bundle, see `bin/codeCache.mjs`).
+ */
 const missingPackage = (cause: unknown): string | undefined => {
-  if ((cause as { code?: unknown } | null)?.code !== "ERR_MODULE_NOT_FOUND") return undefined
-  return /Cannot find package '([^']+)'/.exec(String((cause as Error).message))?.[1]
+  const code = (cause as { code?: unknown } | null)?.code
+  const message = String((cause as Error | null)?.message)
+  if (code === "ERR_MODULE_NOT_FOUND") return /Cannot find package '([^']+)'/.exec(message)?.[1]
+  const required = code === "MODULE_NOT_FOUND" ? /Cannot find module '([^']+)'/.exec(message)?.[1] : undefined
+  return required === undefined ? undefined : packageOf(required)
 }
 
 /** The version range `@curator/node` declares for an optional package, if any. */
