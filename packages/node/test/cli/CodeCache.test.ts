@@ -36,7 +36,7 @@ const runCached = (file: string) => {
 }
 
 describe("the read commands' code cache", () => {
-  it("is made when missing, used next time, and made again when V8 refuses it; the script runs as a CommonJS module", () => {
+  it("is made when missing, used next time, and made again when V8 refuses it; the script runs as a CommonJS module", { timeout: 60_000 }, () => {
     const file = path.join(sandbox.root, "app.cjs")
     fs.writeFileSync(file, `process.stdout.write([typeof require, typeof module.exports, require("node:path").basename(__filename)].join(" "))\n`)
     const first = runCached(file)
