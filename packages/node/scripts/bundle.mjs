@@ -55,18 +55,23 @@ const bundled = mtime(path.join(outdir, "curator.js"))
 const compiled = ["node", "core", "sql"].map((name) => mtime(path.join(packageDir, "..", name, "dist", ".tsbuildinfo")) ?? Infinity)
 if (!process.argv.includes("--force") && bundled !== undefined && compiled.every((time) => time <= bundled)) process.exit(0)
 
-fs.rmSync(outdir, { recursive: true, force: true })
-await esbuild.build({
+/** What both bundles are built with: the compiled executable, its dependencies in, native and optional packages out. */
+const common = {
   entryPoints: { curator: path.join(packageDir, "dist", "bin.js") },
   outdir,
   bundle: true,
-  splitting: true,
-  format: "esm",
   platform: "node",
   target: "node20",
   external,
   logLevel: "warning",
-  legalComments: "none",
+  legalComments: "none"
+}
+
+fs.rmSync(outdir, { recursive: true, force: true })
+await esbuild.build({
+  ...common,
+  splitting: true,
+  format: "esm",
   // Some dependencies are CommonJS and call `require`: give the ESM bundle one.
   banner: { js: "import { createRequire as __curatorRequire } from \"node:module\"; const require = __curatorRequire(import.meta.url);" }
 })
@@ -92,17 +97,10 @@ const notForReadCommands = {
 // The read commands' bundle: one CommonJS file (what `vm.Script` can cache),
 // whose `import.meta.url` is the file's own URL as in the ES module build.
 await esbuild.build({
+  ...common,
   plugins: [notForReadCommands],
-  entryPoints: { curator: path.join(packageDir, "dist", "bin.js") },
   outExtension: { ".js": ".cjs" },
-  outdir,
-  bundle: true,
   format: "cjs",
-  platform: "node",
-  target: "node20",
-  external,
-  logLevel: "warning",
-  legalComments: "none",
   define: { "import.meta.url": "__curatorModuleUrl" },
   banner: { js: "var __curatorModuleUrl = require(\"node:url\").pathToFileURL(__filename).href;" }
 })
