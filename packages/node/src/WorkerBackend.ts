@@ -319,6 +319,13 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
                 : []
               return [...rest, ...unstarted]
             }
+            /** Why the lane's thread was terminated (past the timeout, or stalled): the lost attempt's report says so. */
+            let terminatedBecause: string | undefined
+            const terminate = (because: string) =>
+              Effect.suspend(() => {
+                terminatedBecause = because
+                return thread.terminate
+              })
             /**
              * The per-index timeout, where the thread cannot time itself out:
              * a stage that blocks its event loop (a synchronous CPU loop) never
@@ -327,7 +334,6 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
              * memory), the thread is terminated: the index is recorded as
              * timed out and a new thread takes the lane, as after a death.
              */
-            let timedOut: string | undefined
             const timeout = work.indexTimeout
             const watch = (index: number): Effect.Effect<never> => {
               if (timeout === undefined) return Effect.never
@@ -340,8 +346,7 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
                   return Effect.void
                 }
                 terminated = probe.startedAt
-                timedOut = `${timeout.message(index, probe.stage)}; the worker thread did not stop and was replaced`
-                return thread.terminate
+                return terminate(`${timeout.message(index, probe.stage)}; the worker thread did not stop and was replaced`)
               })
               const poll = Duration.millis(Math.min(250, Math.max(20, timeout.millis / 4)))
               return Effect.forever(Effect.zipRight(Effect.sleep(poll), check))
@@ -371,11 +376,11 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
                   }
                   lost++
                   const report = Remote.diedReport(
-                    timedOut ?? describeDeath(index, arrival.left),
+                    terminatedBecause ?? describeDeath(index, arrival.left),
                     Math.round((performance.now() - started) * 1e6),
                     SharedUnits.readProbe(units, laneNumber, index)?.stage
                   )
-                  timedOut = undefined
+                  terminatedBecause = undefined
                   const again = work.retryLost === undefined ? false : yield* work.retryLost(index, lost, report)
                   if (!again) return lost === 1 ? report : withAttempts(report, lost)
                   const rest = leftBehind(index)
@@ -393,10 +398,7 @@ export const make = (options: Options): Effect.Effect<Backend.Backend["Type"], B
               // The stall watchdog giving the index up (onStall: "interrupt") stops the thread as the timeout does.
               const stall = yield* Deferred.make<string>()
               const stopStalled = Effect.flatMap(Deferred.await(stall), (message) =>
-                Effect.suspend(() => {
-                  timedOut = `${message}; the worker thread was terminated and replaced`
-                  return Effect.zipRight(thread.terminate, Effect.never)
-                }))
+                Effect.zipRight(terminate(`${message}; the worker thread was terminated and replaced`), Effect.never))
               const report = Effect.raceFirst(arrived, Effect.race(watch(index), stopStalled))
               yield* work.processElsewhere(
                 index,
