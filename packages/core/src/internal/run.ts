@@ -329,6 +329,9 @@ const execute = <E, R, Tracked extends boolean>(
         interval: Duration.millis(Math.min(1000, Math.max(50, Duration.toMillis(stallAfter) / 3))),
         stageName: (order) => stageNames[order] ?? "unknown"
       })
+      /** What an index given up by the stall watchdog fails with. */
+      const stallCause = (index: number, stage: number) =>
+        Cause.fail(FailurePolicy.stallError(index, stallAfter, stageNames[stage] ?? "unknown"))
       /** The index in this process, watched: with `onStall: "interrupt"`, a stall gives it up as a timeout would. */
       const watched = (index: number, lane: Lane, computation: (probe: Probe) => Effect.Effect<Computed<E>, never, R>) =>
         Effect.suspend(() => {
@@ -338,7 +341,7 @@ const execute = <E, R, Tracked extends boolean>(
           return Effect.raceFirst(
             computation(probe),
             Effect.map(Deferred.await(stall), (stage): Computed<E> => {
-              const cause = Cause.fail(FailurePolicy.stallError(index, stallAfter, stageNames[stage] ?? "unknown"))
+              const cause = stallCause(index, stage)
               return {
                 _tag: "Failure",
                 message: describeFailure(cause),
@@ -491,7 +494,7 @@ const execute = <E, R, Tracked extends boolean>(
                   index,
                   readProgress,
                   policy.onStall === "interrupt" && stop !== undefined
-                    ? (stage) => stop(describeFailure(Cause.fail(FailurePolicy.stallError(index, stallAfter, stageNames[stage] ?? "unknown"))))
+                    ? (stage) => stop(describeFailure(stallCause(index, stage)))
                     : undefined
                 )
               )
