@@ -4,6 +4,7 @@
  * with each; the backend provides lanes (fibers, threads, machines) to do it.
  */
 import { Context, type Duration, Effect, Layer, type LogLevel, Schema } from "effect"
+import type { Reading } from "./internal/probe.js"
 import type { Units } from "./internal/units.js"
 import type { IndexReport } from "./internal/wire.js"
 
@@ -105,7 +106,7 @@ export interface Work<E, R> {
     lane: Lane,
     report: Effect.Effect<IndexReport>,
     /** How far the index got, as the other side shares it (items, stage), for heartbeats and the stall watchdog. */
-    progress?: () => { readonly items: number; readonly stage: number; readonly quietMs?: number | undefined } | undefined,
+    progress?: () => Reading | undefined,
     /**
      * How to give the index up where it runs (a backend that can: worker
      * threads terminate the thread), when the stall watchdog does so

@@ -131,15 +131,15 @@ export const make = (options: Pick<Options, "batchSize"> = {}): Effect.Effect<Ba
                 continue
               }
               backoff = 1
-              for (const { index, items, quietMs, stage, worker } of polled.right.indices) {
+              for (const { index, worker, ...progress } of polled.right.indices) {
                 const known = seen.get(index)
                 // (Seen on another worker: the batch was delivered again after its runner died; the reply decides.)
                 if (known !== undefined) {
-                  if (known.workerId === worker.workerId) known.progress = { items, stage, quietMs }
+                  if (known.workerId === worker.workerId) known.progress = progress
                   continue
                 }
                 const lane = yield* laneOf(worker)
-                const entry: SeenStarted<E> = { workerId: worker.workerId, report: yield* Deferred.make<Remote.IndexReport>(), progress: { items, stage, quietMs }, fiber: undefined }
+                const entry: SeenStarted<E> = { workerId: worker.workerId, report: yield* Deferred.make<Remote.IndexReport>(), progress, fiber: undefined }
                 seen.set(index, entry)
                 // Not interrupted between the fork and keeping its fiber: the reply must find it to complete or give it up.
                 // (The fiber itself can be interrupted: it would start uninterruptible, as its parent is here.)
