@@ -109,8 +109,9 @@ export const start = (options: WatchdogOptions) =>
           entry.lastChange = quietSince
           entry.stalled = false
           stalled = false
+        } else if (quietSince < entry.lastChange) {
+          entry.lastChange = quietSince
         }
-        if (quietSince < entry.lastChange) entry.lastChange = quietSince
         if (stallMs !== undefined && !entry.stalled && now - entry.lastChange >= stallMs) {
           entry.stalled = true
           stalled = true
