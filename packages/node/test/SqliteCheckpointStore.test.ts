@@ -131,6 +131,8 @@ describe("SqliteCheckpointStore", () => {
             "curator_index_inputs",
             "curator_migrations",
             "curator_output_checks",
+            "curator_status_totals",
+            "curator_status_totals_replacing",
             "curator_worker_progress",
             "sqlite_sequence"
           ].sort())
@@ -181,7 +183,9 @@ describe("SqliteCheckpointStore", () => {
             { migration_id: 2, name: "query_indexes" },
             { migration_id: 3, name: "fingerprints" },
             { migration_id: 4, name: "failure_policy" },
-            { migration_id: 5, name: "failed_stage" }
+            { migration_id: 5, name: "failed_stage" },
+            { migration_id: 6, name: "status_totals" },
+            { migration_id: 7, name: "failures_index" }
           ])
         })
       }).pipe(Effect.scoped, Effect.provide(Live)))
@@ -284,8 +288,13 @@ describe("SqliteCheckpointStore", () => {
             { migration_id: 2 },
             { migration_id: 3 },
             { migration_id: 4 },
-            { migration_id: 5 }
+            { migration_id: 5 },
+            { migration_id: 6 },
+            { migration_id: 7 }
           ])
+          // The adopted records are counted into the totals that summaries read.
+          expect(raw.prepare("SELECT status, indices FROM curator_status_totals WHERE run_id = 1 AND indices > 0").all())
+            .toEqual(raw.prepare("SELECT status, COUNT(*) AS indices FROM index_results WHERE run_id = 1 GROUP BY status").all())
         }, { readonly: true })
       }).pipe(Effect.scoped, Effect.provide(Live)))
   })
@@ -362,9 +371,9 @@ describe("SqliteCheckpointStore", () => {
         // Only the failure has a row (a first-attempt success writes none); the stage is named as in stage_metrics.
         expect(rows()).toEqual([{ idx: 1, failed_stage: "source" }])
 
-        // As an older Curator left it: no column, no migration 5.
+        // As an older Curator left it: no column, no migration 5 (nor any later one).
         withRaw(dbFile, (db) => {
-          db.exec("ALTER TABLE curator_index_attempts DROP COLUMN failed_stage; DELETE FROM curator_migrations WHERE migration_id = 5")
+          db.exec("ALTER TABLE curator_index_attempts DROP COLUMN failed_stage; DELETE FROM curator_migrations WHERE migration_id >= 5")
         })
         const before = snapshot(dbFile)
         const details = yield* Effect.scoped(Effect.flatMap(SqliteCheckpointStore.openFile(dbFile), (c) => c.failureDetails([0, 1, 2])))

@@ -11,6 +11,7 @@ import { Effect, Schedule } from "effect"
 import { retryBusy } from "./internal/busy.js"
 import * as CheckTables from "./internal/checkTables.js"
 import * as FailureRecords from "./internal/failureRecords.js"
+import * as StatusTotals from "./internal/statusTotals.js"
 
 /** The migrations table, kept apart from any migrations of the user's own. */
 export const migrationsTable = "curator_migrations"
@@ -160,6 +161,21 @@ const createQueryIndexes = Effect.gen(function*() {
 })
 
 /**
+ * Migration 7 (SQLite): the failed records with their errors, in a partial
+ * index of their own, so that listing a few thousand failures among 10⁶
+ * records reads the index alone instead of one table page per failure.
+ * Not on PostgreSQL, whose index entries are limited to about 2.7 kB and an
+ * error with its stack trace can be longer.
+ */
+const createFailuresIndex = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({
+    sqlite: () => sql`CREATE INDEX IF NOT EXISTS curator_results_failed ON index_results (run_id, idx, error) WHERE status = 'error'`,
+    orElse: () => Effect.void
+  })
+})
+
+/**
  * Curator's migrations, by id. Each is idempotent, so a database written by
  * the reference implementation (same tables, no migrations table) is adopted
  * as it is.
@@ -172,11 +188,14 @@ export const migrations = Migrator.fromRecord({
   // The failure policy's attempts, classes and quarantine (curator_index_attempts).
   "4_failure_policy": FailureRecords.createTable,
   // The stage each failure happened in (curator_index_attempts.failed_stage).
-  "5_failed_stage": FailureRecords.addFailedStage
+  "5_failed_stage": FailureRecords.addFailedStage,
+  // Per-status totals kept by triggers (SQLite), so that summaries read a few rows.
+  "6_status_totals": StatusTotals.createTables,
+  "7_failures_index": createFailuresIndex
 })
 
 /** The newest migration this version knows. */
-export const latestMigration = 5
+export const latestMigration = 7
 
 const internalTables = new Set(["sqlite_sequence", "sqlite_stat1", migrationsTable])
 
@@ -278,6 +297,7 @@ export const migrate = (
       orElse: () => Effect.void
     })
     yield* retryBusy(Migrator.make({})({ loader: migrations, table: migrationsTable }))
+    yield* retryBusy(StatusTotals.repair)
     const tablesCommitted = Effect.flatMap(inspect(location), (inspection) =>
       inspection._tag === "Curator" && inspection.missingTables.length === 0 ? Effect.void : Effect.fail(new TablesPending()))
     yield* tablesCommitted.pipe(

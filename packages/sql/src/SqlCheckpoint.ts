@@ -14,6 +14,7 @@ import * as FailureRecords from "./internal/failureRecords.js"
 import * as CheckTables from "./internal/checkTables.js"
 import { wellFormed } from "./internal/text.js"
 import * as PagedQueries from "./internal/pagedQueries.js"
+import * as StatusTotals from "./internal/statusTotals.js"
 import { defaultWriterOptions, makeWriter, type WriterOptions } from "./internal/writer.js"
 
 type CheckpointError = CheckpointStore.CheckpointError
@@ -87,6 +88,8 @@ const makeCheckpoint = (
       SELECT idx, output_paths, error FROM index_results WHERE run_id = ${runId} AND status = ${status} ORDER BY idx`
     )
 
+  const statusTotals = StatusTotals.makeReader(sql)
+
   const totalIndices = Effect.suspend(() =>
     Effect.map(
       sql<{ total_indices: number | null }>`SELECT total_indices FROM pipeline_runs WHERE run_id = ${runId}`,
@@ -140,17 +143,35 @@ const makeCheckpoint = (
       Effect.map(rowsWithStatus("completed"), (rows) => new Map(rows.map((row) => [row.idx, parsePaths(row.output_paths)])))
     ),
     completedIndices: query(Effect.map(rowsWithStatus("completed"), (rows) => new Set(rows.map((row) => row.idx)))),
-    failedIndices: query(Effect.map(rowsWithStatus("error"), (rows) => new Map(rows.map((row) => [row.idx, row.error ?? ""])))),
+    // `status = 'error'` written out, so that SQLite reads the failures from their own index (migration 7).
+    failedIndices: query(Effect.suspend(() =>
+      Effect.map(
+        sql<{ idx: number; error: string | null }>`
+          SELECT idx, error FROM index_results WHERE run_id = ${runId} AND status = 'error' ORDER BY idx`,
+        (rows) => new Map(rows.map((row) => [row.idx, row.error ?? ""]))
+      )
+    )),
     summary: query(Effect.gen(function*() {
       const total = yield* totalIndices
-      const counts = yield* sql<{ status: string; count: number | string; wall: number | string | null }>`
-        SELECT status, COUNT(*) AS count, SUM(wall_time_ns) AS wall FROM index_results WHERE run_id = ${runId} GROUP BY status`
-      const completed = counts.find((row) => row.status === "completed")
+      const { completed, error } = yield* Effect.flatMap(statusTotals(runId), Option.match({
+        onSome: Effect.succeed,
+        onNone: () => Effect.map(
+          sql<{ status: string; count: number | string; wall: number | string | null }>`
+            SELECT status, COUNT(*) AS count, SUM(wall_time_ns) AS wall FROM index_results WHERE run_id = ${runId} GROUP BY status`,
+          (counts) => {
+            const totalsOf = (status: string) => {
+              const row = counts.find((row) => row.status === status)
+              return { ...StatusTotals.emptyTotals, indices: Number(row?.count ?? 0), wallTimeNsSum: Number(row?.wall ?? 0) }
+            }
+            return { completed: totalsOf("completed"), error: totalsOf("error") }
+          }
+        )
+      }))
       return CheckpointStore.makeSummary({
         total,
-        completed: Number(completed?.count ?? 0),
-        failed: Number(counts.find((row) => row.status === "error")?.count ?? 0),
-        completedWallTimeNs: Number(completed?.wall ?? 0),
+        completed: completed.indices,
+        failed: error.indices,
+        completedWallTimeNs: completed.wallTimeNsSum,
         latestInvocation: yield* latestInvocation,
         configHash,
         location

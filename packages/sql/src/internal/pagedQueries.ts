@@ -10,6 +10,7 @@ import { CheckpointStore, IndexSet } from "@curator/core"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Option } from "effect"
+import * as StatusTotals from "./statusTotals.js"
 
 /** A `workers` row as the driver returns it. */
 export interface WorkerRowSql {
@@ -198,19 +199,24 @@ export const make = (
       ))
 
   const processKey = sql`hostname || ':' || CAST(pid AS TEXT)`
+  const statusTotals = StatusTotals.makeReader(sql)
 
   return {
     completedIndexSet: indexSet("completed"),
     failedIndexSet: indexSet("error"),
 
-    // Two index-only counts on (run_id, status, …): no record is read, no wall time summed.
+    // The kept totals, or else two index-only counts on (run_id, status, …): no record is read, no wall time summed.
     recordedCounts: query(Effect.suspend(() =>
-      Effect.map(
-        sql<{ completed: Numeric; failed: Numeric }>`SELECT
-          (SELECT COUNT(*) FROM index_results WHERE run_id = ${runId()} AND status = 'completed') AS completed,
-          (SELECT COUNT(*) FROM index_results WHERE run_id = ${runId()} AND status = 'error') AS failed`,
-        ([row]) => ({ completed: count(row?.completed ?? 0), failed: count(row?.failed ?? 0) })
-      )
+      Effect.flatMap(statusTotals(runId()), Option.match({
+        onSome: ({ completed, error }) => Effect.succeed({ completed: completed.indices, failed: error.indices }),
+        onNone: () =>
+          Effect.map(
+            sql<{ completed: Numeric; failed: Numeric }>`SELECT
+              (SELECT COUNT(*) FROM index_results WHERE run_id = ${runId()} AND status = 'completed') AS completed,
+              (SELECT COUNT(*) FROM index_results WHERE run_id = ${runId()} AND status = 'error') AS failed`,
+            ([row]) => ({ completed: count(row?.completed ?? 0), failed: count(row?.failed ?? 0) })
+          )
+      }))
     )),
 
     // The recorded indices as a bitset (one grouped scan, n/8 bytes), not a row object per index.
@@ -402,10 +408,35 @@ export const make = (
 
     statistics: (status) =>
       query(Effect.gen(function*() {
+        const where = sql.and([sql`run_id = ${runId()}`, ...(status === undefined ? [] : [sql`status = ${status}`])])
+        const kept = yield* statusTotals(runId())
+        if (Option.isSome(kept)) {
+          // Counts and sums from the kept totals; extremes are one index lookup each on (run_id, status, column).
+          const parts = status === undefined ? [kept.value.completed, kept.value.error] : [kept.value[status]]
+          const sum = (field: keyof StatusTotals.Totals) => parts.reduce((acc, part) => acc + part[field], 0)
+          const [extremes] = yield* sql<{ wall_max: Numeric; peak_max: Numeric; peak_min: Numeric }>`SELECT
+            (SELECT MAX(wall_time_ns) FROM index_results WHERE ${where}) AS wall_max,
+            (SELECT MAX(peak_memory_bytes) FROM index_results WHERE ${where}) AS peak_max,
+            (SELECT MIN(peak_memory_bytes) FROM index_results WHERE ${where}) AS peak_min`
+          const mean = (total: number, n: number) => (n === 0 ? null : total / n)
+          return {
+            count: sum("indices"),
+            wallTimeNs: {
+              mean: mean(sum("wallTimeNsSum"), sum("wallTimeNsCount")),
+              max: num(extremes?.wall_max ?? null),
+              total: sum("wallTimeNsSum")
+            },
+            peakMemoryBytes: {
+              mean: mean(sum("peakMemoryBytesSum"), sum("peakMemoryBytesCount")),
+              max: num(extremes?.peak_max ?? null),
+              min: num(extremes?.peak_min ?? null)
+            }
+          }
+        }
         const [row] = yield* sql<{ n: Numeric; wall_mean: Numeric; wall_max: Numeric; wall_total: Numeric; peak_mean: Numeric; peak_max: Numeric; peak_min: Numeric }>`
           SELECT COUNT(*) AS n, AVG(wall_time_ns) AS wall_mean, MAX(wall_time_ns) AS wall_max, SUM(wall_time_ns) AS wall_total,
             AVG(peak_memory_bytes) AS peak_mean, MAX(peak_memory_bytes) AS peak_max, MIN(peak_memory_bytes) AS peak_min
-          FROM index_results WHERE ${sql.and([sql`run_id = ${runId()}`, ...(status === undefined ? [] : [sql`status = ${status}`])])}`
+          FROM index_results WHERE ${where}`
         return {
           count: count(row?.n ?? 0),
           wallTimeNs: { mean: num(row?.wall_mean ?? null), max: num(row?.wall_max ?? null), total: count(row?.wall_total ?? 0) },
