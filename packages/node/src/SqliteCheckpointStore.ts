@@ -156,8 +156,16 @@ const enableWal = (path: string, sql: SqlClient.SqlClient): Effect.Effect<void, 
     Effect.asVoid
   )
 
-/** Opens a SQLite connection for the scope; driver exceptions become typed errors. */
-const connect = (path: string, readonly: boolean): Effect.Effect<SqlClient.SqlClient, CheckpointError, Scope.Scope> =>
+/**
+ * Opens a SQLite connection for the scope; driver exceptions become typed
+ * errors. `pageCacheKiB` bounds SQLite's own page cache (the driver's
+ * default is 16 MB).
+ */
+const connect = (
+  path: string,
+  readonly: boolean,
+  pageCacheKiB?: number | undefined
+): Effect.Effect<SqlClient.SqlClient, CheckpointError, Scope.Scope> =>
   SqliteClient.make({ filename: path, readonly, disableWAL: true }).pipe(
     Effect.provide(Reactivity.layer),
     Effect.catchAllDefect((cause) => Effect.fail(describeOpenFailure(path, cause))),
@@ -166,6 +174,9 @@ const connect = (path: string, readonly: boolean): Effect.Effect<SqlClient.SqlCl
       // Lock waits happen in Effect (see @curator/sql's retryBusy), never inside SQLite.
       sql`PRAGMA busy_timeout = 0`.pipe(
         Effect.zipRight(readonly ? Effect.void : Effect.asVoid(sql`PRAGMA foreign_keys = OFF`)),
+        Effect.zipRight(
+          pageCacheKiB === undefined ? Effect.void : Effect.asVoid(sql.unsafe(`PRAGMA cache_size = -${Math.max(1, Math.round(pageCacheKiB))}`))
+        ),
         Effect.mapError((cause) => describeOpenFailure(path, cause.cause))
       )
     )
@@ -236,15 +247,24 @@ export const openForRun = (
  * Opens an existing database file offline, to query it (and, unless
  * `readonly`, reset it). Opening never modifies the file. With several
  * configurations in one file, `configHash` (or a prefix) says which.
+ *
+ * `pageCacheKiB` suits a one-shot read: a command that reads most pages
+ * once gains nothing from a large cache of its own (the operating system
+ * caches the file), and allocating one costs it time (about 60 ms of fresh
+ * memory to list 3,600 failures of 10⁶ records with the 16 MB default).
  */
 export const openFile = (
   path: string,
-  options: { readonly readonly?: boolean | undefined; readonly configHash?: string | undefined } = {}
+  options: {
+    readonly readonly?: boolean | undefined
+    readonly configHash?: string | undefined
+    readonly pageCacheKiB?: number | undefined
+  } = {}
 ): Effect.Effect<CheckpointStore.Checkpoint, CheckpointError, Scope.Scope> =>
   Effect.gen(function*() {
     yield* preflight(path, true)
     const readonly = options.readonly ?? true
-    const sql = yield* connect(path, readonly).pipe(
+    const sql = yield* connect(path, readonly, options.pageCacheKiB).pipe(
       Effect.catchIf((failure) => readonly && failure.reason === "ReadOnly", () => connectToCopy(path))
     )
     return yield* Effect.provideService(SqlCheckpoint.openExisting(path, { ...options, readonly }), SqlClient.SqlClient, sql).pipe(

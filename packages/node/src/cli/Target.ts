@@ -110,23 +110,35 @@ export const resolve = (input: string): Effect.Effect<Target, CliError | Pipelin
     return { path: join(dir, `${match.right.id}.db`), configHash: undefined }
   })
 
-/**
- * Opens a target's records: read-only unless `writable` (opening never
- * changes the file; only `reset` writes).
- */
+/** How the command uses what it opens. */
+export interface OpenOptions {
+  /** It writes (only `reset` does); else the file is opened read-only and never changed. */
+  readonly writable?: boolean
+  /** It keeps answering queries (the dashboard), rather than reading once and exiting. */
+  readonly serving?: boolean
+}
+
+/** SQLite's page cache for a command that reads once and exits (see `SqliteCheckpointStore.openFile`); writes keep the default. */
+const oneShotPageCacheKiB = 1024
+
+/** Opens a target's records. */
 export const open = (
   target: Target,
-  options: { readonly writable?: boolean } = {}
+  options: OpenOptions = {}
 ): Effect.Effect<CheckpointStore.Checkpoint, CheckpointStore.CheckpointError | CliError, Scope.Scope> =>
   target.postgres !== undefined
     ? Effect.flatMap(postgresStore, (PgCheckpointStore) =>
       PgCheckpointStore.openSchema(target.postgres!.url, target.postgres!.schema, { readonly: options.writable !== true }))
-    : SqliteCheckpointStore.openFile(target.path, { readonly: options.writable !== true, configHash: target.configHash })
+    : SqliteCheckpointStore.openFile(target.path, {
+      readonly: options.writable !== true,
+      configHash: target.configHash,
+      pageCacheKiB: options.serving === true || options.writable === true ? undefined : oneShotPageCacheKiB
+    })
 
 /** Resolves and opens a target in one step. */
 export const resolveAndOpen = (
   input: string,
-  options: { readonly writable?: boolean } = {}
+  options: OpenOptions = {}
 ): Effect.Effect<
   CheckpointStore.Checkpoint,
   CliError | PipelineModule.PipelineModuleError | CheckpointStore.CheckpointError,

@@ -32,7 +32,7 @@ export const command = Command.make(
       if (options.port < 0 || options.port > 65535) {
         return yield* usage(`--port must be from 0 to 65535, got ${options.port}`)
       }
-      const checkpoint = yield* Target.resolveAndOpen(options.target)
+      const checkpoint = yield* Target.resolveAndOpen(options.target, { serving: true })
       // Loaded here, not with the command line: the HTTP server is only this command's.
       const Dashboard = yield* Effect.promise(() => import("../../Dashboard.js"))
       const { url } = yield* Dashboard.serve(checkpoint, { port: options.port, host: options.host }).pipe(
