@@ -5,7 +5,7 @@
  */
 import { Filter, Pipeline, Provenance, RunResult, Sink, Source } from "@curator/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Stream } from "effect"
+import { Cause, Chunk, Effect, Stream } from "effect"
 import { Boom, Live, outcomesOf, range, readCheckpoint } from "./helpers.js"
 
 /** A sink that records the items it saw per index. */
@@ -141,6 +141,24 @@ describe("Source", () => {
       expect(seen.has(1)).toBe(false)
       const failed = yield* readCheckpoint(pipeline, (c) => c.failedIndices)
       expect(failed).toEqual(new Map([[1, "Boom: truncated shard 1"]]))
+    }).pipe(Effect.provide(Live)))
+
+  it.effect("a typed failure in a streamed source or filter is the index's cause as it was failed with", () =>
+    Effect.gen(function*() {
+      const source = Source.make({
+        name: "Shards",
+        length: 3,
+        read: (index) => index === 0 ? Stream.concat(Stream.make(1), Stream.fail(new Boom({ message: "source" }))) : Stream.make(index)
+      })
+      const check = Filter.make({
+        name: "Check",
+        apply: (items: Stream.Stream<number>) =>
+          Stream.mapEffect(items, (n) => n === 2 ? Effect.fail(new Boom({ message: "filter" })) : Effect.succeed(n))
+      })
+      const { sink } = recording<number>()
+      const result = yield* Pipeline.run(Pipeline.from(source).pipe(Pipeline.filter(check), Pipeline.write(sink)))
+      const causes = result.outcomes.flatMap((outcome) => outcome._tag === "Failed" ? [[outcome.index, outcome.cause]] : [])
+      expect(causes).toEqual([[0, Cause.fail(new Boom({ message: "source" }))], [2, Cause.fail(new Boom({ message: "filter" }))]])
     }).pipe(Effect.provide(Live)))
 
   it.effect("items that fail fail their index with the source's error", () =>
