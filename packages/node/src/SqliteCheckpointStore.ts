@@ -230,6 +230,15 @@ const makeDirectory = (path: string) =>
       )
   })
 
+/**
+ * A run's page cache: 4 MB instead of the driver's 16 MB. A run appends its
+ * records in about index order, so what it reuses is the right edge of each
+ * B-tree. 200,000 tracked indices, three runs each: 4 MB as fast as 16 MB
+ * (16.7–17.7k idx/s both); SQLite's own default, 2 MB, about 7% slower.
+ * The 12 MB saved is resident memory of every run.
+ */
+const runPageCacheKiB = 4000
+
 /** Opens (creating if needed) the database at `path` for one configuration's run. */
 export const openForRun = (
   path: string,
@@ -239,7 +248,7 @@ export const openForRun = (
   Effect.gen(function*() {
     yield* preflight(path, false)
     yield* makeDirectory(path)
-    const sql = yield* connect(path, false)
+    const sql = yield* connect(path, false, runPageCacheKiB)
     return yield* Effect.provideService(SqlCheckpoint.make(path, request, options), SqlClient.SqlClient, sql)
   }).pipe(Effect.mapError(explain))
 
