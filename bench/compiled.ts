@@ -1,10 +1,11 @@
 /**
  * Bench scripts run as compiled JavaScript against Curator's `dist`, so a
  * figure measures Curator rather than tsx (whose loader costs ~170 MB of
- * RSS and 3–4× the module-loading time): a TypeScript file of `bench/` is
- * transpiled with esbuild (tsx's) into `node_modules/.cache/curator-bench/`,
- * where `@curator/*` resolve to their `dist`. Build it first:
- * `npx tsc -b tsconfig.build.json`.
+ * RSS and 3–4× the module-loading time, and whose keep-names helper was
+ * ~15% of `bench overhead`'s untracked profile): a TypeScript file of
+ * `bench/` is compiled with esbuild (tsx's) into
+ * `node_modules/.cache/curator-bench/`, where `@curator/*` resolve to their
+ * `dist`. Build it first: `npx tsc -b tsconfig.build.json`.
  */
 import { createRequire } from "node:module"
 import * as fs from "node:fs"
@@ -14,23 +15,28 @@ import { fileURLToPath } from "node:url"
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const out = path.join(root, "node_modules", ".cache", "curator-bench")
 
-/** The compiled copy of `file` (a path relative to `bench/`), made now. */
+/**
+ * The compiled copy of `file` (a path relative to `bench/`), made now. The
+ * bench files it imports (relative imports) are compiled into it, since
+ * they would not resolve from the cache; packages stay imports, resolved
+ * from the cache as from `bench/` (`@curator/*` to their `dist`).
+ */
 export const compiled = (file: string): string => {
   const dist = path.join(root, "packages", "node", "dist", "index.js")
   if (!fs.existsSync(dist)) throw new Error(`${dist} is missing: build Curator first (npx tsc -b tsconfig.build.json)`)
   const esbuild = createRequire(createRequire(import.meta.url).resolve("tsx/package.json"))("esbuild") as {
-    transformSync: (source: string, options: Record<string, unknown>) => { code: string }
+    buildSync: (options: Record<string, unknown>) => unknown
   }
-  const source = path.join(root, "bench", file)
   const target = path.join(out, file.replace(/\.ts$/, ".mjs"))
-  fs.mkdirSync(path.dirname(target), { recursive: true })
-  const { code } = esbuild.transformSync(fs.readFileSync(source, "utf8"), {
-    loader: "ts",
+  esbuild.buildSync({
+    entryPoints: [path.join(root, "bench", file)],
+    outfile: target,
+    bundle: true,
+    packages: "external",
     format: "esm",
     platform: "node",
     target: "node20",
-    sourcefile: source
+    logLevel: "error"
   })
-  fs.writeFileSync(target, code)
   return target
 }

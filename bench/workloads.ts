@@ -3,7 +3,7 @@
  * store in a temporary directory (the cluster workload: on PostgreSQL, in a
  * database of its own) and returns one JSON-able record.
  */
-import { Backend, type CheckpointStore, Filter, Pipeline, Sink, Source } from "@curator/core"
+import { Backend, Filter, Pipeline, Sink, Source } from "@curator/core"
 import { FileSink, NodeHost, SqliteCheckpointStore, WorkerBackend } from "@curator/node"
 import { ClusterBackend } from "@curator/node/cluster"
 import { PgCheckpointStore } from "@curator/node/postgres"
@@ -18,18 +18,15 @@ import {
 import { PgClient } from "@effect/sql-pg"
 // The shard count, which the benchmark waits to see shared (not a public setting).
 import { shardingConfig } from "../packages/node/src/internal/clusterProtocol.js"
-// Heartbeats and the stall watchdog, turned off to measure what they cost (not a public setting).
-import { enabled as heartbeatsEnabled } from "../packages/core/src/internal/heartbeat.js"
 import { Effect, Layer, Redacted, Stream } from "effect"
-import Database from "better-sqlite3"
-import { spawn, spawnSync } from "node:child_process"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
-import * as os from "node:os"
 import * as path from "node:path"
 import { formats } from "./formats.js"
 import { cli } from "./cli.js"
 import { compiled } from "./compiled.js"
+import { concurrency, heartbeatsByDefault, overheadPipeline, round, runOn, temporaryDirectory, timed, warmUp } from "./overheadPipeline.js"
 import { progress } from "./progress.js"
 import { plan } from "./plan.js"
 import { scale } from "./scale.js"
@@ -37,208 +34,29 @@ import type { Measurement } from "./measurement.js"
 
 export type { Measurement } from "./measurement.js"
 
-const temporaryDirectory = (label: string) => fs.mkdtempSync(path.join(os.tmpdir(), `curator-bench-${label}-`))
-
-const fibers = (): Layer.Layer<Backend.Backend | CheckpointStore.CheckpointStore> =>
-  Layer.merge(Backend.layerFibers, SqliteCheckpointStore.layer())
-
-const timed = async <A>(effect: Effect.Effect<A, unknown>): Promise<number> => {
-  const started = performance.now()
-  await Effect.runPromise(effect)
-  return (performance.now() - started) / 1000
-}
-
-const round = (value: number, digits = 3) => Number(value.toFixed(digits))
-
-const concurrency = 4
-
-/** N indices, one item each, a pass-through filter, a sink that returns a path and writes nothing. */
-const overheadPipeline = (n: number, dbDir: string, shape: "items" | "streams") =>
-  Pipeline.from(
-    shape === "items"
-      ? Source.make({ name: "Numbers", params: { n }, length: n, items: (i) => Effect.succeed([i]) })
-      : Source.make({ name: "Numbers", params: { n }, length: n, read: (i) => Stream.make(i) })
-  ).pipe(
-    Pipeline.filter(Filter.map({ name: "PassThrough", f: (x: number) => x })),
-    Pipeline.write(
-      shape === "items"
-        ? Sink.drain<number>({ name: "NoWrite", pathOf: (i) => [`/dev/null/${i}`] })
-        : Sink.make({ name: "NoWrite", write: (items: Stream.Stream<number>, i) => Effect.as(Stream.runDrain(items), [`/dev/null/${i}`]) })
-    ),
-    Pipeline.withOptions({ dbDir })
-  )
-
-/** CURATOR_BENCH_HEARTBEATS=off: every run of the process without heartbeats, to compare whole processes. */
-const heartbeatsByDefault = process.env.CURATOR_BENCH_HEARTBEATS !== "off"
-
-const runOn = (
-  pipeline: Pipeline.Pipeline<unknown, never>,
-  options: Partial<Pipeline.Options> = {},
-  heartbeats = heartbeatsByDefault
-) =>
-  Pipeline.run(Pipeline.withOptions(pipeline, options), { concurrency }).pipe(
-    Effect.provide(fibers()),
-    Effect.locally(heartbeatsEnabled, heartbeats)
-  )
-
 const median = (values: ReadonlyArray<number>) => {
   const sorted = [...values].sort((a, b) => a - b)
   const middle = Math.floor(sorted.length / 2)
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
 
-
-const warmUp = async (dbDir: string) => {
-  await Effect.runPromise(runOn(overheadPipeline(3000, dbDir, "items")))
-  await Effect.runPromise(runOn(overheadPipeline(1000, dbDir, "streams")))
-}
-
 /**
- * The physical-limit baseline of the untracked items path: a plain loop
- * calling the same stage functions (the source's `items`, the filter's
- * step, the sink's `writeItems`) in one Effect, with nothing of Curator's
- * around them.
- */
-const plainStageLoop = (n: number, shape: "items" | "streams"): number => {
-  const pipeline = overheadPipeline(n, os.tmpdir(), shape)
-  const { filters, sink, source } = pipeline
-  const step = filters[0]!.itemwise!
-  const once = shape === "items"
-    ? (i: number) =>
-      Effect.flatMap(source.items!(i), (items) =>
-        sink.writeItems!(items.flatMap((item) => step._tag === "Sync" ? step.f(item) : []), i))
-    : (i: number) => sink.write(filters[0]!.apply(source.read(i) as Stream.Stream<number>) as Stream.Stream<number>, i)
-  const loop = Effect.gen(function*() {
-    for (let i = 0; i < n; i++) yield* (once(i) as Effect.Effect<unknown>)
-  })
-  Effect.runSync(loop) // warm-up, as the measured runs are
-  const started = performance.now()
-  Effect.runSync(loop)
-  return (performance.now() - started) / 1000
-}
-
-/**
- * The physical-limit baseline of the tracked path: the rows Curator wrote
- * for the run (results, stage times, outputs), inserted by bare
- * better-sqlite3 into a fresh database of the same schema (tables and
- * indexes copied from Curator's), 2000 indices per transaction with
- * prepared single-row statements, WAL and no foreign-key checks as Curator
- * opens it.
- */
-const bareSqliteInsert = (location: string, configHash: string): { seconds: number; rows: number; indices: number } => {
-  const source = new Database(location, { readonly: true })
-  const runId = (source.prepare("SELECT run_id FROM pipeline_runs WHERE config_hash = ?").get(configHash) as { run_id: number }).run_id
-  const schema = source.prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type = 'index'").all() as Array<{ sql: string }>
-  const tables = ["index_results", "stage_metrics", "output_files"]
-  const rowsOf = Object.fromEntries(tables.map((table) => [table, source.prepare(`SELECT * FROM ${table} WHERE run_id = ? ORDER BY idx`).all(runId) as Array<Record<string, unknown>>]))
-  source.close()
-  const dir = temporaryDirectory("bare-sqlite")
-  const db = new Database(path.join(dir, "bare.db"))
-  db.pragma("journal_mode = WAL")
-  db.pragma("foreign_keys = OFF") // as Curator opens it
-  for (const { sql } of schema) db.exec(sql)
-  const inserts = Object.fromEntries(tables.map((table) => {
-    const columns = Object.keys(rowsOf[table]![0] ?? {})
-    return [table, db.prepare(`INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`)]
-  }))
-  const byIndex = new Map<unknown, Array<[string, Record<string, unknown>]>>()
-  for (const table of tables) for (const row of rowsOf[table]!) {
-    const rows = byIndex.get(row.idx) ?? []
-    rows.push([table, row])
-    byIndex.set(row.idx, rows)
-  }
-  const batches: Array<Array<[string, Record<string, unknown>]>> = []
-  let batch: Array<[string, Record<string, unknown>]> = []
-  let inBatch = 0
-  for (const rows of byIndex.values()) {
-    batch.push(...rows)
-    if (++inBatch === 2000) {
-      batches.push(batch)
-      batch = []
-      inBatch = 0
-    }
-  }
-  if (batch.length > 0) batches.push(batch)
-  const writeBatch = (rows: Array<[string, Record<string, unknown>]>) => {
-    db.exec("BEGIN")
-    for (const [table, row] of rows) inserts[table]!.run(row)
-    db.exec("COMMIT")
-  }
-  const started = performance.now()
-  for (const rows of batches) writeBatch(rows)
-  const seconds = (performance.now() - started) / 1000
-  db.close()
-  fs.rmSync(dir, { recursive: true, force: true })
-  return { seconds, rows: batches.reduce((sum, rows) => sum + rows.length, 0), indices: byIndex.size }
-}
-
-/**
- * Per-index overhead, three variants, one JSON line each with its baseline
- * measured in the same run: tracked (items path, SQLite) beside bare
- * better-sqlite3 inserting the same rows; untracked beside a plain loop
- * calling the same stage functions; the stream-shaped variant (source
- * `read`, a stream-consuming sink) beside a plain loop running the same
- * streams.
+ * Per-index overhead, three variants (tracked, untracked, streams), one
+ * JSON line each with its baseline (bench/overheadRun.ts). Timed as
+ * compiled JavaScript against Curator's dist (bench/compiled.ts; build it
+ * first), in a process of its own: under tsx, its keep-names helper was
+ * ~15% of the untracked profile, a cost users' compiled code does not pay.
  */
 export const overhead = async (n: number): Promise<ReadonlyArray<Measurement>> => {
-  const dbDir = temporaryDirectory("overhead")
-  await warmUp(dbDir)
-  let trackedRun: { readonly location: string | undefined } | undefined
-  const trackedPipeline = overheadPipeline(n, dbDir, "items")
-  const tracked = await timed(Effect.map(runOn(trackedPipeline), (result) => void (trackedRun = result)))
-  const bare = bareSqliteInsert(trackedRun!.location!, trackedPipeline.configHash)
-  const untracked = await timed(runOn(overheadPipeline(n, dbDir, "items"), { trackMetrics: false }))
-  const plain = plainStageLoop(n, "items")
-  const streaming = await timed(runOn(overheadPipeline(n, dbDir, "streams")))
-  const streamingUntracked = await timed(
-    runOn(overheadPipeline(n, dbDir, "streams"), { trackMetrics: false })
-  )
-  const plainStreams = plainStageLoop(n, "streams")
-  fs.rmSync(dbDir, { recursive: true, force: true })
-  const perSecond = (seconds: number) => Math.round(n / seconds)
-  return [
-    {
-      workload: "overhead",
-      variant: "tracked",
-      n,
-      backend: "fibers",
-      concurrency,
-      seconds: round(tracked),
-      indices_per_s: perSecond(tracked),
-      goal_indices_per_s: 50_000,
-      baseline: "bare better-sqlite3 inserting the same rows (2000 indices per transaction)",
-      baseline_indices_per_s: Math.round(bare.indices / bare.seconds),
-      baseline_rows_per_s: Math.round(bare.rows / bare.seconds),
-      ratio: round(bare.seconds / tracked)
-    },
-    {
-      workload: "overhead",
-      variant: "untracked",
-      n,
-      backend: "fibers",
-      concurrency,
-      seconds: round(untracked),
-      indices_per_s: perSecond(untracked),
-      goal_indices_per_s: 200_000,
-      baseline: "a plain loop calling the same stage functions",
-      baseline_indices_per_s: perSecond(plain),
-      ratio: round(plain / untracked)
-    },
-    {
-      workload: "overhead",
-      variant: "streams",
-      n,
-      backend: "fibers",
-      concurrency,
-      seconds: round(streaming),
-      indices_per_s: perSecond(streaming),
-      goal_indices_per_s: 10_000,
-      untracked_indices_per_s: perSecond(streamingUntracked),
-      baseline: "a plain loop running the same source stream, filter and sink",
-      baseline_indices_per_s: perSecond(plainStreams),
-      ratio: round(plainStreams / streaming)
-    }
-  ]
+  const script = compiled("overheadRun.ts")
+  const stdout = execFileSync(process.execPath, [script, String(n)], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"]
+  })
+  const lines = stdout.trim().split("\n")
+  // Curator's log lines (each run's start and end) pass through, as when the runs were in this process.
+  for (const line of lines) if (!line.startsWith("{")) console.log(line)
+  return lines.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Measurement)
 }
 
 /**
