@@ -74,7 +74,9 @@ export const write = <A, I = A>(options: WriteOptions<A, I>): Sink.Sink<A, Forma
     params: { dir, format: "jsonl" },
     pathOf,
     encode: (items, first, file) => {
-      let text = ""
+      // Lines joined once: appending each to one string builds a rope whose
+      // flattening, at the write, took as long as the encoding itself.
+      const lines = new Array<string>(items.length + 1)
       for (let i = 0; i < items.length; i++) {
         let value: unknown = items[i]
         if (encode !== undefined) {
@@ -82,9 +84,10 @@ export const write = <A, I = A>(options: WriteOptions<A, I>): Sink.Sink<A, Forma
           if (Either.isLeft(encoded)) return Either.left(unencodable("jsonl", file, `item ${first + i}`, encoded.left))
           value = encoded.right
         }
-        text += JSON.stringify(value) + "\n"
+        lines[i] = JSON.stringify(value)
       }
-      return Either.right(text)
+      lines[items.length] = ""
+      return Either.right(lines.join("\n"))
     }
   })
 }

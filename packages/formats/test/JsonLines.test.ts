@@ -1,4 +1,4 @@
-import { Filter, Pipeline } from "@curator/core"
+import { Filter, Pipeline, Source } from "@curator/core"
 import { FileSource, JsonLines } from "@curator/formats"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schema, Stream } from "effect"
@@ -29,6 +29,22 @@ describe("JsonLines", () => {
       expect(outcomes(result).map(([, tag]) => tag)).toEqual(["Completed", "Completed", "Completed"])
       const back = yield* Stream.runCollect(JsonLines.read(Row)(path.join(dir, "out", "000001.jsonl")))
       expect([...back]).toEqual(Array.from({ length: 5 }, (_, i) => ({ id: 10 + i, text: `ROW ${i}` })))
+    }))
+
+  it.scoped("the sink writes every item of every chunk as one line, in order, and no file for an index without items", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir()
+      const source = Source.make({
+        name: "Chunked",
+        length: 2,
+        read: (index) => index === 0 ? Stream.rechunk(Stream.fromIterable(Array.from({ length: 7 }, (_, i) => ({ id: i, text: `t${i}` }))), 3) : Stream.empty
+      })
+      const result = yield* runIn(Pipeline.from(source).pipe(Pipeline.write(JsonLines.write<Row>({ dir: path.join(dir, "out"), schema: Row }))), path.join(dir, "db"))
+      expect(outcomes(result).map(([, tag]) => tag)).toEqual(["Completed", "Completed"])
+      expect(fs.readFileSync(path.join(dir, "out", "000000.jsonl"), "utf8")).toBe(
+        Array.from({ length: 7 }, (_, i) => JSON.stringify({ id: i, text: `t${i}` }) + "\n").join("")
+      )
+      expect(fs.readdirSync(path.join(dir, "out"))).toEqual(["000000.jsonl"])
     }))
 
   it.scoped("a bad line fails its index naming file and line; the other indices complete and are recorded", () =>
