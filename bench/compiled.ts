@@ -7,6 +7,7 @@
  * `node_modules/.cache/curator-bench/`, where `@curator/*` resolve to their
  * `dist`. Build it first: `npx tsc -b tsconfig.build.json`.
  */
+import { execFileSync } from "node:child_process"
 import { createRequire } from "node:module"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -39,4 +40,19 @@ export const compiled = (file: string): string => {
     logLevel: "error"
   })
   return target
+}
+
+/**
+ * Runs `file` compiled, in a process of its own, and returns the JSON lines
+ * it prints; Curator's log lines (each run's start and end) pass through.
+ */
+export const runCompiled = (file: string, args: ReadonlyArray<string>): ReadonlyArray<Record<string, unknown>> => {
+  const stdout = execFileSync(process.execPath, [compiled(file), ...args], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    maxBuffer: 1 << 24
+  })
+  const lines = stdout.trim().split("\n")
+  for (const line of lines) if (!line.startsWith("{")) console.log(line)
+  return lines.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>)
 }

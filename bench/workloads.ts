@@ -19,13 +19,12 @@ import { PgClient } from "@effect/sql-pg"
 // The shard count, which the benchmark waits to see shared (not a public setting).
 import { shardingConfig } from "../packages/node/src/internal/clusterProtocol.js"
 import { Effect, Layer, Redacted, Stream } from "effect"
-import { execFileSync, spawn, spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
-import { formats } from "./formats.js"
 import { cli } from "./cli.js"
-import { compiled } from "./compiled.js"
+import { compiled, runCompiled } from "./compiled.js"
 import { concurrency, heartbeatsByDefault, overheadPipeline, round, runOn, temporaryDirectory, timed, warmUp } from "./overheadPipeline.js"
 import { progress } from "./progress.js"
 import { plan } from "./plan.js"
@@ -47,17 +46,16 @@ const median = (values: ReadonlyArray<number>) => {
  * first), in a process of its own: under tsx, its keep-names helper was
  * ~15% of the untracked profile, a cost users' compiled code does not pay.
  */
-export const overhead = async (n: number): Promise<ReadonlyArray<Measurement>> => {
-  const script = compiled("overheadRun.ts")
-  const stdout = execFileSync(process.execPath, [script, String(n)], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"]
-  })
-  const lines = stdout.trim().split("\n")
-  // Curator's log lines (each run's start and end) pass through, as when the runs were in this process.
-  for (const line of lines) if (!line.startsWith("{")) console.log(line)
-  return lines.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Measurement)
-}
+export const overhead = async (n: number): Promise<ReadonlyArray<Measurement>> =>
+  runCompiled("overheadRun.ts", [String(n)]) as ReadonlyArray<Measurement>
+
+/**
+ * Formats read and written through Curator beside the same libraries
+ * without it (bench/formats.ts), compiled in a process of its own as
+ * `overhead` is, so that both sides run the code users run.
+ */
+const formats = async (rows: number): Promise<ReadonlyArray<Measurement>> =>
+  runCompiled("formatsRun.ts", [String(rows)]) as ReadonlyArray<Measurement>
 
 /**
  * What heartbeats and the stall watchdog cost the tracked overhead run:
