@@ -4,14 +4,14 @@
  * interruption, per-stage times, resuming from the checkpoint, running
  * without one, and streaming large indices without collecting them.
  */
-import { Backend, CheckpointStore, Filter, Pipeline, Provenance, RunOptions, RunResult, Sink, Source } from "@curator/core"
+import { Backend, CheckpointStore, Filter, Host, Pipeline, Provenance, RunOptions, RunResult, Sink, Source } from "@curator/core"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Data, Deferred, Duration, Effect, Either, Exit, Fiber, Layer, Logger, Option, Stream } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Boom, Live, makeGauge, makeProbe, outcomesOf, range, readCheckpoint, Sequential, sorted } from "./helpers.js"
+import { Boom, Live, makeGauge, makeProbe, outcomesOf, range, readCheckpoint, Sequential, sorted, testHost } from "./helpers.js"
 
 describe("Pipeline", () => {
   describe("building", () => {
@@ -512,6 +512,28 @@ describe("Pipeline", () => {
         // With no checkpoint, resume has nothing to skip.
         yield* run
         expect(probe.counts).toEqual({ source: 6, filter: 6, sink: 4 })
+      }))
+    it.effect("peak memory is read only when metrics are recorded", () =>
+      Effect.gen(function*() {
+        let reads = 0
+        const counting: Host.HostInfo = {
+          ...testHost,
+          memory: { current: () => (reads += 1, 0), sample: () => (reads += 1, 0) }
+        }
+        const probe = makeProbe({ length: 3 })
+        const runWith = (trackMetrics: boolean) =>
+          Pipeline.run(Pipeline.withOptions(probe.pipeline, { trackMetrics })).pipe(
+            Effect.provide(Layer.mergeAll(
+              Backend.layerFibers,
+              CheckpointStore.layerMemory,
+              Layer.succeed(Host.Host, counting),
+              Logger.remove(Logger.defaultLogger)
+            ))
+          )
+        yield* runWith(false)
+        expect(reads).toBe(0)
+        yield* runWith(true)
+        expect(reads).toBeGreaterThan(0)
       }))
   })
 

@@ -28,7 +28,7 @@ export interface Options {
   readonly dbFile: string | undefined
   /** Record checkpoints and metrics. Default true; false means no database at all. */
   readonly trackMetrics: boolean
-  /** Measure each index's peak memory. Default true. */
+  /** Measure each index's peak memory (when metrics are recorded). Default true. */
   readonly trackMemory: boolean
   /**
    * On resume, check the recorded output files of each completed index and
