@@ -513,6 +513,7 @@ describe("Pipeline", () => {
         yield* run
         expect(probe.counts).toEqual({ source: 6, filter: 6, sink: 4 })
       }))
+
     it.effect("peak memory is read only when metrics are recorded", () =>
       Effect.gen(function*() {
         let reads = 0
