@@ -7,7 +7,7 @@
  * `node_modules/.cache/curator-bench/`, where `@curator/*` resolve to their
  * `dist`. Build it first: `npx tsc -b tsconfig.build.json`.
  */
-import { execFileSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import { createRequire } from "node:module"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -43,16 +43,24 @@ export const compiled = (file: string): string => {
 }
 
 /**
- * Runs `file` compiled, in a process of its own, and returns the JSON lines
- * it prints; Curator's log lines (each run's start and end) pass through.
+ * Runs a compiled script (see {@link compiled}) in a process of its own and
+ * returns the JSON lines it prints. Its other lines (Curator's log lines of
+ * each run's start and end) and its stderr pass through; a script that
+ * fails throws with its stderr.
  */
-export const runCompiled = (file: string, args: ReadonlyArray<string>): ReadonlyArray<Record<string, unknown>> => {
-  const stdout = execFileSync(process.execPath, [compiled(file), ...args], {
+export const runScript = (script: string, args: ReadonlyArray<string>): ReadonlyArray<Record<string, unknown>> => {
+  const child = spawnSync(process.execPath, [script, ...args], {
     encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", "pipe", "pipe"],
     maxBuffer: 1 << 24
   })
-  const lines = stdout.trim().split("\n")
+  if (child.status !== 0) throw new Error(`bench ${path.basename(script)} ${args.join(" ")} failed: ${child.stderr}`)
+  process.stderr.write(child.stderr)
+  const lines = child.stdout.trim().split("\n")
   for (const line of lines) if (!line.startsWith("{")) console.log(line)
   return lines.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>)
 }
+
+/** `file` (a path relative to `bench/`) compiled now and run by {@link runScript}. */
+export const runCompiled = (file: string, args: ReadonlyArray<string>): ReadonlyArray<Record<string, unknown>> =>
+  runScript(compiled(file), args)

@@ -3,7 +3,8 @@
  * concurrency 4, after a warm-up), shared by `bench overhead` — compiled,
  * in a process of its own (bench/overheadRun.ts) — and by the workloads
  * that run it under tsx in bench/workloads.ts (heartbeats, tracked,
- * resume, tracing). Imports only packages, so that it runs either way.
+ * resume, tracing); `bench files` (bench/files.ts, compiled) runs its own
+ * pipeline the same way. Imports only packages, so that it runs either way.
  */
 import { Backend, type CheckpointStore, Filter, Pipeline, type RunResult, Sink, Source } from "@curator/core"
 import { SqliteCheckpointStore } from "@curator/node"

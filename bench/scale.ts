@@ -30,7 +30,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { makeBulkDatabase } from "../packages/node/test/fixtures/bulkDatabase.js"
-import { compiled } from "./compiled.js"
+import { compiled, runScript } from "./compiled.js"
 import type { Measurement } from "./measurement.js"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -271,12 +271,10 @@ const runMemory = (n: number, dir: string) => {
   // Compiled, against Curator's dist: under tsx the figure would carry tsx's own ~170 MB.
   const script = compiled("runMemory.ts")
   for (const [mode, part] of [["stream", "stream fresh"], ["stream", "stream resumed"], ["run", "run resumed"]] as const) {
-    const child = spawnSync(process.execPath, [script, mode, String(n), dbDir], { encoding: "utf8", maxBuffer: 1 << 20 })
-    if (child.status !== 0) throw new Error(`bench runMemory ${mode} failed: ${child.stderr}`)
     print({
       workload: "scale",
       part,
-      ...JSON.parse(child.stdout.trim().split("\n").pop()!),
+      ...runScript(script, [mode, String(n), dbDir]).at(-1),
       goal_peak_rss_mb: part === "run resumed" ? null : 256,
       bare_node_rss_mb: round(Number(bare.stdout) / 1024)
     })

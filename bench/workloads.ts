@@ -19,12 +19,12 @@ import { PgClient } from "@effect/sql-pg"
 // The shard count, which the benchmark waits to see shared (not a public setting).
 import { shardingConfig } from "../packages/node/src/internal/clusterProtocol.js"
 import { Effect, Layer, Redacted, Stream } from "effect"
-import { spawn, spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { cli } from "./cli.js"
-import { compiled, runCompiled } from "./compiled.js"
+import { compiled, runCompiled, runScript } from "./compiled.js"
 import { concurrency, heartbeatsByDefault, overheadPipeline, round, runOn, temporaryDirectory, timed, warmUp } from "./overheadPipeline.js"
 import { progress } from "./progress.js"
 import { plan } from "./plan.js"
@@ -255,9 +255,7 @@ const poolStarts = (tsModule: string): Record<string, number> => {
       ["ts", "pool", tsModule],
       ["ts_floor", "floor", tsModule]
     ] as const) {
-      const child = spawnSync(process.execPath, [script, mode, module], { encoding: "utf8" })
-      if (child.status !== 0) throw new Error(`bench poolStart ${mode} ${module} failed: ${child.stderr}`)
-      ;(figures[name] ??= []).push(JSON.parse(child.stdout.trim().split("\n").pop()!))
+      ;(figures[name] ??= []).push(runScript(script, [mode, module]).at(-1) as { seconds: number; cpu_seconds: number })
     }
   }
   const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[1]!
