@@ -17,7 +17,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { BadInput, concurrent, failing, withService } from "./fixtures/executionModel.js"
+import { BadInput, concurrent, failing, failingStreams, withService } from "./fixtures/executionModel.js"
 import { makeRunners } from "./clusterRunners.js"
 import { postgresUrl, skipReason } from "./postgres.js"
 
@@ -79,8 +79,8 @@ const withSpans = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     )
   })
 
-/** What each backend's typed failure looked like, compared across backends at the end. */
-const failures = new Map<BackendName, unknown>()
+/** What each backend's typed failure looked like, per failing pipeline, compared across backends at the end. */
+const failures = { failing: new Map<BackendName, unknown>(), failingStreams: new Map<BackendName, unknown>() }
 
 const backends = ["sequential", "fibers", "workers", "cluster"] as const
 const skipped = (name: BackendName) => name === "cluster" && postgresUrl === undefined
@@ -88,7 +88,7 @@ const skipped = (name: BackendName) => name === "cluster" && postgresUrl === und
 describe.each(backends)("on %s", (name) => {
   if (name === "cluster" && postgresUrl !== undefined) {
     // Started together, so that their start-up overlaps.
-    beforeAll(() => Promise.all(["withService", "concurrent", "failing"].map((exportName) => cluster.runnerOf(exportName))), 120_000)
+    beforeAll(() => Promise.all(["withService", "concurrent", "failing", "failingStreams"].map((exportName) => cluster.runnerOf(exportName))), 120_000)
     afterAll(cluster.stopAll, 60_000)
   }
   const live = skipped(name) ? it.live.skip : it.live
@@ -164,31 +164,35 @@ describe.each(backends)("on %s", (name) => {
       }
     }), 120_000)
 
-  live(`a typed failure arrives as the same error value, recorded with the stage it failed in${suffix}`, () =>
-    Effect.gen(function*() {
-      const result = yield* Effect.scoped(Effect.flatMap(Layer.build(backendLayer(name, "failing")), (backend) =>
-        runOn(failing, Layer.succeedContext(backend))))
-      const failed = result.outcomes.filter(RunResult.isFailed)
-      expect(failed.map((o) => o.index)).toEqual([1, 3])
-      // The stage as stage_metrics names it; the failure's ERROR line is that stage's (its component's name, as its own lines).
-      const { details, logs } = yield* Effect.scoped(Effect.flatMap(SqliteCheckpointStore.openFile(result.location!), (c) =>
-        Effect.all({ details: c.failureDetails([0, 1, 2, 3]), logs: c.logs({ minLevel: 40 }) })))
-      expect([...details.values()].map((d) => [d.index, d.stage])).toEqual([[1, "Check"], [3, "source"]])
-      expect(logs.filter((line) => / failed: /.test(line.message)).map((line) => [line.index, line.loggerName]).sort())
-        .toEqual([[1, "Check"], [3, "Numbers"]])
-      expect(failed[0]!.message).toMatch(/^BadInput: /)
-      const error = Option.getOrThrow(Cause.failureOption(failed[0]!.cause))
-      expect(error).toBeInstanceOf(BadInput)
-      expect(error).toEqual(new BadInput({ value: 2, reason: "two is not allowed" }))
-      failures.set(name, {
-        cause: failed[0]!.cause._tag,
-        tag: (error as BadInput)._tag,
-        fields: { ...(error as BadInput) },
-        message: failed[0]!.message
-      })
-      if (failures.size === backends.filter((b) => !skipped(b)).length) {
-        const [sequential, ...others] = [...failures.values()]
-        for (const other of others) expect(other).toEqual(sequential)
-      }
-    }), 120_000)
+  const failingPipelines = [["failing", failing, "items"], ["failingStreams", failingStreams, "streams"]] as const
+  for (const [exportName, pipeline, route] of failingPipelines) {
+    live(`a typed failure arrives as the same error value, recorded with the stage it failed in (${route} path)${suffix}`, () =>
+      Effect.gen(function*() {
+        const result = yield* Effect.scoped(Effect.flatMap(Layer.build(backendLayer(name, exportName)), (backend) =>
+          runOn(pipeline, Layer.succeedContext(backend))))
+        const failed = result.outcomes.filter(RunResult.isFailed)
+        expect(failed.map((o) => o.index)).toEqual([1, 3])
+        // The stage as stage_metrics names it; the failure's ERROR line is that stage's (its component's name, as its own lines).
+        const { details, logs } = yield* Effect.scoped(Effect.flatMap(SqliteCheckpointStore.openFile(result.location!), (c) =>
+          Effect.all({ details: c.failureDetails([0, 1, 2, 3]), logs: c.logs({ minLevel: 40 }) })))
+        expect([...details.values()].map((d) => [d.index, d.stage])).toEqual([[1, "Check"], [3, "source"]])
+        expect(logs.filter((line) => / failed: /.test(line.message)).map((line) => [line.index, line.loggerName]).sort())
+          .toEqual([[1, "Check"], [3, "Numbers"]])
+        expect(failed[0]!.message).toMatch(/^BadInput: /)
+        const error = Option.getOrThrow(Cause.failureOption(failed[0]!.cause))
+        expect(error).toBeInstanceOf(BadInput)
+        expect(error).toEqual(new BadInput({ value: 2, reason: "two is not allowed" }))
+        expect(Option.getOrThrow(Cause.failureOption(failed[1]!.cause))).toEqual(new BadInput({ value: 4, reason: "four cannot be read" }))
+        failures[exportName].set(name, {
+          cause: failed[0]!.cause._tag,
+          tag: (error as BadInput)._tag,
+          fields: { ...(error as BadInput) },
+          message: failed[0]!.message
+        })
+        if (failures[exportName].size === backends.filter((b) => !skipped(b)).length) {
+          const [sequential, ...others] = [...failures[exportName].values()]
+          for (const other of others) expect(other).toEqual(sequential)
+        }
+      }), 120_000)
+  }
 })
