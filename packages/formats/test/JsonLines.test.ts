@@ -47,6 +47,22 @@ describe("JsonLines", () => {
       expect(fs.readdirSync(path.join(dir, "out"))).toEqual(["000000.jsonl"])
     }))
 
+  it.scoped("an item the sink's schema cannot encode fails its index naming the item; no file is left, the other indices complete", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir()
+      const source = Source.make({
+        name: "Rows",
+        length: 2,
+        // A bad value from user code: index 1's second row has a string id.
+        read: (index) => Stream.make({ id: index, text: "a" }, { id: index === 1 ? "one" : index, text: "b" } as unknown as Row)
+      })
+      const result = yield* runIn(Pipeline.from(source).pipe(Pipeline.write(JsonLines.write<Row>({ dir: path.join(dir, "out"), schema: Row }))), path.join(dir, "db"))
+      const byIndex = outcomes(result)
+      expect(byIndex.map(([, tag]) => tag)).toEqual(["Completed", "Failed"])
+      expect(byIndex[1]![2]).toContain(`${path.join(dir, "out", "000001.jsonl")} (item 1): cannot be encoded`)
+      expect(fs.readdirSync(path.join(dir, "out"))).toEqual(["000000.jsonl"])
+    }))
+
   it.scoped("a bad line fails its index naming file and line; the other indices complete and are recorded", () =>
     Effect.gen(function* () {
       const dir = yield* tempDir()
