@@ -232,8 +232,7 @@ const throughStreams = (
         items = Stream.mapChunks(items, (chunk) => {
           const asked = performance.now()
           enter(tracking, i + 1)
-          const out: Array<unknown> = []
-          for (const item of chunk) for (const next of step.f(item)) out.push(next)
+          const out = step.all(Chunk.toReadonlyArray(chunk))
           ownMs[i + 1]! += performance.now() - asked
           // The chunk goes on to the next stage, which has no boundary of its own to say so.
           enter(tracking, i + 2)
@@ -296,11 +295,6 @@ const throughArrays = (
         return value
       })
     })
-  const runSync = (step: (item: unknown) => ReadonlyArray<unknown>, items: ReadonlyArray<unknown>) => {
-    const next: Array<unknown> = []
-    for (const item of items) for (const out of step(item)) next.push(out)
-    return next
-  }
   const applyFilters = (
     first: number,
     items: ReadonlyArray<unknown>
@@ -311,12 +305,12 @@ const throughArrays = (
       if (step._tag === "Effect" || tracing) {
         const stage = step._tag === "Effect"
           ? () => Effect.forEach(flowing, step.f)
-          : () => Effect.sync(() => runSync(step.f, flowing))
+          : () => Effect.sync(() => step.all(flowing))
         return Effect.flatMap(timed(i + 1, stage), (next) => applyFilters(i + 1, next))
       }
       const started = performance.now()
       enter(tracking, i + 1)
-      flowing = runSync(step.f, flowing)
+      flowing = step.all(flowing)
       settle(i + 1, started)
     }
     return Effect.succeed(flowing)
