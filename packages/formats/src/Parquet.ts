@@ -11,7 +11,7 @@
  * ~60 MB native engine: used here only as an independent reader in tests.
  */
 import { Sink, Source } from "@curator/core"
-import { Chunk, Effect, Either, ParseResult, Schema, SchemaAST, Stream } from "effect"
+import { Chunk, Effect, Either, Option, ParseResult, Schema, SchemaAST, Stream } from "effect"
 import { asyncBufferFromFile, type AsyncBuffer, type FileMetaData, parquetMetadataAsync, parquetReadObjects } from "hyparquet"
 import { compressors as decompressors } from "hyparquet-compressors"
 import { type BasicType, ByteWriter, type ColumnSource, ParquetWriter, schemaFromColumnData } from "hyparquet-writer"
@@ -89,19 +89,18 @@ export const read = <A = Record<string, unknown>, I = A>(options: ReadOptions<A,
             new FormatError({ format: "parquet", path: file, position: `row group ${g}`, reason: `cannot decode: ${describe(cause)}` })
         }).pipe(Effect.flatMap((rows) => {
           if (decode === undefined) return Effect.succeed(rows as unknown as Array<A>)
-          const decoded: Array<A> = []
+          const decoded = new Array<A>(rows.length)
           for (let r = 0; r < rows.length; r++) {
             const row = decode(rows[r])
             if (Either.isLeft(row)) return Effect.fail(mismatch("parquet", file, `row group ${g}, row ${r}`, row.left))
-            decoded.push(row.right)
+            decoded[r] = row.right
           }
           return Effect.succeed(decoded)
         }))
-      const selected = Array.from({ length: Math.max(0, end - start) }, (_, i) => start + i)
-      return Stream.fromIterable(selected).pipe(
-        Stream.mapEffect(readGroup),
-        Stream.mapConcatChunk((rows) => Chunk.unsafeFromArray(rows))
-      )
+      if (start >= end) return Stream.empty
+      // One chunk per row group, read when the previous one has been taken.
+      return Stream.paginateChunkEffect(start, (g) =>
+        Effect.map(readGroup(g), (rows) => [Chunk.unsafeFromArray(rows), g + 1 < end ? Option.some(g + 1) : Option.none()] as const))
     })))
 }
 
@@ -240,8 +239,8 @@ export const write = <A, I>(options: WriteOptions<A, I>): Sink.Sink<A, FormatErr
     write: (items, index) =>
       Effect.gen(function* () {
         const written: Array<string> = []
-        // The file being filled: its path, encoder and rows so far (one at a time).
-        let current: { readonly file: string; readonly writer: ByteWriter; readonly parquet: ParquetWriter; rows: number } | undefined
+        // The file being filled (one at a time).
+        let current: OpenFile | undefined
         let rows = 0
         const failure = (file: string, position: string | undefined, cause: unknown) =>
           new FormatError({ format: "parquet", path: file, position, reason: `cannot encode: ${describe(cause)}; check that the rows match the schema` })
@@ -256,56 +255,84 @@ export const write = <A, I>(options: WriteOptions<A, I>): Sink.Sink<A, FormatErr
           }
           return undefined
         }
-        const startFile = () => {
-          const file = rowsPerFile === undefined ? pathOf(index) : withShard(pathOf(index), written.length)
+        let started = 0
+        const startFile = (): OpenFile => {
+          const file = rowsPerFile === undefined ? pathOf(index) : withShard(pathOf(index), started++)
           const writer = new ByteWriter()
           return { file, writer, parquet: new ParquetWriter({ writer, schema: parquetSchema, codec, compressors }), rows: 0 }
         }
-        const finishFile = Effect.suspend(() => {
-          const done = current
-          if (done === undefined) return Effect.void
-          current = undefined
-          return Effect.try({ try: () => done.parquet.finish(), catch: (cause) => failure(done.file, "footer", cause) }).pipe(
+        // Files whose rows are all encoded, in order, waiting for their footer and their write.
+        const full: Array<OpenFile> = []
+        const writeFile = (done: OpenFile) =>
+          Effect.try({ try: () => done.parquet.finish(), catch: (cause) => failure(done.file, "footer", cause) }).pipe(
             Effect.zipRight(Effect.suspend(() => writeAtomic("parquet", done.file, done.writer.getBytes()))),
             Effect.map((paths) => void written.push(...paths))
           )
-        })
-        const writeGroup = (group: ReadonlyArray<A>) =>
+        const writeFull = Effect.suspend(() => Effect.forEach(full.splice(0), writeFile, { discard: true }))
+        // The rows of the next row group, as the slices of chunks they came in. A group never straddles two files.
+        let pending: Array<ReadonlyArray<A>> = []
+        let pendingRows = 0
+        const room = () => (rowsPerFile === undefined ? groupSize : Math.min(groupSize, rowsPerFile - (current?.rows ?? 0)))
+        // Encodes the pending rows as one row group (synchronous: the encoder works in memory).
+        const encodePending = (): FormatError | undefined => {
+          const group = pending.length === 1 ? pending[0]! : pending.flat()
+          pending = []
+          pendingRows = 0
+          const target = current ??= startFile()
+          try {
+            const columnData: Array<ColumnSource> = columns.map(({ name, nullable, type }) => ({
+              name,
+              type,
+              nullable,
+              data: group.map((row) => (row as Record<string, unknown>)[name] ?? null)
+            }))
+            void target.parquet.write({ columnData, rowGroupSize })
+          } catch (cause) {
+            return blame(target.file, group, rows) ?? failure(target.file, `rows ${rows} to ${rows + group.length - 1}`, cause)
+          }
+          target.rows += group.length
+          rows += group.length
+          if (rowsPerFile !== undefined && target.rows >= rowsPerFile) {
+            full.push(target)
+            current = undefined
+          }
+          return undefined
+        }
+        // Rows are gathered chunk by chunk into plain arrays (no rechunking stream in between).
+        yield* Stream.runForEachChunk(items, (chunk) =>
           Effect.suspend(() => {
-            const target = current ??= startFile()
-            return Effect.try({
-              try: () => {
-                const columnData: Array<ColumnSource> = columns.map(({ name, nullable, type }) => ({
-                  name,
-                  type,
-                  nullable,
-                  data: group.map((row) => (row as Record<string, unknown>)[name] ?? null)
-                }))
-                void target.parquet.write({ columnData, rowGroupSize })
-                target.rows += group.length
-                rows += group.length
-              },
-              catch: (cause) => blame(target.file, group, rows) ?? failure(target.file, `rows ${rows} to ${rows + group.length - 1}`, cause)
-            }).pipe(Effect.zipRight(Effect.suspend(() => (rowsPerFile !== undefined && target.rows >= rowsPerFile ? finishFile : Effect.void))))
-          })
-        yield* Stream.runForEach(Stream.grouped(items, groupSize), (chunk) =>
-          Effect.suspend(() => {
-            // A group never straddles two files: split it where the current file is full.
-            let group = Chunk.toReadonlyArray(chunk)
-            const parts: Array<ReadonlyArray<A>> = []
-            let room = rowsPerFile === undefined ? group.length : rowsPerFile - (current?.rows ?? 0)
-            while (group.length > room) {
-              parts.push(group.slice(0, room))
-              group = group.slice(room)
-              room = rowsPerFile!
+            // A chunk that is exactly a row group (the reader's chunks often are) is encoded without a copy.
+            const arrived = Chunk.toReadonlyArray(chunk)
+            let offset = 0
+            while (offset < arrived.length) {
+              const take = Math.min(room() - pendingRows, arrived.length - offset)
+              pending.push(take === arrived.length ? arrived : arrived.slice(offset, offset + take))
+              pendingRows += take
+              offset += take
+              if (pendingRows < room()) break
+              const refused = encodePending()
+              if (refused !== undefined) return Effect.fail(refused)
             }
-            parts.push(group)
-            return Effect.forEach(parts, writeGroup, { discard: true })
+            return full.length === 0 ? Effect.void : writeFull
           }))
-        yield* finishFile
+        if (pendingRows > 0) {
+          const refused = encodePending()
+          if (refused !== undefined) return yield* Effect.fail(refused)
+        }
+        if (current !== undefined) full.push(current)
+        current = undefined
+        yield* writeFull
         return written
       })
   })
+}
+
+/** A Parquet file being filled: its path, its encoder and the rows it has. */
+interface OpenFile {
+  readonly file: string
+  readonly writer: ByteWriter
+  readonly parquet: ParquetWriter
+  rows: number
 }
 
 /** `dir/000042.parquet` → `dir/000042-00003.parquet`. */

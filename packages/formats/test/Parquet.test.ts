@@ -257,6 +257,30 @@ describe("Parquet.write", () => {
       expect(yield* Effect.forEach(shards, Parquet.rowGroupCount)).toEqual([3, 3, 1])
     }))
 
+  it.scoped("rows arriving in chunks of any size make the same row groups and shards", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir()
+      const rows = Array.from({ length: 60 }, (_, id) => ({ id, text: `t${id}` }))
+      // Chunks of 7 straddle both the row groups (10) and the files (25); chunks of 30 hold several groups.
+      for (const chunkSize of [1, 7, 30]) {
+        const source = Source.make({
+          name: "Rows",
+          params: { chunkSize },
+          length: 1,
+          read: () => Stream.rechunk(Stream.fromIterable(rows), chunkSize)
+        })
+        const out = path.join(dir, `out-${chunkSize}`)
+        yield* runIn(
+          Pipeline.from(source).pipe(Pipeline.write(Parquet.write({ dir: out, schema: Row, rowGroupSize: 10, rowsPerFile: 25 }))),
+          path.join(dir, `db-${chunkSize}`)
+        )
+        const shards = ["000000-00000.parquet", "000000-00001.parquet", "000000-00002.parquet"].map((name) => path.join(out, name))
+        const perShard = yield* Effect.forEach(shards, (file) => Stream.runCollect(Parquet.read({ schema: Row })(file)))
+        expect(perShard.flatMap((chunk) => Chunk.toReadonlyArray(chunk))).toEqual(rows)
+        expect(yield* Effect.forEach(shards, Parquet.rowGroupCount)).toEqual([3, 3, 1])
+      }
+    }))
+
   it("derives the columns from a Schema struct", () => {
     const columns = Parquet.columnsOf(Schema.Struct({
       a: Schema.Int,
