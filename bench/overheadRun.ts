@@ -32,7 +32,7 @@ const plainStageLoop = (n: number, shape: "items" | "streams"): number => {
   const once = shape === "items"
     ? (i: number) =>
       Effect.flatMap(source.items!(i), (items) =>
-        sink.writeItems!(step._tag === "Sync" ? step.all(items) : [], i))
+        sink.writeItems!(items.flatMap((item) => step._tag === "Sync" ? step.f(item) : []), i))
     : (i: number) => sink.write(filters[0]!.apply(source.read(i) as Stream.Stream<number>) as Stream.Stream<number>, i)
   const loop = Effect.gen(function*() {
     for (let i = 0; i < n; i++) yield* (once(i) as Effect.Effect<unknown>)

@@ -24,19 +24,15 @@ export interface Filter<in A, out B, out E = never, out R = never> extends Pipea
   readonly params: Params
   /** Transforms the stream of one index. */
   readonly apply: (items: Stream.Stream<A>) => Stream.Stream<B, E, R>
-  /** The same transformation without a stream, for filters built with the helpers below. */
+  /** The same transformation item by item, for filters built with the helpers below. */
   readonly itemwise: Itemwise<A, B, E, R> | undefined
   /** For a filter built with `stateful`: its state, shards and merge (see `Gather`). */
   readonly stateful?: AnyStatefulSpec | undefined
 }
 
-/**
- * A filter's work without a stream: a plain function over the items of a
- * chunk (one call per chunk, not per item, so a cheap map allocates no
- * per-item array), or an Effect per item.
- */
+/** A filter's work on one item: a plain function, or an Effect. */
 export type Itemwise<A, B, E, R> =
-  | { readonly _tag: "Sync"; readonly all: (items: ReadonlyArray<A>) => Array<B> }
+  | { readonly _tag: "Sync"; readonly f: (item: A) => ReadonlyArray<B> }
   | { readonly _tag: "Effect"; readonly f: (item: A) => Effect.Effect<B, E, R> }
 
 /** Any filter. */
@@ -69,14 +65,7 @@ const itemwise = <A, B, E, R>(naming: Naming, apply: Filter<A, B, E, R>["apply"]
 
 /** A filter that transforms each item with a pure function. */
 export const map = <A, B>(options: Naming & { readonly f: (item: A) => B }): Filter<A, B> =>
-  itemwise(options, Stream.map(options.f), {
-    _tag: "Sync",
-    all: (items) => {
-      const out = new Array<B>(items.length)
-      for (let i = 0; i < items.length; i++) out[i] = options.f(items[i]!)
-      return out
-    }
-  })
+  itemwise(options, Stream.map(options.f), { _tag: "Sync", f: (item) => [options.f(item)] })
 
 /** A filter that transforms each item with an Effect, one item at a time. */
 export const mapEffect = <A, B, E = never, R = never>(
@@ -90,23 +79,12 @@ export const keep: {
 } = <A>(options: Naming & { readonly predicate: (item: A) => boolean }): Filter<A, A> =>
   itemwise(options, Stream.filter(options.predicate), {
     _tag: "Sync",
-    all: (items) => {
-      const out: Array<A> = []
-      for (let i = 0; i < items.length; i++) if (options.predicate(items[i]!)) out.push(items[i]!)
-      return out
-    }
+    f: (item) => (options.predicate(item) ? [item] : [])
   })
 
 /** A filter that expands each item into zero or more items. */
 export const expand = <A, B>(options: Naming & { readonly f: (item: A) => Iterable<B> }): Filter<A, B> =>
-  itemwise(options, Stream.mapConcat(options.f), {
-    _tag: "Sync",
-    all: (items) => {
-      const out: Array<B> = []
-      for (let i = 0; i < items.length; i++) for (const next of options.f(items[i]!)) out.push(next)
-      return out
-    }
-  })
+  itemwise(options, Stream.mapConcat(options.f), { _tag: "Sync", f: (item) => Array.from(options.f(item)) })
 
 /** A stateful filter: its items pass through; its state `S` is flushed to shards and gathered. */
 export interface Stateful<A, S> extends Filter<A, A, ShardError> {

@@ -89,11 +89,11 @@ export const read = <A = Record<string, unknown>, I = A>(options: ReadOptions<A,
             new FormatError({ format: "parquet", path: file, position: `row group ${g}`, reason: `cannot decode: ${describe(cause)}` })
         }).pipe(Effect.flatMap((rows) => {
           if (decode === undefined) return Effect.succeed(rows as unknown as Array<A>)
-          const decoded = new Array<A>(rows.length)
+          const decoded: Array<A> = []
           for (let r = 0; r < rows.length; r++) {
             const row = decode(rows[r])
             if (Either.isLeft(row)) return Effect.fail(mismatch("parquet", file, `row group ${g}, row ${r}`, row.left))
-            decoded[r] = row.right
+            decoded.push(row.right)
           }
           return Effect.succeed(decoded)
         }))

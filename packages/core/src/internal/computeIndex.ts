@@ -232,7 +232,10 @@ const throughStreams = (
         items = Stream.mapChunks(items, (chunk) => {
           const asked = performance.now()
           enter(tracking, i + 1)
-          const out = step.all(Chunk.toReadonlyArray(chunk))
+          const out: Array<unknown> = []
+          // A for-of over the Chunk: an indexed loop over its array allocated less, yet made
+          // JSON Lines and CSV runs 4–8% slower in `bench formats` (paired runs).
+          for (const item of chunk) for (const next of step.f(item)) out.push(next)
           ownMs[i + 1]! += performance.now() - asked
           // The chunk goes on to the next stage, which has no boundary of its own to say so.
           enter(tracking, i + 2)
@@ -295,6 +298,11 @@ const throughArrays = (
         return value
       })
     })
+  const runSync = (step: (item: unknown) => ReadonlyArray<unknown>, items: ReadonlyArray<unknown>) => {
+    const next: Array<unknown> = []
+    for (const item of items) for (const out of step(item)) next.push(out)
+    return next
+  }
   const applyFilters = (
     first: number,
     items: ReadonlyArray<unknown>
@@ -305,12 +313,12 @@ const throughArrays = (
       if (step._tag === "Effect" || tracing) {
         const stage = step._tag === "Effect"
           ? () => Effect.forEach(flowing, step.f)
-          : () => Effect.sync(() => step.all(flowing))
+          : () => Effect.sync(() => runSync(step.f, flowing))
         return Effect.flatMap(timed(i + 1, stage), (next) => applyFilters(i + 1, next))
       }
       const started = performance.now()
       enter(tracking, i + 1)
-      flowing = step.all(flowing)
+      flowing = runSync(step.f, flowing)
       settle(i + 1, started)
     }
     return Effect.succeed(flowing)
