@@ -23,7 +23,10 @@
  *   cost (database, bookkeeping, files) that more rows amortise;
  *   `_ratio_per_row` is the ratio with it taken off. Every timed run starts
  *   after a full garbage collection, so that none pays for the garbage of
- *   the run before it.
+ *   the run before it. That collection also deoptimizes JIT code that was
+ *   specialised on the previous run's objects, which costs Effect-heavy
+ *   code most: `_curator_fixed_ms` is what a run pays right after one
+ *   (back to back, without it, the same tiny run takes about 55–60% as long).
  * - Memory: peak RSS growth while Curator reads a big Parquet file (written
  *   by the bench; `CURATOR_BENCH_FORMATS_MB`, default 256) as one index per
  *   row group (64 Ki rows each), rows drained. Goal ≤ 128 MB.
