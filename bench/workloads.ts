@@ -526,6 +526,6 @@ export const workloads = {
   cluster: { run: cluster, defaultN: 120 },
   scale: { run: scale, defaultN: 1_000_000 },
   plan: { run: plan, defaultN: 1_000_000 },
-  formats: { run: formats, defaultN: 200_000 },
+  formats: { run: formats, defaultN: 1_000_000 },
   cli: { run: cli, defaultN: 5 }
 } as const
